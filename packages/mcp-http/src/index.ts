@@ -1,0 +1,11 @@
+export {
+  bearerTokenAuthenticator,
+  type McpEndpoint,
+  type McpHttpHost,
+  type McpHttpHostOptions,
+  type Principal,
+  type RouteHandler,
+  type SessionHandle,
+  type SessionInfo,
+  startMcpHttpHost,
+} from './host.js';
