@@ -1,1 +1,2 @@
+export { requirement, verifies } from '../requirements/index.js';
 export * from './tiers.js';
