@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prepares the container tier on a machine that has no container registry: starts a Docker engine
+# if none answers, builds the test images locally from Debian's packages, and prints the environment
+# the tests read (eval "$(bash packages/harness/scripts/prepare-containers.sh)").
+#
+# On a machine with Docker and registry access none of this is needed: the container tier pulls
+# eclipse-mosquitto:2 and redis:7 and builds the sshd image from docker/sshd/Dockerfile.
+#
+# Needs root and the Debian packages docker.io, debootstrap and iptables. Everything it prints goes
+# to stderr except the final `export` lines.
+set -euo pipefail
+log() { echo "prepare-containers: $*" >&2; }
+
+STATE_DIR="${BASTION_DOCKER_STATE:-/var/lib/bastion-docker}"
+SOCK="${BASTION_DOCKER_SOCK:-/run/bastion-docker.sock}"
+BASE_IMAGE="local/bastion-base:bookworm"
+SSHD_IMAGE="local/bastion-sshd:bookworm"
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+
+export DOCKER_HOST="unix://$SOCK"
+if ! docker version >/dev/null 2>&1; then
+  log "starting dockerd on $SOCK"
+  mkdir -p "$STATE_DIR/data" "$STATE_DIR/exec"
+  nohup dockerd --data-root "$STATE_DIR/data" --exec-root "$STATE_DIR/exec" \
+    --pidfile "$STATE_DIR/dockerd.pid" -H "$DOCKER_HOST" >"$STATE_DIR/dockerd.log" 2>&1 &
+  for _ in $(seq 1 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+  docker version >/dev/null 2>&1 || { log "dockerd did not start:"; tail -20 "$STATE_DIR/dockerd.log" >&2; exit 1; }
+fi
+
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  rootfs="$(mktemp -d)"
+  log "building $BASE_IMAGE with debootstrap from $mirror (about a minute)"
+  debootstrap --variant=minbase --include=mosquitto,openssh-server,redis-server,procps \
+    bookworm "$rootfs" "$mirror" >"$STATE_DIR/debootstrap.log" 2>&1 \
+    || { log "debootstrap failed:"; tail -20 "$STATE_DIR/debootstrap.log" >&2; exit 1; }
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+fi
+
+if ! docker image inspect "$SSHD_IMAGE" >/dev/null 2>&1; then
+  log "building $SSHD_IMAGE from docker/sshd/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE_IMAGE" -t "$SSHD_IMAGE" "$HERE/docker/sshd" >/dev/null
+fi
+
+echo "export DOCKER_HOST=$DOCKER_HOST"
+echo "export TESTCONTAINERS_RYUK_DISABLED=true"
+echo "export BASTION_MOSQUITTO_IMAGE=$BASE_IMAGE"
+echo "export BASTION_REDIS_IMAGE=$BASE_IMAGE"
+echo "export BASTION_SSHD_IMAGE=$SSHD_IMAGE"
