@@ -1,0 +1,141 @@
+/**
+ * The server's options as one zod schema. Command-line strings and programmatic values both pass
+ * through it; every problem is reported at once, each naming its option.
+ */
+import { z } from 'zod';
+
+/** A broker `--allow-brokers` lets through: exact host (case-insensitive) and port, or any port. */
+export interface BrokerPattern {
+  host: string;
+  port: number | '*';
+}
+
+const portNumber = z.coerce.number().int().min(1).max(65_535);
+const number = {
+  error: (issue: { code: string; expected?: unknown }) =>
+    issue.code !== 'invalid_type'
+      ? undefined
+      : issue.expected === 'int'
+        ? 'must be a whole number'
+        : 'must be a number',
+};
+
+function parseBrokerPattern(text: string, ctx: z.RefinementCtx): BrokerPattern | typeof z.NEVER {
+  const trimmed = text.trim();
+  // `[::1]:1883` for IPv6, otherwise the last colon separates the port.
+  const match = /^\[([^\]]+)\]:(\S+)$/.exec(trimmed) ?? /^([^:\s]+):(\S+)$/.exec(trimmed);
+  const host = match?.[1];
+  const port = match?.[2];
+  if (host === undefined || port === undefined) {
+    ctx.addIssue({ code: 'custom', message: `'${trimmed}' is not host:port (or host:*)` });
+    return z.NEVER;
+  }
+  if (port === '*') return { host: host.toLowerCase(), port: '*' };
+  const parsed = portNumber.safeParse(port);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: `'${trimmed}' has no valid port (1-65535 or *)` });
+    return z.NEVER;
+  }
+  return { host: host.toLowerCase(), port: parsed.data };
+}
+
+const brokerPatternSchema = z.unknown().transform((value, ctx): BrokerPattern => {
+  if (typeof value === 'string') return parseBrokerPattern(value, ctx);
+  const object = value as Partial<BrokerPattern> | null;
+  if (
+    typeof object?.host === 'string' &&
+    (object.port === '*' || portNumber.safeParse(object.port).success)
+  ) {
+    return { host: object.host, port: object.port as number | '*' };
+  }
+  ctx.addIssue({ code: 'custom', message: 'expected host:port, host:* or { host, port }' });
+  return z.NEVER;
+});
+
+const commaList = (value: unknown) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : value;
+
+const positiveInt = z.coerce.number(number).int().positive();
+
+export const mqttServerConfigSchema = z
+  .object({
+    transport: z.enum(['stdio', 'http']).default('stdio'),
+    /** HTTP bind address. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** HTTP port; 0 picks a free one. 4000 is the MQTTX SSE Server's port. */
+    port: z.coerce.number(number).int().min(0).max(65_535).default(4000),
+    /** When set, every HTTP request needs `Authorization: Bearer <token>`. */
+    authToken: z.string().min(1, 'must not be empty').optional(),
+    /** Host names accepted in Host/Origin headers; default: loopback names and the bind host. */
+    allowedHosts: z.preprocess(commaList, z.array(z.string().min(1)).min(1)).optional(),
+    /**
+     * Brokers mqttConnect may reach. Absent: any broker (as the original server); present: only these,
+     * so the server is not an open relay.
+     */
+    allowBrokers: z
+      .preprocess(commaList, z.array(brokerPatternSchema).min(1, 'lists no broker'))
+      .optional()
+      .transform((list) => list?.map((p) => ({ host: p.host.toLowerCase(), port: p.port }) as BrokerPattern)),
+    /** Largest payload mqttPublish accepts (after base64 decoding). */
+    maxPayloadBytes: positiveInt.default(1024 * 1024),
+    /** Received messages kept per connection; the oldest is dropped (and counted) beyond it. */
+    maxBufferedMessages: positiveInt.default(1000),
+    /** Broker connections one MCP session may hold at once. */
+    maxConnectionsPerSession: positiveInt.default(10),
+    /** Upper bound for mqttReadMessages' waitMs. */
+    maxWaitMs: positiveInt.default(60_000),
+    /** How long a publish, subscribe or unsubscribe waits for the broker's acknowledgement. */
+    operationTimeoutMs: positiveInt.default(10_000),
+    /** First delay before reconnecting after the broker went away; doubles up to the maximum. */
+    reconnectInitialDelayMs: positiveInt.default(500),
+    reconnectMaxDelayMs: positiveInt.default(15_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.reconnectMaxDelayMs < config.reconnectInitialDelayMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reconnectMaxDelayMs'],
+        message: 'must not be less than reconnectInitialDelayMs',
+      });
+    }
+  });
+
+/** Options as given (strings from the command line are fine). */
+export type MqttServerOptions = z.input<typeof mqttServerConfigSchema>;
+/** Options after validation and defaults. */
+export type MqttServerConfig = z.output<typeof mqttServerConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: ReadonlyArray<string>) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Validates options and fills in defaults; throws a ConfigError listing every problem. */
+export function parseConfig(options: MqttServerOptions = {}): MqttServerConfig {
+  const result = mqttServerConfigSchema.safeParse(options);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+/** Whether `--allow-brokers` lets mqttConnect reach host:port (undefined list: any broker). */
+export function brokerAllowed(
+  allow: ReadonlyArray<BrokerPattern> | undefined,
+  host: string,
+  port: number,
+): boolean {
+  if (allow === undefined) return true;
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return allow.some((p) => p.host.replace(/^\[(.*)\]$/, '$1') === h && (p.port === '*' || p.port === port));
+}

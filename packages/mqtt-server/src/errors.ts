@@ -1,0 +1,67 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * Stable codes for operational failures, carried in `structuredContent.code` of an `isError` tool
+ * result so that agents, policies and tests can branch on them without parsing text.
+ */
+export const MqttErrorCode = {
+  /** The broker host refused the TCP connection (nothing listening). */
+  ConnectRefused: 'CONNECT_REFUSED',
+  /** The broker rejected the credentials (CONNACK return/reason code 4, 5, 0x86, 0x87, 0x8C). */
+  AuthFailed: 'AUTH_FAILED',
+  /** The broker refused the CONNECT for another reason; the reason code is in the result. */
+  ConnectRejected: 'CONNECT_REJECTED',
+  /** The broker host name does not resolve. */
+  DnsFailed: 'DNS_FAILED',
+  /** The TLS handshake failed (untrusted or mismatched certificate, client certificate refused). */
+  TlsFailed: 'TLS_FAILED',
+  /** No CONNACK within `connectTimeoutMs` (host drops packets, or is not an MQTT broker). */
+  ConnectTimeout: 'CONNECT_TIMEOUT',
+  /** The broker or network closed the connection before it was accepted. */
+  ConnectFailed: 'CONNECT_FAILED',
+  /** `--allow-brokers` does not list this host:port. */
+  BrokerNotAllowed: 'BROKER_NOT_ALLOWED',
+  /** This MCP session has as many broker connections open as it may. */
+  TooManyConnections: 'TOO_MANY_CONNECTIONS',
+  /** No connection of that name in this MCP session. */
+  UnknownConnection: 'UNKNOWN_CONNECTION',
+  /** The connection exists but is reconnecting after losing the broker; nothing was sent. */
+  NotConnected: 'NOT_CONNECTED',
+  /** The connection was lost while waiting for the broker's acknowledgement. */
+  ConnectionLost: 'CONNECTION_LOST',
+  /** The broker did not acknowledge in time. */
+  OperationTimeout: 'OPERATION_TIMEOUT',
+  /** The broker refused a subscription (SUBACK 0x80 or an MQTT 5 failure reason code). */
+  SubscribeRefused: 'SUBSCRIBE_REFUSED',
+  /** The broker refused or failed a publish or unsubscribe. */
+  BrokerError: 'BROKER_ERROR',
+} as const;
+
+export type MqttErrorCode = (typeof MqttErrorCode)[keyof typeof MqttErrorCode];
+
+/** One error type for every operational failure of the MQTT server. */
+export class MqttToolError extends Error {
+  override readonly name = 'MqttToolError';
+  readonly code: MqttErrorCode;
+  /** Extra machine-readable facts (reason code, connection name, ...); never secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: MqttErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** The `isError` tool result an agent sees: clear text, and a stable code beside it. */
+  toToolResult(): CallToolResult {
+    return {
+      isError: true,
+      content: [{ type: 'text', text: this.message }],
+      structuredContent: { code: this.code, message: this.message, ...this.details },
+    };
+  }
+}
