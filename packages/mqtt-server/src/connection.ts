@@ -154,6 +154,13 @@ export function classifyConnectError(err: unknown, req: ConnectRequest): MqttToo
     });
   }
   if (message === 'connack timeout') return connectTimeout(req);
+  // A plain-MQTT port answering a TLS client hello just hangs up: say it was the handshake.
+  if ((req.protocol === 'mqtts' || req.protocol === 'wss') && /TLS|SSL|secure/i.test(message)) {
+    return new MqttToolError(MqttErrorCode.TlsFailed, `TLS handshake with ${where} failed: ${message}`, {
+      cause: err,
+      details: code === undefined ? details : { ...details, errno: code },
+    });
+  }
   return new MqttToolError(MqttErrorCode.ConnectFailed, `Could not connect to ${where}: ${message}`, {
     cause: err,
     details: code === undefined ? details : { ...details, errno: code },
@@ -226,6 +233,8 @@ export class BrokerConnection {
   private connectedAt = new Date();
   private lastError: string | undefined;
   private seq = 0;
+  /** Counts CONNACKs after a loss, so a re-subscribe outrun by another loss does not report success. */
+  private generation = 0;
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -362,6 +371,7 @@ export class BrokerConnection {
 
   private lost(): void {
     if (this.state === 'closed') return;
+    this.generation++;
     if (this.state === 'connected') {
       this.state = 'reconnecting';
       this.reconnectAttempts = 0;
@@ -389,24 +399,42 @@ export class BrokerConnection {
 
   private regained(connack: IConnackPacket): void {
     if (this.state !== 'reconnecting') return;
-    this.state = 'connected';
-    this.reconnects++;
-    this.connectedAt = new Date();
-    this.log.info({ connection: this.name, attempts: this.reconnectAttempts }, 'broker connection restored');
-    this.reconnectAttempts = 0;
-    // A clean session, or a persistent one the broker no longer has, lost every subscription.
-    if (this.request.clean || !connack.sessionPresent) void this.resubscribe();
+    const generation = ++this.generation;
+    void (async () => {
+      // A clean session, or a persistent one the broker no longer has, lost every subscription.
+      // They are restored before the state says 'connected', so 'connected' means "as before".
+      if (this.request.clean || !connack.sessionPresent) await this.resubscribe();
+      // Lost again (or closed) while re-subscribing: the next CONNACK starts over.
+      if (generation !== this.generation || this.state !== 'reconnecting' || !this.client.connected) return;
+      this.state = 'connected';
+      this.reconnects++;
+      this.connectedAt = new Date();
+      this.log.info(
+        { connection: this.name, attempts: this.reconnectAttempts },
+        'broker connection restored',
+      );
+      this.reconnectAttempts = 0;
+    })();
   }
 
   private async resubscribe(): Promise<void> {
     for (const sub of [...this.subscriptions.values()]) {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const grants = await this.client.subscribeAsync({ [sub.topic]: { qos: sub.qos } });
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no SUBACK in time')), this.limits.operationTimeoutMs);
+        });
+        const grants = await Promise.race([
+          this.client.subscribeAsync({ [sub.topic]: { qos: sub.qos } }),
+          timeout,
+        ]);
         const granted = grants[0]?.qos;
         if (granted !== undefined) sub.grantedQos = granted;
       } catch (err) {
         this.lastError = `re-subscribing to '${sub.topic}' failed: ${(err as Error).message}`;
         this.log.warn({ connection: this.name, topic: sub.topic }, 're-subscribe failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -5,17 +5,11 @@ import { createServer, type Server } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions } from 'aedes';
 import { pino } from 'pino';
 import { createMqttServer, type MqttServerOptions, type MqttServerSession } from '../src/index.js';
 
 export const silent = pino({ level: 'silent' });
-
-export interface TestBroker {
-  port: number;
-  aedes: Aedes;
-  close(): Promise<void>;
-}
 
 function listen(server: Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,28 +21,70 @@ function listen(server: Server, port = 0): Promise<number> {
   });
 }
 
+export interface TestBroker {
+  port: number;
+  /** The current Aedes instance (a new one after restart). */
+  aedes: Aedes;
+  /** CONNECT packets received so far (across restarts). */
+  readonly connects: number;
+  /** Stops the broker (clients see the connection drop) and starts a fresh one on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Aedes on a random loopback port; with `users`, connections must authenticate. */
 export async function startAedes(users?: Record<string, string>): Promise<TestBroker> {
-  const aedes = await Aedes.createBroker(
-    users === undefined
-      ? {}
-      : {
-          authenticate(_client, username, password, done) {
-            const ok = username !== undefined && users[username] === password?.toString();
-            if (ok) done(null, true);
-            else done(Object.assign(new Error('bad credentials'), { returnCode: 4 as const }), false);
-          },
-        },
-  );
-  const server = createServer(aedes.handle);
-  const port = await listen(server);
+  let port = 0;
+  let running: { aedes: Aedes; server: Server } | undefined;
+  let connects = 0;
+  const start = async () => {
+    const aedes = await Aedes.createBroker({
+      preConnect(_client, _packet, done) {
+        connects++;
+        done(null, true);
+      },
+      ...(users === undefined
+        ? {}
+        : {
+            authenticate(_client, username, password, done) {
+              const ok = username !== undefined && users[username] === password?.toString();
+              if (ok) done(null, true);
+              else done(Object.assign(new Error('bad credentials'), { returnCode: 4 as const }), false);
+            },
+          }),
+    } satisfies AedesOptions);
+    const server = createServer(aedes.handle);
+    port = await listen(server, port);
+    running = { aedes, server };
+  };
+  const stop = async () => {
+    const current = running;
+    running = undefined;
+    if (current === undefined) return;
+    await new Promise<void>((resolve) => current.aedes.close(() => resolve()));
+    await new Promise<void>((resolve) => current.server.close(() => resolve()));
+  };
+  await start();
   return {
-    port,
-    aedes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        aedes.close(() => server.close(() => resolve()));
-      }),
+    get port() {
+      return port;
+    },
+    get connects() {
+      return connects;
+    },
+    get aedes() {
+      if (running === undefined) throw new Error('broker is stopped');
+      return running.aedes;
+    },
+    start,
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+    close: stop,
   };
 }
 

@@ -98,6 +98,10 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
         if (!secure && (args.ca !== undefined || args.cert !== undefined || args.key !== undefined)) {
           throw invalidParams(`ca, cert and key apply to protocol 'mqtts' or 'wss', not '${protocol}'`);
         }
+        if (args.password !== undefined && args.username === undefined && args.protocolVersion === 4) {
+          // [MQTT-3.1.2-22] in 3.1.1 a password needs a user name; MQTT 5 allows it alone.
+          throw invalidParams('a password needs a username with protocolVersion 4 (MQTT 3.1.1)');
+        }
         if ((args.cert === undefined) !== (args.key === undefined)) {
           throw invalidParams('cert and key must be given together');
         }
