@@ -1,3 +1,119 @@
 import type { Requirement } from './types.js';
 
-export const sshRequirements: Requirement[] = [];
+const issue = 'issue #3 (the SSH MCP server)';
+const mcpSsh = (defect: string) => `UPSTREAMS.md, Mcp Ssh defect: ${defect}`;
+
+export const sshRequirements: Requirement[] = [
+  { id: 'ssh.auth.password', statement: 'connects with a username and password', source: issue },
+  { id: 'ssh.auth.key', statement: 'connects with a private key', source: issue },
+  {
+    id: 'ssh.auth.wrong-password',
+    statement: 'refuses a wrong password as auth_failed without echoing it',
+    source: issue,
+  },
+  {
+    id: 'ssh.hostkey.pinned',
+    statement: 'accepts a host key that matches hostFingerprint and returns its SHA256 fingerprint',
+    source: issue,
+  },
+  {
+    id: 'ssh.hostkey.mismatch',
+    statement: 'refuses a host key that does not match the pin, naming the offered fingerprint',
+    source: issue,
+  },
+  {
+    id: 'ssh.hostkey.unverified',
+    statement: 'refuses a host key it cannot verify by default, naming the offered fingerprint',
+    source: mcpSsh('no host-key verification at all'),
+  },
+  {
+    id: 'ssh.hostkey.known-hosts',
+    statement:
+      'accepts a key listed in the --known-hosts file ([host]:port and hashed entries) and refuses a host listed with another key',
+    source: issue,
+  },
+  {
+    id: 'ssh.hostkey.tofu',
+    statement: 'with --trust-on-first-use pins the first key of a host:port and refuses a changed one',
+    source: issue,
+  },
+  {
+    id: 'ssh.exec.output',
+    statement: 'returns stdout, stderr and the exit code of a command',
+    source: issue,
+  },
+  {
+    id: 'ssh.exec.nonzero-exit',
+    statement: 'reports a non-zero exit as isError with the code',
+    source: mcpSsh('non-zero exit codes not reported as failures'),
+  },
+  {
+    id: 'ssh.exec.timeout',
+    statement: 'ends a command at timeoutMs: timedOut is true and the remote process is gone',
+    source: mcpSsh('command timeouts passed to an option that does not exist'),
+  },
+  {
+    id: 'ssh.exec.output-cap',
+    statement: 'cuts output at maxOutputBytes and says so with truncated: true',
+    source: mcpSsh('output cut to head and tail without saying so in a machine-readable way'),
+  },
+  {
+    id: 'ssh.exec.cwd',
+    statement: 'runs the command in cwd, and does not run it at all when cd fails',
+    source: mcpSsh('a failed cd still runs the command'),
+  },
+  { id: 'ssh.exec.stdin', statement: 'passes stdin to the command', source: issue },
+  {
+    id: 'ssh.exec.env',
+    statement: 'sets env variables for the command, quoted so that any value arrives unchanged',
+    source: issue,
+  },
+  {
+    id: 'ssh.exec.progress',
+    statement: 'streams output as progress notifications when the client gave a progress token',
+    source: mcpSsh('output sent to a method that does not exist'),
+  },
+  {
+    id: 'ssh.exec.limits',
+    statement: 'refuses more concurrent execs per connection, and connections per session, than the limits',
+    source: issue,
+  },
+  {
+    id: 'ssh.input.invalid',
+    statement:
+      'answers an unknown connection id, an empty command, a malformed fingerprint and an oversized upload with clear errors',
+    source: issue,
+  },
+  {
+    id: 'ssh.sftp.round-trip',
+    statement: 'uploads and downloads a binary file byte-identical over SFTP',
+    source: mcpSsh('SFTP channels never closed'),
+  },
+  {
+    id: 'ssh.files-root.confined',
+    statement:
+      "reads and writes local files only inside --files-root; '..' and symlinks out of it are refused",
+    source: mcpSsh('upload/download read and write any local path'),
+  },
+  {
+    id: 'ssh.session.isolation',
+    statement: "a session can neither see nor use another session's connections",
+    source: issue,
+  },
+  {
+    id: 'ssh.keepalive.dead',
+    statement: 'a host that stops answering is detected by keepalives and listConnections shows it dead',
+    source: mcpSsh('dropped connections are never detected'),
+  },
+  {
+    id: 'ssh.reconnect.exec',
+    statement:
+      'after the host is killed and restarted on the same port, the next exec reconnects once with the pinned key and says so',
+    source: mcpSsh('reconnect attempts multiply'),
+  },
+  {
+    id: 'ssh.secrets.never-logged',
+    statement: 'passwords and private key material appear in no log line and no tool result',
+    source: mcpSsh('private keys and passwords persisted in plain text'),
+  },
+];

@@ -1,0 +1,329 @@
+/**
+ * The process tier's SSH host: a real OpenSSH `sshd -D -e -f <conf>` on a random loopback port, with
+ * its own host key, config, pid file and authorized keys in a temp dir.
+ *
+ * Two modes:
+ *  - as root: logs in as two system users made by scripts/setup-ssh-test-users.sh (a password user
+ *    and a key user); the password is read from the file that script writes, never from the code;
+ *  - as any other user: sshd runs as that user, which can then log in only as itself, with a key
+ *    (`UsePAM no`; password login needs root to read the shadow file), so `passwordLogin` is undefined.
+ *
+ * `restart()` kills sshd and everything it started (a killed master leaves its per-connection
+ * children running, which would keep the old connections alive) and starts it on the same port.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Availability, TargetProvider } from '../../testing/tiers.js';
+import { findBinary, freePort } from '../process.js';
+import { generateLoginKey, pgrep } from './embedded.js';
+import type { SshHostKey, SshHostTarget, SshKeyLogin, SshPasswordLogin } from './types.js';
+
+/** Where scripts/setup-ssh-test-users.sh writes the test users and the password (root-only file). */
+export const DEFAULT_SSH_USERS_FILE = '/var/lib/bastion-test/ssh-users.json';
+
+export interface SshTestUsers {
+  passwordUser: string;
+  password: string;
+  keyUser: string;
+}
+
+function usersFile(env: NodeJS.ProcessEnv): string {
+  return env.BASTION_SSH_USERS_FILE ?? DEFAULT_SSH_USERS_FILE;
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+function userExists(name: string): boolean {
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readUsers(env: NodeJS.ProcessEnv): SshTestUsers | string {
+  const file = usersFile(env);
+  let parsed: Partial<SshTestUsers>;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<SshTestUsers>;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT'
+      ? `running as root, but the test users are not set up (${file} is missing): run packages/harness/scripts/setup-ssh-test-users.sh`
+      : `cannot read ${file}: ${(err as Error).message.split('\n')[0]}`;
+  }
+  if (!parsed.passwordUser || !parsed.password || !parsed.keyUser)
+    return `${file} lacks passwordUser, password or keyUser`;
+  for (const name of [parsed.passwordUser, parsed.keyUser]) {
+    if (!userExists(name)) {
+      return `system user ${name} (named in ${file}) does not exist: run packages/harness/scripts/setup-ssh-test-users.sh`;
+    }
+  }
+  return parsed as SshTestUsers;
+}
+
+export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availability {
+  if (findBinary('sshd', env) === undefined) {
+    return {
+      available: false,
+      reason: 'no sshd binary on PATH, /usr/sbin or /sbin (Debian: apt-get install openssh-server)',
+    };
+  }
+  if (findBinary('ssh-keygen', env) === undefined) {
+    return { available: false, reason: 'no ssh-keygen on PATH (Debian: apt-get install openssh-client)' };
+  }
+  if (isRoot()) {
+    const users = readUsers(env);
+    if (typeof users === 'string') return { available: false, reason: users };
+  }
+  return { available: true };
+}
+
+/** PIDs of every descendant of `pid`, read from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Field 4 (ppid) follows the command name, which is in parentheses and may contain anything.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const next = queue.shift() as number;
+    for (const child of children.get(next) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
+
+export interface SshdHostOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Extra sshd_config lines. */
+  extraConfig?: string[];
+}
+
+export class SshdHost implements SshHostTarget {
+  readonly tier = 'process' as const;
+  readonly host = '127.0.0.1';
+  private child: ChildProcess | undefined;
+  private output = '';
+  private currentHostKey: SshHostKey = { publicKey: '', fingerprint: '' };
+
+  private constructor(
+    private readonly sshd: string,
+    private readonly dir: string,
+    readonly port: number,
+    readonly passwordLogin: SshPasswordLogin | undefined,
+    readonly keyLogin: SshKeyLogin,
+    private readonly loginUsers: string[],
+    readonly scratchDir: string,
+  ) {}
+
+  static async start(options: SshdHostOptions = {}): Promise<SshdHost> {
+    const env = options.env ?? process.env;
+    const sshd = findBinary('sshd', env);
+    if (sshd === undefined) throw new Error('no sshd binary');
+    const root = isRoot();
+    let passwordLogin: SshPasswordLogin | undefined;
+    let keyUser: string;
+    if (root) {
+      const users = readUsers(env);
+      if (typeof users === 'string') throw new Error(users);
+      passwordLogin = { username: users.passwordUser, password: users.password };
+      keyUser = users.keyUser;
+      // sshd's privilege separation directory (Debian creates it at boot only when the service runs).
+      mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    } else {
+      keyUser = userInfo().username;
+    }
+    const key = generateLoginKey();
+    const dir = mkdtempSync(join(tmpdir(), 'bastion-sshd-'));
+    // The logins read their authorized_keys file and write the scratch dir: let them traverse.
+    chmodSync(dir, 0o755);
+    const scratch = join(dir, 'scratch');
+    mkdirSync(scratch);
+    chmodSync(scratch, 0o1777);
+    mkdirSync(join(dir, 'authorized_keys'), { mode: 0o755 });
+    writeFileSync(join(dir, 'authorized_keys', keyUser), `${key.publicKey}\n`, { mode: 0o644 });
+    const loginUsers = passwordLogin ? [passwordLogin.username, keyUser] : [keyUser];
+    const port = await freePort();
+    const config = [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PubkeyAuthentication yes',
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys', '%u')}`,
+      `PasswordAuthentication ${root ? 'yes' : 'no'}`,
+      'KbdInteractiveAuthentication no',
+      `UsePAM ${root ? 'yes' : 'no'}`,
+      // The temp dir sits under the world-writable /tmp, which StrictModes would refuse.
+      'StrictModes no',
+      ...(root ? ['PermitRootLogin no'] : []),
+      `AllowUsers ${loginUsers.join(' ')}`,
+      'Subsystem sftp internal-sftp',
+      'LogLevel INFO',
+      ...(options.extraConfig ?? []),
+    ];
+    writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
+    const host = new SshdHost(
+      sshd,
+      dir,
+      port,
+      passwordLogin,
+      { username: keyUser, ...key },
+      loginUsers,
+      scratch,
+    );
+    try {
+      host.makeHostKey();
+      await host.launch();
+    } catch (err) {
+      await host.stop();
+      throw err;
+    }
+    return host;
+  }
+
+  get hostKey(): SshHostKey {
+    return this.currentHostKey;
+  }
+
+  private makeHostKey(): void {
+    const file = join(this.dir, 'host_ed25519');
+    rmSync(file, { force: true });
+    rmSync(`${file}.pub`, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file], { stdio: 'ignore' });
+    const publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
+    const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`], {
+      encoding: 'utf8',
+    })
+      .split(' ')[1]
+      ?.trim();
+    if (!fingerprint?.startsWith('SHA256:')) throw new Error('ssh-keygen -l printed no SHA256 fingerprint');
+    this.currentHostKey = { publicKey, fingerprint };
+  }
+
+  private async launch(): Promise<void> {
+    const child = spawn(this.sshd, ['-D', '-e', '-f', join(this.dir, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    let exited: string | undefined;
+    child.once('exit', (code, signal) => {
+      exited = `sshd exited with ${signal ?? code}`;
+    });
+    child.once('error', (err) => {
+      exited = err.message;
+    });
+    const started = this.output.length;
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString();
+    });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && exited === undefined) {
+      // sshd -e logs this once the socket is bound; probing the port instead would add log noise.
+      if (this.output.slice(started).includes(`Server listening on 127.0.0.1 port ${this.port}`)) return;
+      await sleep(20);
+    }
+    const reason = exited ?? 'not listening after 10 s';
+    await this.kill();
+    throw new Error(
+      `sshd did not start on port ${this.port} (${reason}): ${this.output.slice(started).trim()}`,
+    );
+  }
+
+  /** SIGKILLs sshd and every process it started, and waits for sshd to exit. */
+  private async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const family = [child.pid, ...descendants(child.pid)];
+    for (const pid of family) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await exited;
+  }
+
+  async restart(options: { newHostKey?: boolean } = {}): Promise<void> {
+    await this.kill();
+    if (options.newHostKey) this.makeHostKey();
+    await this.launch();
+  }
+
+  private signalAll(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    for (const member of [pid, ...descendants(pid)]) {
+      try {
+        process.kill(member, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  async pause(): Promise<void> {
+    this.signalAll('SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    this.signalAll('SIGCONT');
+  }
+
+  processes(pattern: string): Promise<number[]> {
+    return Promise.all(this.loginUsers.map((u) => pgrep(pattern, u))).then((lists) => lists.flat());
+  }
+
+  logs(): string {
+    return this.output;
+  }
+
+  secrets(): string[] {
+    return [this.keyLogin.privateKey, ...(this.passwordLogin ? [this.passwordLogin.password] : [])];
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const sshProcessProvider: TargetProvider<SshHostTarget> = {
+  kind: 'ssh-host',
+  tier: 'process',
+  availability: () => sshdAvailability(),
+  start: () => SshdHost.start(),
+};

@@ -1,0 +1,53 @@
+import type { Stoppable, Tier } from '../../testing/tiers.js';
+
+/** A login on an SSH host target, with the secrets the tests use. */
+export interface SshPasswordLogin {
+  username: string;
+  password: string;
+}
+
+export interface SshKeyLogin {
+  username: string;
+  /** OpenSSH private key text. */
+  privateKey: string;
+  /** OpenSSH public key line (`ssh-ed25519 AAAA... comment`). */
+  publicKey: string;
+}
+
+export interface SshHostKey {
+  /** `ssh-ed25519 AAAA...` */
+  publicKey: string;
+  /** `SHA256:...`, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+}
+
+/** An SSH server the tests can connect to, in any tier. */
+export interface SshHostTarget extends Stoppable {
+  readonly tier: Tier;
+  readonly host: string;
+  readonly port: number;
+  /** The host key the server presents now (it changes after `restart({ newHostKey: true })`). */
+  readonly hostKey: SshHostKey;
+  /** Undefined where password login is impossible (a non-root `sshd`). */
+  readonly passwordLogin: SshPasswordLogin | undefined;
+  readonly keyLogin: SshKeyLogin;
+  /** A directory on the host every login may write into; removed by `stop()`. */
+  readonly scratchDir: string;
+  /**
+   * Ends the server and every connection to it, then starts it again on the same port (the reconnect
+   * scenario). With `newHostKey` it comes back with a different host key (the changed-key scenario).
+   */
+  restart(options?: { newHostKey?: boolean }): Promise<void>;
+  /**
+   * Makes the host stop answering on its open connections without closing them (a host that
+   * vanished from the network), until `resume()`.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** PIDs of processes on the host whose command line contains `pattern` (pgrep -f). */
+  processes(pattern: string): Promise<number[]>;
+  /** What the server logged so far (sshd's stderr, the embedded host's events). */
+  logs(): string;
+  /** Every secret this target handed out, for leak checks. */
+  secrets(): string[];
+}

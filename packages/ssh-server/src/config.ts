@@ -1,0 +1,135 @@
+/**
+ * The server's options: one zod schema, and every problem reported at once so that a person fixes
+ * a command line in one go. Values come from the command line as strings (bin.ts) or from code.
+ */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export interface AllowedHost {
+  host: string;
+  /** Any port when undefined. */
+  port: number | undefined;
+}
+
+function parseAllowedHost(raw: string): AllowedHost | string {
+  const value = raw.trim().toLowerCase();
+  if (value === '') return 'empty entry';
+  let host = value;
+  let port: number | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  if (bracketed) {
+    host = bracketed[1] ?? '';
+    port = bracketed[2] === undefined ? undefined : Number(bracketed[2]);
+  } else if ((value.match(/:/g) ?? []).length === 1) {
+    const [h, p] = value.split(':');
+    host = h ?? '';
+    if (!/^\d+$/.test(p ?? '')) return `'${raw}' has a port that is not a number`;
+    port = Number(p);
+  }
+  if (port !== undefined && (port < 1 || port > 65535)) return `'${raw}' has a port outside 1-65535`;
+  if (host === '') return `'${raw}' has no host`;
+  return { host, port };
+}
+
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const sshServerConfigSchema = z
+  .object({
+    transport: z.enum(['stdio', 'http']).default('stdio'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: count(0, 65535).default(4100),
+    authToken: z.string().min(16, 'authToken must be at least 16 characters').optional(),
+    /** `host[:port]` entries; empty means any host (the documented default). */
+    allowHosts: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined) return [] as AllowedHost[];
+        const items = (Array.isArray(value) ? value : value.split(',')).filter((s) => s.trim() !== '');
+        const parsed: AllowedHost[] = [];
+        for (const item of items) {
+          const result = parseAllowedHost(item);
+          if (typeof result === 'string') ctx.addIssue({ code: 'custom', message: result });
+          else parsed.push(result);
+        }
+        return parsed;
+      }),
+    knownHostsFile: z.string().min(1).optional(),
+    trustOnFirstUse: z.boolean().default(false),
+    filesRoot: z.string().min(1).optional(),
+    /** Path of an ssh-agent socket that `connect {agent: true}` may use. Off unless given. */
+    sshAgent: z.string().min(1).optional(),
+    defaultTimeoutMs: count(1, 86_400_000).default(60_000),
+    maxTimeoutMs: count(1, 86_400_000).default(600_000),
+    defaultMaxOutputBytes: count(1, 1024 * MiB).default(MiB),
+    maxOutputBytes: count(1, 1024 * MiB).default(10 * MiB),
+    maxFileBytes: count(1, 1024 * MiB).default(16 * MiB),
+    maxConnectionsPerSession: count(1, 1000).default(8),
+    maxExecsPerConnection: count(1, 1000).default(4),
+    defaultReadyTimeoutMs: count(1, 600_000).default(20_000),
+    maxReadyTimeoutMs: count(1, 600_000).default(120_000),
+    keepaliveIntervalMs: count(0, 3_600_000).default(15_000),
+    keepaliveCountMax: count(1, 100).default(3),
+    /** After the first signal on timeout, how long to wait before SIGKILL, then before closing the channel. */
+    killGraceMs: count(0, 60_000).default(1_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.defaultTimeoutMs > c.maxTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: 'must not exceed maxTimeoutMs' });
+    }
+    if (c.defaultMaxOutputBytes > c.maxOutputBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultMaxOutputBytes'],
+        message: 'must not exceed maxOutputBytes',
+      });
+    }
+    if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultReadyTimeoutMs'],
+        message: 'must not exceed maxReadyTimeoutMs',
+      });
+    }
+    // A server that opens SSH connections on request must not be reachable from the network by anyone.
+    if (c.transport === 'http' && !LOOPBACK.has(c.host) && c.authToken === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authToken'],
+        message: `an auth token is required when listening on a non-loopback address (${c.host})`,
+      });
+    }
+  });
+
+export type SshServerConfigInput = z.input<typeof sshServerConfigSchema>;
+export type SshServerConfig = z.output<typeof sshServerConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses options; throws a ConfigError listing every problem. Never echoes the auth token. */
+export function parseConfig(input: SshServerConfigInput): SshServerConfig {
+  const result = sshServerConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      return path === '' ? issue.message : `${path}: ${issue.message}`;
+    }),
+  );
+}
+
+export function hostIsAllowed(allow: ReadonlyArray<AllowedHost>, host: string, port: number): boolean {
+  if (allow.length === 0) return true;
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return allow.some((a) => a.host === h && (a.port === undefined || a.port === port));
+}

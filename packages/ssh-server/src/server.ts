@@ -1,0 +1,88 @@
+/**
+ * One MCP session of the SSH server: an McpServer with the six tools and the session's own
+ * connection registry. HTTP hosting (http.ts) and stdio (bin.ts) create one per session and share
+ * the host-key policy, so a key trusted on first use binds every session for the server's lifetime.
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Logger } from 'pino';
+import type { SshServerConfig } from './config.js';
+import { ConnectionRegistry } from './connections.js';
+import { HostKeyPolicy, KnownHosts } from './host-keys.js';
+import { createLocalFiles, type LocalFiles } from './local-files.js';
+import { registerConnectTool } from './tools/connect.js';
+import type { ToolContext } from './tools/context.js';
+import { registerDisconnectTool } from './tools/disconnect.js';
+import { registerDownloadFileTool } from './tools/download-file.js';
+import { registerExecTool } from './tools/exec.js';
+import { registerListConnectionsTool } from './tools/list-connections.js';
+import { registerUploadFileTool } from './tools/upload-file.js';
+
+export const SERVER_NAME = 'bastion-ssh';
+export const SERVER_VERSION = '0.1.0';
+
+/** What lives as long as the server process: shared by all of its sessions. */
+export interface SshServerShared {
+  hostKeys: HostKeyPolicy;
+  localFiles: LocalFiles | undefined;
+}
+
+/** Reads the known_hosts file and resolves the files root; throws with a clear message on a problem. */
+export async function createSshServerShared(config: SshServerConfig): Promise<SshServerShared> {
+  const knownHosts =
+    config.knownHostsFile === undefined ? undefined : KnownHosts.fromFile(config.knownHostsFile);
+  const hostKeys = new HostKeyPolicy({ knownHosts, trustOnFirstUse: config.trustOnFirstUse });
+  const localFiles = config.filesRoot === undefined ? undefined : await createLocalFiles(config.filesRoot);
+  return { hostKeys, localFiles };
+}
+
+export interface SshServerDeps {
+  logger: Logger;
+  shared: SshServerShared;
+  /** For logs: which MCP session this is. */
+  sessionId?: string;
+}
+
+export interface SshServerSession {
+  server: McpServer;
+  /** Closes every SSH connection of the session, then the MCP server. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createSshServer(config: SshServerConfig, deps: SshServerDeps): SshServerSession {
+  const log = deps.sessionId === undefined ? deps.logger : deps.logger.child({ sessionId: deps.sessionId });
+  const server = new McpServer(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    {
+      capabilities: { tools: {}, logging: {} },
+      instructions:
+        'SSH access: connect (host key verified), then exec commands, uploadFile/downloadFile over SFTP, ' +
+        'listConnections, disconnect. Secrets you pass are kept in memory only and never returned.',
+    },
+  );
+  const registry = new ConnectionRegistry({ maxConnections: config.maxConnectionsPerSession }, log);
+  const ctx: ToolContext = {
+    config,
+    registry,
+    hostKeys: deps.shared.hostKeys,
+    localFiles: deps.shared.localFiles,
+    log,
+  };
+  registerConnectTool(server, ctx);
+  registerExecTool(server, ctx);
+  registerDisconnectTool(server, ctx);
+  registerListConnectionsTool(server, ctx);
+  registerUploadFileTool(server, ctx);
+  registerDownloadFileTool(server, ctx);
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    close() {
+      closing ??= (async () => {
+        await registry.closeAll();
+        await server.close();
+      })();
+      return closing;
+    },
+  };
+}

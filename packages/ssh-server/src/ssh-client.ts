@@ -1,0 +1,420 @@
+/**
+ * The one place that speaks ssh2's callback-and-event API; everything else sees promises.
+ *
+ * ssh2 facts this adapter relies on (ssh2 1.17, lib/client.js):
+ *  - a Client emits 'error' for handshake, auth, socket and keepalive failures, before and after
+ *    'ready'; an unhandled 'error' would crash the process, so a listener stays attached for the
+ *    client's whole life, channels and SFTP sessions included;
+ *  - `hostVerifier(key)` receives the raw public-key blob; returning false ends the handshake with
+ *    "Host denied (verification failed)";
+ *  - `exec`/`sftp` throw synchronously "Not connected" when the socket is gone, and fail with
+ *    "No response from server" when it goes away while the channel is being opened;
+ *  - keepalives: after `keepaliveCountMax` unanswered ones the client emits 'error' with
+ *    "Keepalive timeout" (level 'client-timeout') and closes.
+ */
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { SshError } from './errors.js';
+import { algorithmsForKeyType, fingerprintOf } from './host-keys.js';
+
+export interface ConnectParams {
+  host: string;
+  port: number;
+  username: string;
+  password?: string | undefined;
+  privateKey?: string | undefined;
+  passphrase?: string | undefined;
+  /** ssh-agent socket path. */
+  agent?: string | undefined;
+  readyTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  keepaliveCountMax: number;
+  /** Returns undefined to accept the offered key, or why it is refused. */
+  verifyHostKey(key: Buffer): string | undefined;
+  /** Key types to ask the server for first (the ones on record for this host). */
+  preferredHostKeyTypes?: string[] | undefined;
+}
+
+export interface ExecExit {
+  exitCode: number | null;
+  /** e.g. `SIGTERM`, when the command was ended by a signal. */
+  signal: string | null;
+  /** The connection went away before the command reported how it ended. */
+  connectionLost: boolean;
+}
+
+export interface ExecChannel {
+  onStdout(listener: (chunk: Buffer) => void): void;
+  onStderr(listener: (chunk: Buffer) => void): void;
+  /** Writes `data` to the command's stdin, then sends EOF. */
+  endInput(data?: Buffer): void;
+  /** Sends a signal request (RFC 4254 6.9); OpenSSH delivers it to the session's process group. */
+  signal(name: 'TERM' | 'KILL' | 'INT' | 'HUP'): void;
+  close(): void;
+  /** Settles when the channel has closed. Never rejects. */
+  readonly finished: Promise<ExecExit>;
+}
+
+export interface SftpFile {
+  size: number;
+}
+
+export interface SftpSession {
+  writeFile(path: string, data: Buffer, mode: number | undefined): Promise<void>;
+  /** Reads at most `limit + 1` bytes, so the caller can tell a file over the limit. */
+  readFile(path: string, limit: number): Promise<Buffer>;
+  stat(path: string): Promise<SftpFile>;
+  close(): void;
+}
+
+export interface SshConnection {
+  /** The host key the server presented (already verified). */
+  readonly hostKey: Buffer;
+  readonly fingerprint: string;
+  exec(command: string): Promise<ExecChannel>;
+  /** Runs `fn` with an SFTP session that is always closed afterwards. */
+  withSftp<T>(fn: (sftp: SftpSession) => Promise<T>): Promise<T>;
+  /** Whether the transport is still up. */
+  isOpen(): boolean;
+  /** Called once when the connection closes, with the last error seen (e.g. keepalive timeout). */
+  onClose(listener: (error: Error | undefined) => void): void;
+  end(): Promise<void>;
+}
+
+function describeTarget(p: ConnectParams): string {
+  return `${p.username}@${p.host}:${p.port}`;
+}
+
+/** Maps a connect-time failure to an SshError with a clear message and no secret in it. */
+function connectError(err: Error & { level?: string; code?: string }, p: ConnectParams): SshError {
+  const target = describeTarget(p);
+  if (err.level === 'client-authentication') {
+    const methods = [
+      p.password !== undefined && 'password',
+      p.privateKey !== undefined && 'publickey',
+      p.agent && 'agent',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return new SshError(
+      'auth_failed',
+      `authentication failed for ${target} (tried: ${methods || 'none'})`,
+      {},
+      { cause: err },
+    );
+  }
+  if (err.level === 'client-timeout') {
+    return new SshError(
+      'connect_timeout',
+      `no SSH handshake with ${target} within ${p.readyTimeoutMs} ms`,
+      {},
+      { cause: err },
+    );
+  }
+  const code = err.code ? ` (${err.code})` : '';
+  return new SshError(
+    'connect_failed',
+    `could not connect to ${target}${code}: ${err.message}`,
+    {},
+    { cause: err },
+  );
+}
+
+export function connectSsh(params: ConnectParams): Promise<SshConnection> {
+  const client = new Client();
+  let hostKey: Buffer | undefined;
+  let refusal: string | undefined;
+  let lastError: Error | undefined;
+  let open = false;
+  const closeListeners: Array<(error: Error | undefined) => void> = [];
+  let closed = false;
+
+  client.on('error', (err) => {
+    lastError = err;
+  });
+  client.on('close', () => {
+    open = false;
+    if (closed) return;
+    closed = true;
+    for (const listener of closeListeners.splice(0)) listener(lastError);
+  });
+
+  const config: ConnectConfig = {
+    host: params.host,
+    port: params.port,
+    username: params.username,
+    readyTimeout: params.readyTimeoutMs,
+    keepaliveInterval: params.keepaliveIntervalMs,
+    keepaliveCountMax: params.keepaliveCountMax,
+    tryKeyboard: false,
+    hostVerifier: (key: Buffer) => {
+      refusal = params.verifyHostKey(key);
+      if (refusal === undefined) hostKey = Buffer.from(key);
+      return refusal === undefined;
+    },
+  };
+  if (params.password !== undefined) config.password = params.password;
+  if (params.privateKey !== undefined) config.privateKey = params.privateKey;
+  if (params.passphrase !== undefined) config.passphrase = params.passphrase;
+  if (params.agent !== undefined) config.agent = params.agent;
+  const preferred = (params.preferredHostKeyTypes ?? []).flatMap(algorithmsForKeyType);
+  if (preferred.length > 0) {
+    // ssh2 accepts { prepend } to move algorithms to the front of its default list.
+    config.algorithms = { serverHostKey: { prepend: preferred } as never };
+  }
+
+  return new Promise<SshConnection>((resolve, reject) => {
+    let settled = false;
+    const onError = (err: Error & { level?: string; code?: string }) => {
+      if (settled) return;
+      settled = true;
+      client.off('ready', onReady);
+      client.off('close', onEarlyClose);
+      client.end();
+      if (refusal !== undefined) {
+        reject(new SshError('host_key_rejected', refusal, {}, { cause: err }));
+        return;
+      }
+      reject(connectError(err, params));
+    };
+    const onReady = () => {
+      settled = true;
+      client.off('error', onError);
+      client.off('close', onEarlyClose);
+      open = true;
+      const key = hostKey ?? Buffer.alloc(0);
+      resolve(
+        makeConnection(
+          client,
+          key,
+          () => open,
+          closeListeners,
+          () => closed,
+        ),
+      );
+    };
+    // A peer that hangs up during the handshake may close without an 'error'.
+    const onEarlyClose = () => {
+      if (!open)
+        onError(Object.assign(new Error('the server closed the connection during the handshake'), {}));
+    };
+    client.once('error', onError);
+    client.once('ready', onReady);
+    client.once('close', onEarlyClose);
+    try {
+      client.connect(config);
+    } catch (err) {
+      // e.g. a private key that does not parse; the message names the problem, not the key.
+      settled = true;
+      client.off('error', onError);
+      client.off('ready', onReady);
+      client.off('close', onEarlyClose);
+      reject(
+        new SshError(
+          'invalid_input',
+          `cannot use the given credentials: ${(err as Error).message}`,
+          {},
+          { cause: err },
+        ),
+      );
+    }
+  });
+}
+
+function makeConnection(
+  client: Client,
+  hostKey: Buffer,
+  isOpen: () => boolean,
+  closeListeners: Array<(error: Error | undefined) => void>,
+  isClosed: () => boolean,
+): SshConnection {
+  return {
+    hostKey,
+    fingerprint: fingerprintOf(hostKey),
+    isOpen,
+    onClose(listener) {
+      if (isClosed()) listener(undefined);
+      else closeListeners.push(listener);
+    },
+    exec(command) {
+      return new Promise<ExecChannel>((resolve, reject) => {
+        try {
+          client.exec(command, (err, channel) => {
+            if (err)
+              reject(
+                new SshError(
+                  'connection_lost',
+                  `could not start the command: ${err.message}`,
+                  {},
+                  { cause: err },
+                ),
+              );
+            else resolve(wrapChannel(channel));
+          });
+        } catch (err) {
+          reject(
+            new SshError(
+              'connection_lost',
+              `could not start the command: ${(err as Error).message}`,
+              {},
+              { cause: err },
+            ),
+          );
+        }
+      });
+    },
+    async withSftp(fn) {
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+        try {
+          client.sftp((err, s) => {
+            if (err)
+              reject(new SshError('sftp_failed', `could not open SFTP: ${err.message}`, {}, { cause: err }));
+            else resolve(s);
+          });
+        } catch (err) {
+          reject(
+            new SshError(
+              'connection_lost',
+              `could not open SFTP: ${(err as Error).message}`,
+              {},
+              { cause: err },
+            ),
+          );
+        }
+      });
+      const session = wrapSftp(sftp);
+      try {
+        return await fn(session);
+      } finally {
+        session.close();
+      }
+    },
+    end() {
+      return new Promise<void>((resolve) => {
+        if (isClosed()) {
+          resolve();
+          return;
+        }
+        closeListeners.push(() => resolve());
+        client.end();
+        // A peer that never answers our disconnect: drop the socket rather than wait forever.
+        const timer = setTimeout(() => client.destroy(), 2_000);
+        timer.unref();
+        closeListeners.push(() => clearTimeout(timer));
+      });
+    },
+  };
+}
+
+function wrapChannel(channel: ClientChannel): ExecChannel {
+  let exitCode: number | null = null;
+  let signal: string | null = null;
+  let exited = false;
+  channel.on('error', () => {
+    // Channel errors end in 'close', which settles `finished`.
+  });
+  channel.stderr.on('error', () => {});
+  channel.on('exit', (code: number | null, sig?: string) => {
+    exited = true;
+    if (typeof code === 'number') exitCode = code;
+    if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
+  });
+  const finished = new Promise<ExecExit>((resolve) => {
+    channel.on('close', () => resolve({ exitCode, signal, connectionLost: !exited }));
+  });
+  return {
+    onStdout: (listener) => channel.on('data', listener),
+    onStderr: (listener) => channel.stderr.on('data', listener),
+    endInput(data) {
+      if (data !== undefined && data.length > 0) channel.end(data);
+      else channel.end();
+    },
+    signal(name) {
+      try {
+        channel.signal(name);
+      } catch {
+        // The channel already closed; nothing to signal.
+      }
+    },
+    close() {
+      try {
+        channel.close();
+      } catch {
+        // Already closed.
+      }
+    },
+    finished,
+  };
+}
+
+function wrapSftp(sftp: SFTPWrapper): SftpSession {
+  sftp.on('error', () => {
+    // Surfaced through the callbacks of the operation in progress.
+  });
+  const sftpError = (what: string, path: string, err: Error) =>
+    new SshError(
+      'sftp_failed',
+      `${what} ${path} failed: ${err.message}`,
+      { remotePath: path },
+      { cause: err },
+    );
+  const call = <T>(
+    what: string,
+    path: string,
+    op: (cb: (err: Error | undefined | null, value?: T) => void) => void,
+  ) =>
+    new Promise<T>((resolve, reject) => {
+      op((err, value) => (err ? reject(sftpError(what, path, err)) : resolve(value as T)));
+    });
+
+  return {
+    async writeFile(path, data, mode) {
+      const handle = await call<Buffer>('open', path, (cb) =>
+        sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb),
+      );
+      try {
+        let offset = 0;
+        while (offset < data.length) {
+          const length = Math.min(32 * 1024, data.length - offset);
+          await call<void>('write', path, (cb) => sftp.write(handle, data, offset, length, offset, cb));
+          offset += length;
+        }
+        // The mode given to open applies only to a new file; an existing one is changed explicitly.
+        if (mode !== undefined) await call<void>('chmod', path, (cb) => sftp.fchmod(handle, mode, cb));
+      } finally {
+        await call<void>('close', path, (cb) => sftp.close(handle, cb)).catch(() => {});
+      }
+    },
+    async readFile(path, limit) {
+      const handle = await call<Buffer>('open', path, (cb) => sftp.open(path, 'r', cb));
+      try {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        while (total <= limit) {
+          const want = Math.min(32 * 1024, limit + 1 - total);
+          const buffer = Buffer.alloc(want);
+          const read = await new Promise<number>((resolve, reject) => {
+            sftp.read(handle, buffer, 0, want, total, (err, bytesRead) => {
+              // ssh2 reports end of file as an error with code 1 (SSH_FX_EOF) or 0 bytes read.
+              if (err && (err as Error & { code?: number }).code === 1) resolve(0);
+              else if (err) reject(sftpError('read', path, err));
+              else resolve(bytesRead);
+            });
+          });
+          if (read === 0) break;
+          chunks.push(buffer.subarray(0, read));
+          total += read;
+        }
+        return Buffer.concat(chunks);
+      } finally {
+        await call<void>('close', path, (cb) => sftp.close(handle, cb)).catch(() => {});
+      }
+    },
+    async stat(path) {
+      const stats = await call<{ size: number }>('stat', path, (cb) => sftp.stat(path, cb));
+      return { size: stats.size };
+    },
+    close() {
+      sftp.end();
+    },
+  };
+}
