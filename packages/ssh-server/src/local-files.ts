@@ -8,12 +8,14 @@
  *    lie inside the root's real path, so a symlink anywhere on the way out of the root is refused.
  */
 import { constants } from 'node:fs';
-import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { type FileHandle, lstat, open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { SshError } from './errors.js';
 
 export interface LocalFiles {
   readonly root: string;
+  /** Refuses a path that leads out of the root, before any transfer starts. */
+  check(localPath: string): Promise<void>;
   read(localPath: string, maxBytes: number): Promise<Buffer>;
   write(localPath: string, data: Buffer): Promise<void>;
 }
@@ -102,6 +104,24 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
 
   return {
     root: realRoot,
+    async check(localPath) {
+      const full = resolveInside(localPath);
+      try {
+        await checkParent(full, localPath);
+        const stats = await lstat(full).catch(() => undefined);
+        if (stats?.isSymbolicLink()) {
+          throw new SshError(
+            'path_outside_root',
+            `localPath '${localPath}' is a symbolic link, which is not followed`,
+            {
+              localPath,
+            },
+          );
+        }
+      } catch (err) {
+        throw ioError(err, 'use', localPath);
+      }
+    },
     async read(localPath, maxBytes) {
       const full = resolveInside(localPath);
       let handle: FileHandle | undefined;

@@ -131,6 +131,9 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
   client.on('error', (err) => {
     lastError = err;
   });
+  // Request/response traffic (channel opens, SFTP round trips) stalls ~40 ms per exchange on Nagle's
+  // algorithm meeting delayed ACKs; Node sockets have Nagle on by default.
+  client.on('connect', () => client.setNoDelay(true));
   client.on('close', () => {
     open = false;
     if (closed) return;
@@ -329,10 +332,26 @@ function wrapChannel(channel: ClientChannel): ExecChannel {
       else channel.end();
     },
     signal(name) {
+      // ssh2's ClientChannel.signal() sends nothing once we have sent EOF (it checks `writable` and
+      // state 'open'), yet every exec sends EOF after stdin. RFC 4254 allows channel requests after
+      // EOF, so in that state the request goes through ssh2's protocol object directly.
+      const raw = channel as unknown as {
+        outgoing?: { state?: string; id?: number };
+        _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+      };
       try {
-        channel.signal(name);
+        const state = raw.outgoing?.state;
+        const protocol = raw._client?._protocol;
+        if (state === 'open') channel.signal(name);
+        else if (
+          state === 'eof' &&
+          raw.outgoing?.id !== undefined &&
+          typeof protocol?.signal === 'function'
+        ) {
+          protocol.signal(raw.outgoing.id, name);
+        }
       } catch {
-        // The channel already closed; nothing to signal.
+        // The channel or connection already closed; nothing to signal.
       }
     },
     close() {

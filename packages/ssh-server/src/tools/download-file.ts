@@ -57,6 +57,7 @@ export function registerDownloadFileTool(server: McpServer, ctx: ToolContext): v
         const local = args.localPath === undefined ? undefined : requireLocalFiles(ctx);
         const limit = Math.min(args.maxBytes ?? (local ? cap : DEFAULT_CONTENT_MAX), cap);
         const managed = ctx.registry.get(args.connectionId);
+        if (local !== undefined && args.localPath !== undefined) await local.check(args.localPath);
         const { value: data, reconnected } = await withSftp(managed, async (sftp) => {
           const { size } = await sftp.stat(args.remotePath);
           if (size > limit) throw tooLarge(args.remotePath, size, limit);

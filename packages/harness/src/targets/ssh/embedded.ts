@@ -188,6 +188,13 @@ export class EmbeddedSshHost {
         env[info.key] = info.val;
         accept?.();
       });
+      // ssh2's server ignores every channel request after the client's EOF (it sets `_ending`), but
+      // a client sends EOF once stdin is written and may signal the command later; OpenSSH accepts
+      // that (RFC 4254 allows requests after EOF), so the flag is cleared again here. CHANNEL_CLOSE
+      // sets it for good.
+      session.on('eof', () => {
+        (session as unknown as { _ending: boolean })._ending = false;
+      });
       session.on('pty', (_accept, reject) => reject?.());
       session.on('shell', (_accept, reject) => reject());
       session.on('signal', (accept, _reject, info) => {
@@ -230,6 +237,7 @@ export class EmbeddedSshHost {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
+      socket.setNoDelay(true);
       if (this.frozen) socket.pause();
       this.ssh.injectSocket(socket);
     });
