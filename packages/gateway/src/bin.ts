@@ -1,0 +1,172 @@
+/**
+ * `bastion-gateway`: the only place that reads argv and the environment, installs signal handlers
+ * and exits.
+ *
+ *   bastion-gateway --config gateway.json [--host 127.0.0.1] [--port 4200]
+ *   bastion-gateway --stdio --config gateway.json --server NAME
+ *   bastion-gateway grant create LABEL [--server NAME ...]
+ *   bastion-gateway audit verify FILE
+ *   bastion-gateway schema [--policy]
+ */
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Command } from 'commander';
+import { type Logger, pino } from 'pino';
+import { verifyAuditLog } from './audit/verify.js';
+import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
+import { createGateway, type Gateway } from './gateway.js';
+import { createGrantToken, grantConfigEntry } from './grants.js';
+import { formatProblems, PolicyLoadError } from './policy/problems.js';
+
+const VERSION = '0.1.0';
+
+/** Problems go to stderr as plain lines a person can read, one per problem. */
+function reportLoadError(err: unknown): void {
+  const errors = err instanceof AggregateError ? err.errors : [err];
+  for (const e of errors) {
+    if (e instanceof PolicyLoadError) process.stderr.write(`${formatProblems(e.problems, e.source)}\n`);
+    else process.stderr.write(`bastion-gateway: ${(e as Error).message}\n`);
+  }
+}
+
+interface ServeFlags {
+  config?: string;
+  host: string;
+  port: string;
+  stdio?: boolean;
+  server?: string;
+  logLevel: string;
+  check: boolean;
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  if (flags.config === undefined) {
+    process.stderr.write('bastion-gateway: --config is required\n');
+    process.exit(2);
+  }
+  // JSON logs on stderr only: with --stdio, stdout carries nothing but MCP messages.
+  const logger: Logger = pino({ name: 'bastion-gateway', level: flags.logLevel }, pino.destination(2));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+  let gateway: Gateway;
+  try {
+    const config = await loadConfigFile(flags.config, process.env);
+    if (flags.stdio && (flags.server === undefined || !config.servers.has(flags.server))) {
+      const known = [...config.servers.keys()].join(', ');
+      process.stderr.write(`bastion-gateway: --stdio needs --server NAME (one of: ${known})\n`);
+      process.exit(2);
+    }
+    gateway = await createGateway({ config, logger });
+  } catch (err) {
+    reportLoadError(err);
+    process.exit(2);
+  }
+
+  let stopping = false;
+  const shutdown = async (why: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down');
+    await gateway.close();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => void gateway.reloadPolicies());
+
+  if (flags.check) {
+    // Reach each upstream once: a policy naming an argument its tool does not have stops the start.
+    const only = flags.stdio ? flags.server : undefined;
+    const checks = await gateway.checkUpstreams(only === undefined ? undefined : [only]);
+    const refused = checks.filter((c) => c.problems.length > 0);
+    for (const c of checks) {
+      if (c.error !== undefined)
+        logger.warn(
+          { server: c.server, err: c.error },
+          'upstream not reachable at start; checked on first use',
+        );
+    }
+    if (refused.length > 0) {
+      for (const c of refused)
+        process.stderr.write(`${formatProblems(c.problems, `server '${c.server}'`)}\n`);
+      await shutdown('policy does not match the upstream', 2);
+      return;
+    }
+  }
+
+  if (flags.stdio) {
+    const transport = new StdioServerTransport(process.stdin, process.stdout);
+    await gateway.serveLocal(flags.server ?? '', transport);
+    process.stdin.on('end', () => void shutdown('stdin closed'));
+    logger.info({ server: flags.server }, 'serving over stdio');
+    return;
+  }
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`bastion-gateway: --port must be a port number, not '${flags.port}'\n`);
+    await shutdown('bad port', 2);
+    return;
+  }
+  await gateway.listen({ host: flags.host, port });
+}
+
+const program = new Command('bastion-gateway')
+  .description(
+    'MCP gateway: per-tool policy (deny, hide, conditions, rate limits), audit, in front of MCP servers',
+  )
+  .version(VERSION)
+  .option('--config <file>', 'gateway configuration (JSON)')
+  .option('--host <address>', 'HTTP: interface to bind', '127.0.0.1')
+  .option('--port <port>', 'HTTP: port (0 picks a free one)', '4200')
+  .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
+  .option('--server <name>', 'with --stdio: the server to serve')
+  .option('--no-check', 'do not reach the upstreams at start to check policies against their tools')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+  .showHelpAfterError()
+  .action(async (flags: ServeFlags) => serve(flags));
+
+const grant = program.command('grant').description('manage grants (bearer tokens)');
+grant
+  .command('create <label>')
+  .description('print a new random token (shown once) and the config entry to paste under "grants"')
+  .option('--server <name...>', 'servers the grant may reach', [])
+  .action((label: string, flags: { server: string[] }) => {
+    const { token, tokenSha256 } = createGrantToken();
+    const entry = grantConfigEntry(label, tokenSha256, flags.server);
+    process.stdout.write(
+      `Token for grant '${label}' (shown once; only its SHA-256 is stored):\n\n  ${token}\n\n` +
+        `Add under "grants" in the gateway config:\n\n${JSON.stringify(entry, null, 2)}\n`,
+    );
+  });
+
+const audit = program.command('audit').description('the audit log');
+audit
+  .command('verify <file>')
+  .description('check the hash chain; names the first broken row and exits 1 if there is one')
+  .action(async (file: string) => {
+    let result: Awaited<ReturnType<typeof verifyAuditLog>>;
+    try {
+      result = await verifyAuditLog(file);
+    } catch (err) {
+      process.stderr.write(`bastion-gateway: cannot read ${file}: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    if (result.ok) {
+      process.stdout.write(`ok: ${result.rows} rows, chain intact\n`);
+      return;
+    }
+    process.stdout.write(
+      `broken at line ${result.line}: ${result.reason} (${result.rows} rows verified before it)\n`,
+    );
+    process.exitCode = 1;
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the config file (or, with --policy, of a policy file)')
+  .option('--policy', 'the policy file schema')
+  .action((flags: { policy?: boolean }) => {
+    const schema = flags.policy ? policyJsonSchema() : gatewayConfigJsonSchema();
+    process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,76 @@
+export { canonicalJson, GENESIS, rowHash } from './audit/chain.js';
+export { type AuditEntry, AuditLog, auditEntryFor } from './audit/log.js';
+export { isSecretKey, REDACTED, redact, secretFieldsOf } from './audit/redact.js';
+export { type VerifyResult, verifyAuditLog } from './audit/verify.js';
+export { type Clock, systemClock } from './clock.js';
+export {
+  ANONYMOUS_GRANT,
+  type GatewayConfig,
+  type GatewayConfigDocument,
+  type GrantConfig,
+  gatewayConfigJsonSchema,
+  gatewayConfigSchema,
+  LOCAL_GRANT,
+  loadConfigFile,
+  type PolicyRef,
+  policyJsonSchema,
+  resolveConfig,
+  type ServerConfig,
+  type UpstreamConfig,
+} from './config.js';
+export {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type ListenOptions,
+  type OpenSessionOptions,
+  type UpstreamCheck,
+} from './gateway.js';
+export { createGrantToken, findGrant, grantConfigEntry, hashToken, TOKEN_PREFIX } from './grants.js';
+export { MemoryCounterStore } from './limits/memory-store.js';
+export {
+  type CounterStore,
+  fixedWindowStart,
+  type Reservation,
+  type ReserveRequest,
+  type ReserveResult,
+} from './limits/store.js';
+export { GatewayMetrics } from './metrics.js';
+export { compose, type Next, PipelineError, type Step } from './pipeline/compose.js';
+export type {
+  CallContext,
+  CallStep,
+  CallTarget,
+  Decision,
+  Principal,
+  UpstreamOutcome,
+  UpstreamOutcomeKind,
+} from './pipeline/context.js';
+export { DENIED_PREFIX, denialResult, gatewayError, isGatewayResult } from './pipeline/denial.js';
+export {
+  type CallPipeline,
+  type CallPipelineOptions,
+  callPipelineSteps,
+  createCallPipeline,
+} from './pipeline/index.js';
+export type { GrantResolution, GrantResolver } from './pipeline/steps/resolve-grant.js';
+export { checkArgPaths } from './policy/args-check.js';
+export {
+  type CompiledLimit,
+  type CompiledPolicy,
+  type CompiledRule,
+  isCallable,
+  isHidden,
+  mayDenyAfterListing,
+  windowMs,
+} from './policy/compile.js';
+export { type CompiledCondition, compileCondition, readPath } from './policy/conditions.js';
+export { loadPolicyFile, type PolicyResult, parsePolicy, parsePolicyText } from './policy/load.js';
+export { formatProblems, PolicyLoadError, type Problem, toPointer } from './policy/problems.js';
+export { type PolicyDocument, policySchema } from './policy/schema.js';
+export type { ReloadEvent } from './policy/source.js';
+export type { ProxySession } from './proxy/session.js';
+export { GATEWAY_RESULT_SCHEMA, widenOutputSchema } from './proxy/tools.js';
+export type { PolicyEvent, ServerState } from './server-runtime.js';
+export { Backoff, type BackoffOptions } from './upstream/backoff.js';
+export { UpstreamLostError, UpstreamUnavailableError } from './upstream/errors.js';

@@ -1,0 +1,70 @@
+/**
+ * What flows through the call pipeline: one `tools/call` from one agent session, the facts each step
+ * adds (grant, policy, rule, decision, upstream outcome), and the target the last step forwards to.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
+import type { Step } from './compose.js';
+
+/** Who is calling: the grant a bearer token (or the stdio operator, or anonymous access) maps to. */
+export interface Principal {
+  /** Grant label; the id mcp-http binds sessions to. */
+  id: string;
+  /** A configured grant, anonymous access (when allowed), or the local operator of a stdio gateway. */
+  kind: 'grant' | 'anonymous' | 'local';
+}
+
+export interface Decision {
+  decision: 'allow' | 'deny';
+  /** JSON Pointer of the rule that decided, or `(default deny)`, `(hidden)`, `(default allow)`, ... */
+  rule: string;
+  reason: string;
+  retryAfterMs?: number;
+}
+
+export type UpstreamOutcomeKind =
+  | 'ok'
+  | 'isError'
+  | 'protocol-error'
+  | 'restarted'
+  | 'unavailable'
+  | 'cancelled'
+  | 'timeout';
+
+export interface UpstreamOutcome {
+  outcome: UpstreamOutcomeKind;
+  latencyMs: number;
+  /** For protocol errors: the JSON-RPC error code. */
+  code?: number;
+}
+
+/** The upstream as the pipeline sees it: one agent session's upstream session. */
+export interface CallTarget {
+  /** Whether the upstream offers `name` (exactly), refreshing its tool list if it changed. */
+  hasTool(name: string): Promise<boolean>;
+  /** The same from the last tool list, without waiting (for metric labels). */
+  knowsTool(name: string): boolean;
+  /** Argument names the upstream's inputSchema marks secret (`writeOnly` or `format: "password"`). */
+  secretArgs(name: string): ReadonlySet<string>;
+  callTool(signal: AbortSignal): Promise<CallToolResult>;
+}
+
+export interface CallContext {
+  readonly requestId: string | number;
+  readonly sessionId: string;
+  readonly server: string;
+  readonly tool: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The injected clock's time when the call arrived; all window arithmetic uses it. */
+  readonly now: number;
+  readonly principal: Principal | undefined;
+  readonly signal: AbortSignal;
+  readonly target: CallTarget;
+  grant?: string;
+  policy?: CompiledPolicy;
+  rule?: CompiledRule;
+  decision?: Decision;
+  upstream?: UpstreamOutcome;
+}
+
+export type CallStep = Step<CallContext, CallToolResult>;

@@ -1,0 +1,58 @@
+/**
+ * The last step: the call is allowed, so it goes to the upstream. The upstream's own answer (a
+ * result, an `isError` result, or a JSON-RPC error) reaches the agent unchanged; an upstream that
+ * restarted with the call in flight, or could not be reached, becomes a clear `isError` result rather
+ * than a hang or a transport error.
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { UpstreamLostError, UpstreamUnavailableError } from '../../upstream/errors.js';
+import type { CallStep } from '../context.js';
+import { gatewayError } from '../denial.js';
+
+export const forwardStep: CallStep = {
+  name: 'forward',
+  run: async (ctx) => {
+    ctx.decision = {
+      decision: 'allow',
+      rule: ctx.rule?.pointer ?? '(default allow)',
+      reason: ctx.rule === undefined ? 'allowed by default' : 'allowed by rule',
+    };
+    const started = performance.now();
+    const latencyMs = () => Math.round((performance.now() - started) * 1000) / 1000;
+    try {
+      const result = await ctx.target.callTool(ctx.signal);
+      ctx.upstream = { outcome: result.isError === true ? 'isError' : 'ok', latencyMs: latencyMs() };
+      return result;
+    } catch (err) {
+      if (err instanceof UpstreamLostError) {
+        ctx.upstream = { outcome: 'restarted', latencyMs: latencyMs() };
+        return gatewayError(
+          'UPSTREAM_RESTARTED',
+          `upstream restarted, call not completed: server '${ctx.server}' went away while '${ctx.tool}' ` +
+            'was running; it may or may not have taken effect. The session has been re-established; ' +
+            'calls after this one go to the new upstream session.',
+        );
+      }
+      if (err instanceof UpstreamUnavailableError) {
+        ctx.upstream = { outcome: 'unavailable', latencyMs: latencyMs() };
+        return gatewayError('UPSTREAM_UNAVAILABLE', `upstream unavailable, call not sent: ${err.message}`);
+      }
+      if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
+        const cancelled = ctx.signal.aborted;
+        ctx.upstream = { outcome: cancelled ? 'cancelled' : 'timeout', latencyMs: latencyMs() };
+        if (cancelled) throw err;
+        return gatewayError(
+          'UPSTREAM_TIMEOUT',
+          `upstream '${ctx.server}' did not answer '${ctx.tool}' in time`,
+        );
+      }
+      ctx.upstream = {
+        outcome: 'protocol-error',
+        latencyMs: latencyMs(),
+        ...(err instanceof McpError ? { code: err.code } : {}),
+      };
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,20 @@
+/**
+ * Step 4: only tools the upstream actually offers are forwarded. Under `default: "allow"` a name the
+ * policy does not list would otherwise be passed on, and an upstream that matched names loosely
+ * (case-folding, Unicode normalisation) could run a hidden tool under a look-alike name.
+ */
+import type { CallStep } from '../context.js';
+import { deny } from '../denial.js';
+
+export const knownToolStep: CallStep = {
+  name: 'known tool',
+  run: async (ctx, next) => {
+    if (!(await ctx.target.hasTool(ctx.tool))) {
+      return deny(ctx, {
+        rule: '(unknown tool)',
+        reason: `server '${ctx.server}' offers no tool named '${ctx.tool}'`,
+      });
+    }
+    return next();
+  },
+};

@@ -1,0 +1,93 @@
+/**
+ * Step 6: rate limits. Reserves one unit in every counter that applies (`all_tools.limits`, then the
+ * tool's own) before the call goes on; if one is exhausted, the units already taken are returned and
+ * the call is denied with the limit's pointer and `retryAfterMs`. On the way back it commits, or rolls
+ * back when the upstream never ran the call (not forwarded, a protocol error, or an upstream that
+ * could not be reached). A call caught in flight by an upstream restart may have run, so it keeps its unit.
+ */
+
+import type { CounterStore, Reservation } from '../../limits/store.js';
+import type { CompiledLimit } from '../../policy/compile.js';
+import type { CallContext, CallStep, UpstreamOutcomeKind } from '../context.js';
+import { deny } from '../denial.js';
+
+const NOT_RUN: ReadonlySet<UpstreamOutcomeKind> = new Set(['protocol-error', 'unavailable']);
+
+function scopeKey(limit: CompiledLimit, ctx: CallContext): string {
+  switch (limit.scope) {
+    case 'grant':
+      return `grant:${ctx.grant ?? ''}`;
+    case 'session':
+      return `session:${ctx.sessionId}`;
+    case 'global':
+      return 'global';
+  }
+}
+
+/** Counters are per server: two servers' policies may both name a counter `calls`. */
+export function counterKey(limit: CompiledLimit, ctx: CallContext): string {
+  return JSON.stringify([ctx.server, limit.counter, scopeKey(limit, ctx)]);
+}
+
+function describeWindow(ms: number): string {
+  const named: Record<number, string> = { 1000: 'second', 60000: 'minute', 3600000: 'hour', 86400000: 'day' };
+  return named[ms] ?? `${ms / 1000} seconds`;
+}
+
+/** The limits of one call, one per counter: limits sharing a counter share one unit, the lowest max rules. */
+function applicableLimits(ctx: CallContext): CompiledLimit[] {
+  const all = [...(ctx.policy?.allToolsLimits ?? []), ...(ctx.rule?.limits ?? [])];
+  const byCounter = new Map<string, CompiledLimit>();
+  for (const limit of all) {
+    const seen = byCounter.get(limit.counter);
+    if (seen === undefined || limit.max < seen.max) byCounter.set(limit.counter, limit);
+  }
+  return [...byCounter.values()];
+}
+
+export function limitsStep(store: CounterStore): CallStep {
+  return {
+    name: 'limits',
+    run: async (ctx, next) => {
+      const limits = applicableLimits(ctx);
+      if (limits.length === 0) return next();
+      const held: Reservation[] = [];
+      for (const limit of limits) {
+        const result = await store.reserve({
+          key: counterKey(limit, ctx),
+          windowMs: limit.windowMs,
+          max: limit.max,
+          now: ctx.now,
+          sliding: limit.sliding,
+        });
+        if (!result.ok) {
+          await Promise.all(held.map((r) => r.rollback()));
+          const seconds = Math.ceil(result.retryAfterMs / 1000);
+          return deny(ctx, {
+            rule: limit.pointer,
+            reason:
+              ctx.rule?.onDeny ??
+              `rate limit reached: at most ${limit.max} call(s) per ${describeWindow(limit.windowMs)} ` +
+                `(counter '${limit.counter}'); retry in ${seconds} s`,
+            retryAfterMs: result.retryAfterMs,
+          });
+        }
+        held.push(result.reservation);
+      }
+      const settle = () => {
+        // No upstream outcome: a later step (approval) stopped the call before it was forwarded.
+        const outcome = ctx.upstream?.outcome;
+        const notRun = outcome === undefined || NOT_RUN.has(outcome);
+        return Promise.all(held.map((r) => (notRun ? r.rollback() : r.commit())));
+      };
+      try {
+        const result = await next();
+        await settle();
+        return result;
+      } catch (err) {
+        await settle();
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The policy document, as zod schemas. The documented format (PolicyLayer's JSON policy, see
+ * POLICY.md) loads unchanged; the extensions are marked. Every object is strict: an unknown key is an
+ * error, because a misspelt `deny_if` silently ignored is a rule that never fires.
+ */
+import { z } from 'zod';
+
+export const WINDOW_NAMES = ['second', 'minute', 'hour', 'day'] as const;
+export type WindowName = (typeof WINDOW_NAMES)[number];
+
+export const windowSchema = z.union(
+  [
+    z.enum(WINDOW_NAMES),
+    // Extension (seen on the seed pages): a window in whole seconds.
+    z
+      .number()
+      .int()
+      .positive()
+      .max(366 * 24 * 3600),
+  ],
+  { error: 'expected "second", "minute", "hour", "day" or a whole number of seconds' },
+);
+
+export const limitSchema = z
+  .strictObject({
+    counter: z.string().min(1).describe('Counter name; limits that share a name share a count.'),
+    window: windowSchema.describe('Window length: second, minute, hour, day, or a number of seconds.'),
+    max: z.number().int().nonnegative().describe('Calls allowed per window.'),
+    scope: z
+      .enum(['grant', 'session', 'global'])
+      .optional()
+      .describe('Who is counted apart: each grant (default), each agent session, or everyone together.'),
+    sliding: z
+      .boolean()
+      .optional()
+      .describe('Extension: a sliding window instead of a fixed one aligned to the clock.'),
+  })
+  .describe('A rate limit. Quota is reserved before forwarding and returned if the upstream call fails.')
+  .meta({ id: 'GatewayPolicyLimit' });
+
+const pathSchema = z
+  .string()
+  .regex(/^args(\.[^.]+)+$/, { error: 'expected a path of the form "args.<field>[.<field>...]"' })
+  .describe('Where to look in the call, e.g. "args.topic" or "args.options.qos".');
+
+const anyValueOps = z.strictObject({ path: pathSchema, op: z.enum(['eq', 'neq']), value: z.unknown() });
+const listOps = z.strictObject({
+  path: pathSchema,
+  op: z.enum(['in', 'not_in']),
+  value: z.array(z.unknown()),
+});
+const orderOps = z.strictObject({
+  path: pathSchema,
+  op: z.enum(['lt', 'lte', 'gt', 'gte']),
+  value: z.number(),
+});
+const regexOp = z.strictObject({
+  path: pathSchema,
+  op: z.literal('regex'),
+  value: z.string().refine(isValidRegex, { error: 'not a valid regular expression' }),
+});
+const containsOp = z.strictObject({ path: pathSchema, op: z.literal('contains'), value: z.unknown() });
+const existsOp = z.strictObject({ path: pathSchema, op: z.literal('exists'), value: z.boolean().optional() });
+// Extension: glob over a path (picomatch) or an MQTT topic filter (mqtt-match).
+const globOp = z.strictObject({
+  path: pathSchema,
+  op: z.literal('glob'),
+  value: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: 'expected a pattern or a non-empty list of patterns',
+  }),
+  syntax: z
+    .enum(['path', 'mqtt'])
+    .optional()
+    .describe(
+      '"path" (default): a file path glob such as "/var/log/**"; "mqtt": a topic filter such as "site/+/cmd/#".',
+    ),
+});
+
+export const conditionSchema = z
+  .discriminatedUnion('op', [anyValueOps, listOps, orderOps, regexOp, containsOp, existsOp, globOp])
+  .describe('A test on one argument of the call.')
+  .meta({ id: 'GatewayPolicyCondition' });
+
+export const ruleSchema = z
+  .strictObject({
+    action: z
+      .enum(['allow', 'deny'])
+      .optional()
+      .describe('Extension (seed pages): "deny" keeps the tool listed but refuses every call.'),
+    reason: z.string().optional().describe('Why a call is denied; shown to the agent.'),
+    limits: z.array(limitSchema).optional(),
+    require: z.array(conditionSchema).optional().describe('Conditions that must all hold.'),
+    deny_if: z.array(conditionSchema).optional().describe('Conditions any one of which denies the call.'),
+    on_deny: z.string().optional().describe('The message given to the agent when this rule denies.'),
+  })
+  .describe('What applies to one tool. Under default "deny", {} allows the tool.')
+  .meta({ id: 'GatewayPolicyRule' });
+
+export const policySchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal('1', { error: 'expected "1"' }),
+    default: z.enum(['allow', 'deny']).describe('What happens to a tool not listed under "tools".'),
+    hide: z
+      .union([z.literal('*'), z.array(z.string().min(1))])
+      .optional()
+      .describe('Tools removed from tools/list and denied; "*" hides every tool.'),
+    all_tools: z.strictObject({ limits: z.array(limitSchema).optional() }).optional(),
+    tools: z.record(z.string().min(1), ruleSchema).optional(),
+  })
+  .describe('A Bastion gateway policy (PolicyLayer JSON format, version 1, with extensions).')
+  .meta({ id: 'GatewayPolicy' });
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type RuleDocument = z.infer<typeof ruleSchema>;
+export type LimitDocument = z.infer<typeof limitSchema>;
+export type ConditionDocument = z.infer<typeof conditionSchema>;
+
+function isValidRegex(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Client transports to the upstream, one per upstream session: a child process over stdio, Streamable
+ * HTTP, or legacy HTTP+SSE.
+ */
+import { setMaxListeners } from 'node:events';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Logger } from 'pino';
+import type { UpstreamConfig } from '../config.js';
+
+export interface UpstreamTransportHooks {
+  /**
+   * A POST's event stream ended. Streamable HTTP gives no error when an upstream shuts down cleanly
+   * with a call in flight (the stream just ends, without the answer), so the link checks then whether
+   * the upstream session is still there.
+   */
+  onResponseStreamEnd(): void;
+}
+
+/**
+ * fetch for the SDK's HTTP transports: silences undici's MaxListenersExceededWarning on long-lived
+ * signals (ENVIRONMENT.md) and reports the end of each POST response stream.
+ */
+function observingFetch(hooks: UpstreamTransportHooks): typeof fetch {
+  return async (input, init) => {
+    if (init?.signal) setMaxListeners(0, init.signal);
+    const response = await fetch(input, init);
+    const isEventStream = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+    if (init?.method !== 'POST' || !isEventStream || response.body === null) return response;
+    const watched = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        flush: () => hooks.onResponseStreamEnd(),
+      }),
+    );
+    return new Response(watched, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+export function createUpstreamTransport(
+  config: UpstreamConfig,
+  hooks: UpstreamTransportHooks,
+  logger: Logger,
+): Transport {
+  switch (config.transport) {
+    case 'stdio': {
+      const transport = new StdioClientTransport({
+        command: config.command,
+        args: config.args,
+        env: { ...getDefaultEnvironment(), ...(config.env ?? {}) },
+        ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
+        stderr: 'pipe',
+      });
+      // The upstream's own log (stderr) is read line by line: an unread pipe would block the child.
+      const stderr = transport.stderr;
+      if (stderr instanceof Readable) {
+        createInterface({ input: stderr }).on('line', (line) =>
+          logger.debug({ upstreamLog: line }, 'upstream stderr'),
+        );
+      }
+      return transport;
+    }
+    case 'http':
+      return new StreamableHTTPClientTransport(new URL(config.url), {
+        requestInit: { headers: config.headers },
+        fetch: observingFetch(hooks),
+      });
+    case 'sse':
+      return new SSEClientTransport(new URL(config.url), {
+        requestInit: { headers: config.headers },
+        fetch: observingFetch(hooks),
+      });
+  }
+}
