@@ -1,0 +1,63 @@
+/** What one benchmark run measures, and the two presets (`--quick` and the full default). */
+
+/** (a) direct, (b) gateway allow-all, (c) gateway realistic policy, (d) peer proxy, (e) bare HTTP floor. */
+export type PathId = 'direct' | 'gateway-allow' | 'gateway-policy' | 'peer' | 'bare';
+
+/** Report order, a to e. */
+export const PATH_IDS: readonly PathId[] = ['direct', 'gateway-allow', 'gateway-policy', 'peer', 'bare'];
+
+export interface BenchOptions {
+  mode: 'quick' | 'full' | 'custom';
+  paths: PathId[];
+  /** Unrecorded calls on a session before it is measured. */
+  warmupCalls: number;
+  /** Recorded sequential calls per path. */
+  sequentialCalls: number;
+  /** Time cap of each warm-up and each sequential run, so that a slow path still ends in time. */
+  phaseMaxMs: number;
+  /** Concurrent sessions per throughput level. */
+  concurrency: number[];
+  /** Each throughput level runs this long... */
+  levelDurationMs: number;
+  /** ...or until this many calls, whichever comes first. */
+  levelMaxCalls: number;
+  /** Idle sessions opened to measure memory per session (0 skips it). */
+  idleSessions: number;
+  /** Policy engine benchmark: tools and grants in the generated policy, decisions timed (0 skips it). */
+  engineTools: number;
+  engineGrants: number;
+  engineDecisions: number;
+  /** Write a V8 CPU profile of each gateway process into this directory. */
+  profileDir?: string;
+}
+
+export const FULL_OPTIONS: BenchOptions = {
+  mode: 'full',
+  paths: [...PATH_IDS],
+  warmupCalls: 1000,
+  sequentialCalls: 5000,
+  phaseMaxMs: 60_000,
+  concurrency: [1, 8, 32, 128],
+  levelDurationMs: 5000,
+  levelMaxCalls: 200_000,
+  idleSessions: 1000,
+  engineTools: 1000,
+  engineGrants: 10_000,
+  engineDecisions: 1_000_000,
+};
+
+/** Under a minute on 2 cores: fewer calls, shorter levels, fewer idle sessions. */
+export const QUICK_OPTIONS: BenchOptions = {
+  mode: 'quick',
+  paths: [...PATH_IDS],
+  warmupCalls: 200,
+  sequentialCalls: 1000,
+  phaseMaxMs: 3000,
+  concurrency: [1, 8, 32, 128],
+  levelDurationMs: 500,
+  levelMaxCalls: 50_000,
+  idleSessions: 50,
+  engineTools: 1000,
+  engineGrants: 10_000,
+  engineDecisions: 100_000,
+};

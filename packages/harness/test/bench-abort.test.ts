@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BenchProcesses, HARNESS_BIN } from '../src/bench/processes.js';
+import { runBench } from '../src/bench/run.js';
+import { canConnect } from '../src/targets/process.js';
+import { isAlive, TINY } from './bench-fixtures.js';
+
+describe('an interrupted benchmark', () => {
+  it('stops every child process when its run is aborted midway', async () => {
+    const controller = new AbortController();
+    const processes = new BenchProcesses();
+    const run = runBench(
+      { ...TINY, paths: ['peer'], sequentialCalls: 1_000_000, phaseMaxMs: 60_000 },
+      {
+        signal: controller.signal,
+        processes,
+        progress: (line) => {
+          if (line.includes('(d) sequential')) controller.abort(new Error('stop'));
+        },
+      },
+    );
+    await expect(run).rejects.toThrow('stop');
+    const started = processes.started();
+    expect(started.map((p) => p.name)).toEqual(['echo-upstream', 'peer-mcp-proxy']);
+    for (const child of started) {
+      expect(isAlive(child.pid)).toBe(false);
+      expect(await canConnect(child.port)).toBe(false);
+    }
+  }, 60_000);
+
+  it('stops every child process and exits 130 when the CLI gets Ctrl-C', async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'bench-cli-'));
+    const child = spawn(
+      process.execPath,
+      [
+        HARNESS_BIN,
+        'bench',
+        '--quick',
+        '--paths',
+        'direct,bare',
+        '--warmup',
+        '10',
+        '--idle-sessions',
+        '0',
+        '--concurrency',
+        '1',
+        '--duration',
+        '100',
+        '--calls',
+        '1000000',
+        '--out',
+        outDir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const pids: number[] = [];
+    const ports: number[] = [];
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no sequential phase in: ${stderr}`)), 45_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        for (const m of chunk.toString().matchAll(/pid (\d+) on 127\.0\.0\.1:(\d+)/g)) {
+          pids.push(Number(m[1]));
+          ports.push(Number(m[2]));
+        }
+        if (/\(a\) sequential: 1000000 calls/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const port of ports) expect(await canConnect(port)).toBe(false);
+    expect(stderr).toContain('interrupted');
+    await rm(outDir, { recursive: true, force: true });
+  }, 60_000);
+});

@@ -1,0 +1,28 @@
+import type { BenchOptions } from '../src/bench/options.js';
+import { PATH_IDS } from '../src/bench/options.js';
+
+/** A run as small as it gets: every path, a few calls, two levels, a few idle sessions. */
+export const TINY: BenchOptions = {
+  mode: 'custom',
+  paths: [...PATH_IDS],
+  warmupCalls: 5,
+  sequentialCalls: 20,
+  phaseMaxMs: 10_000,
+  concurrency: [2, 1],
+  levelDurationMs: 200,
+  levelMaxCalls: 40,
+  idleSessions: 3,
+  engineTools: 20,
+  engineGrants: 50,
+  engineDecisions: 2000,
+};
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
