@@ -6,7 +6,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { generateLoginKey, sshHostProviders } from '../src/targets/ssh/index.js';
@@ -23,7 +23,7 @@ import {
 
 /** A fingerprint of some other key: what a mismatched pin looks like. */
 function otherFingerprint(): string {
-  const parsed = utils.parseKey(generateLoginKey().publicKey);
+  const parsed = ssh2.utils.parseKey(generateLoginKey().publicKey);
   if (parsed instanceof Error || Array.isArray(parsed)) throw new Error('key');
   return `SHA256:${createHash('sha256').update(parsed.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
 }

@@ -58,7 +58,8 @@ const input: SshServerConfigInput = {
   transport: o.transport as 'stdio' | 'http',
   host: o.host as string,
   port: o.port as string,
-  authToken: o.authToken as string | undefined,
+  // An empty BASTION_SSH_AUTH_TOKEN means none, as an unset one does.
+  authToken: (o.authToken as string | undefined) || undefined,
   allowHosts: o.allowHosts as string | undefined,
   knownHostsFile: o.knownHosts as string | undefined,
   trustOnFirstUse: o.trustOnFirstUse === true,

@@ -77,33 +77,38 @@ export const sshServerConfigSchema = z
     killGraceMs: count(0, 60_000).default(1_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .superRefine((c, ctx) => {
-    if (c.defaultTimeoutMs > c.maxTimeoutMs) {
-      ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: 'must not exceed maxTimeoutMs' });
-    }
-    if (c.defaultMaxOutputBytes > c.maxOutputBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['defaultMaxOutputBytes'],
-        message: 'must not exceed maxOutputBytes',
-      });
-    }
-    if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['defaultReadyTimeoutMs'],
-        message: 'must not exceed maxReadyTimeoutMs',
-      });
-    }
-    // A server that opens SSH connections on request must not be reachable from the network by anyone.
-    if (c.transport === 'http' && !LOOPBACK.has(c.host) && c.authToken === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['authToken'],
-        message: `an auth token is required when listening on a non-loopback address (${c.host})`,
-      });
-    }
-  });
+  // Cross-field checks run even when a field is invalid (`when`), so that every problem is reported
+  // at once; a field that failed to parse simply fails none of them (comparisons with NaN are false).
+  .superRefine(
+    (c, ctx) => {
+      if (c.defaultTimeoutMs > c.maxTimeoutMs) {
+        ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: 'must not exceed maxTimeoutMs' });
+      }
+      if (c.defaultMaxOutputBytes > c.maxOutputBytes) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultMaxOutputBytes'],
+          message: 'must not exceed maxOutputBytes',
+        });
+      }
+      if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultReadyTimeoutMs'],
+          message: 'must not exceed maxReadyTimeoutMs',
+        });
+      }
+      // A server that opens SSH connections on request must not be reachable from the network by anyone.
+      if (c.transport === 'http' && !LOOPBACK.has(c.host) && c.authToken === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['authToken'],
+          message: `an auth token is required when listening on a non-loopback address (${c.host})`,
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 export type SshServerConfigInput = z.input<typeof sshServerConfigSchema>;
 export type SshServerConfig = z.output<typeof sshServerConfigSchema>;

@@ -12,7 +12,16 @@
  *  - keepalives: after `keepaliveCountMax` unanswered ones the client emits 'error' with
  *    "Keepalive timeout" (level 'client-timeout') and closes.
  */
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader exposes only its default export.
+import ssh2, {
+  type ClientChannel,
+  type ConnectConfig,
+  type SFTPWrapper,
+  type Client as SshClient,
+} from 'ssh2';
+
+const { Client } = ssh2;
+
 import { SshError } from './errors.js';
 import { algorithmsForKeyType, fingerprintOf } from './host-keys.js';
 
@@ -224,7 +233,7 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
 }
 
 function makeConnection(
-  client: Client,
+  client: SshClient,
   hostKey: Buffer,
   isOpen: () => boolean,
   closeListeners: Array<(error: Error | undefined) => void>,

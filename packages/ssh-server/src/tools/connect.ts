@@ -1,5 +1,5 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { hostIsAllowed } from '../config.js';
 import { redact, SshError, toSshError } from '../errors.js';
@@ -101,7 +101,7 @@ async function connect(ctx: ToolContext, args: ConnectArgs) {
     throw new SshError('invalid_input', 'passphrase is only used with privateKey');
   }
   if (args.privateKey !== undefined) {
-    const parsed = utils.parseKey(args.privateKey, args.passphrase);
+    const parsed = ssh2.utils.parseKey(args.privateKey, args.passphrase);
     if (parsed instanceof Error) {
       throw new SshError('invalid_input', `privateKey could not be used: ${parsed.message}`);
     }

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, type ParsedKey, Server, utils } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader exposes only its default export.
+import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import type { TargetProvider } from '../../testing/tiers.js';
 import { type CommandRunner, createShellCommandRunner, type RunningCommand } from './command-runner.js';
 import { serveSftp } from './sftp-handler.js';
@@ -39,6 +40,8 @@ export interface EmbeddedSshHostOptions {
   /** Receives one line per event (auth, exec, signal, ...). Never given a secret. */
   log?: (line: string) => void;
 }
+
+const { Server, utils } = ssh2;
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -80,7 +83,7 @@ export class EmbeddedSshHost {
   private listener: NetServer | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly running = new Set<RunningCommand>();
-  private ssh: Server;
+  private ssh: InstanceType<typeof Server>;
   private hostPrivateKey: string;
   private currentHostKey: SshHostKey;
   private boundPort = 0;
@@ -131,7 +134,7 @@ export class EmbeddedSshHost {
     this.options.log?.(line);
   }
 
-  private makeServer(): Server {
+  private makeServer(): InstanceType<typeof Server> {
     const users = new Map(
       this.options.users.map((u) => [
         u.username,

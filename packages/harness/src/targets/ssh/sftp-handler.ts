@@ -24,9 +24,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Attributes, type SFTPWrapper, utils } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader exposes only its default export.
+import ssh2, { type Attributes, type SFTPWrapper } from 'ssh2';
 
-const { STATUS_CODE, flagsToString } = utils.sftp;
+const { STATUS_CODE, flagsToString } = ssh2.utils.sftp;
 
 function statusOf(err: unknown): number {
   const code = (err as NodeJS.ErrnoException).code;
