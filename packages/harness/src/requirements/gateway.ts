@@ -1,3 +1,280 @@
 import type { Requirement } from './types.js';
 
-export const gatewayRequirements: Requirement[] = [];
+const issue = 'issue #4 (the policy gateway)';
+const policyMd = 'POLICY.md, documented format';
+const better = 'POLICY.md, where users of such gateways are let down';
+
+export const gatewayRequirements: Requirement[] = [
+  // Configuration and command line.
+  {
+    id: 'gateway.config.validated',
+    statement: 'validates the config file with every problem reported at once, each with its JSON Pointer',
+    source: issue,
+  },
+  {
+    id: 'gateway.config.json-schema',
+    statement:
+      'publishes a JSON Schema of the config, generated from the zod schema and kept in step with it',
+    source: issue,
+  },
+  {
+    id: 'gateway.cli.serve',
+    statement: 'bastion-gateway --config F serves every server at /servers/NAME/mcp and /servers/NAME/sse',
+    source: issue,
+  },
+  {
+    id: 'gateway.cli.stdio',
+    statement: 'bastion-gateway --stdio --config F --server NAME serves one upstream over stdio',
+    source: issue,
+  },
+  {
+    id: 'gateway.cli.grant-create',
+    statement:
+      'bastion-gateway grant create LABEL prints a new token once and the config entry with its SHA-256',
+    source: issue,
+  },
+  {
+    id: 'gateway.cli.refuse-bad-policy',
+    statement: 'refuses to start on a policy problem, naming every problem with its pointer',
+    source: better,
+  },
+  // HTTP.
+  {
+    id: 'gateway.http.healthz',
+    statement: 'answers GET /healthz without a token',
+    source: issue,
+  },
+  {
+    id: 'gateway.http.metrics',
+    statement:
+      'serves Prometheus metrics: decisions by server/tool/decision/rule, upstream latency, active sessions, reconnects',
+    source: issue,
+  },
+  {
+    id: 'gateway.auth.token-required',
+    statement: 'answers 401 to a request without a valid grant token',
+    source: issue,
+  },
+  {
+    id: 'gateway.auth.server-binding',
+    statement: "a grant's token opens sessions only on the servers the grant names",
+    source: policyMd,
+  },
+  {
+    id: 'gateway.auth.anonymous-opt-in',
+    statement:
+      'serves without a token only when the config explicitly allows anonymous access, and only its servers',
+    source: issue,
+  },
+  // The policy language.
+  {
+    id: 'gateway.policy.verbatim',
+    statement: "loads POLICY.md's two policies unchanged",
+    source: policyMd,
+  },
+  {
+    id: 'gateway.policy.problems',
+    statement: 'reports every policy problem at once with its JSON Pointer; unknown keys are errors',
+    source: issue,
+  },
+  {
+    id: 'gateway.policy.args-paths',
+    statement:
+      "checks every args.* path against the upstream tool's inputSchema and refuses the server on an unknown path, naming tool and path",
+    source: better,
+  },
+  {
+    id: 'gateway.policy.reload',
+    statement: 'reloads a changed policy file atomically, keeping the counters',
+    source: issue,
+  },
+  {
+    id: 'gateway.policy.reload-invalid',
+    statement: 'rejects an invalid policy file on reload, logs why, and keeps the old policy in force',
+    source: issue,
+  },
+  // Decisions.
+  {
+    id: 'gateway.deny.default',
+    statement: "denies a tool the policy does not list under default deny, with rule '(default deny)'",
+    source: policyMd,
+  },
+  {
+    id: 'gateway.deny.shape',
+    statement:
+      'answers a denial as isError with text beginning [POLICY DENIED] and structuredContent.policy {decision, rule, reason}',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.deny.not-forwarded',
+    statement: 'never forwards a denied call to the upstream',
+    source: issue,
+  },
+  {
+    id: 'gateway.deny.action',
+    statement: 'denies a tool with action "deny" with its reason, while keeping it listed',
+    source: issue,
+  },
+  {
+    id: 'gateway.hide.list',
+    statement: "leaves hidden and denied tools out of tools/list, and denies a hidden tool with '(hidden)'",
+    source: policyMd,
+  },
+  {
+    id: 'gateway.conditions.deny-if',
+    statement: 'denies a call whose argument matches a deny_if condition, naming the condition by pointer',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.conditions.require',
+    statement: 'denies a call whose arguments fail a require condition, with the on_deny message',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.conditions.glob',
+    statement: 'matches arguments against MQTT topic filters and path globs',
+    source: issue,
+  },
+  {
+    id: 'gateway.limit.fixed-window',
+    statement:
+      'denies the call over the max in a clock-aligned window with the limit pointer and retryAfterMs',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.limit.per-grant',
+    statement: 'counts grants apart under scope "grant"',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.limit.window-reset',
+    statement: 'allows calls again when the window turns',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.limit.exact-under-concurrency',
+    statement: 'admits exactly max of many calls made in parallel',
+    source: issue,
+  },
+  {
+    id: 'gateway.limit.rollback',
+    statement: 'returns the reserved quota when the upstream answers the call with a protocol error',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.limit.output-schema',
+    statement:
+      "widens the listed outputSchema of a tool it may deny after listing, so SDK clients accept the denial's structuredContent",
+    source: issue,
+  },
+  // Bypass attempts.
+  {
+    id: 'gateway.bypass.names',
+    statement: 'matches tool names exactly: case variants and Unicode look-alikes are other, denied names',
+    source: issue,
+  },
+  {
+    id: 'gateway.bypass.batch',
+    statement: 'decides every call in a JSON-RPC batch on its own',
+    source: issue,
+  },
+  {
+    id: 'gateway.bypass.methods',
+    statement: 'forwards only MCP methods it understands; anything else is Method not found',
+    source: issue,
+  },
+  // The proxy.
+  {
+    id: 'gateway.proxy.session-per-agent',
+    statement: 'gives each agent session its own upstream session, opened on initialize and closed with it',
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.mirror',
+    statement: "presents the upstream's capabilities, serverInfo and instructions",
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.passthrough',
+    statement: 'passes resources, resource templates, prompts and completion through unchanged',
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.logging-progress',
+    statement: 'passes logging (with setLevel) and progress notifications through',
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.cancel',
+    statement: "passes an agent's cancellation on to the upstream",
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.server-requests',
+    statement: 'passes server-to-client requests through: sampling, elicitation, roots',
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.notifications',
+    statement: 'passes list_changed and resource-updated notifications through',
+    source: issue,
+  },
+  {
+    id: 'gateway.proxy.transports',
+    statement: 'proxies agents over Streamable HTTP, legacy SSE and stdio to upstreams over stdio and HTTP',
+    source: issue,
+  },
+  // Upstream reconnect.
+  {
+    id: 'gateway.reconnect.http-restart',
+    statement:
+      "re-initializes transparently when an HTTP upstream restarts (404); the agent's session survives",
+    source: better,
+  },
+  {
+    id: 'gateway.reconnect.stdio-exit',
+    statement: 'starts a new stdio upstream when the old one exits; calls after it succeed',
+    source: better,
+  },
+  {
+    id: 'gateway.reconnect.in-flight',
+    statement:
+      "answers a call caught in flight by an upstream restart with 'upstream restarted, call not completed'",
+    source: issue,
+  },
+  // Audit.
+  {
+    id: 'gateway.audit.rows',
+    statement:
+      'writes one JSON Lines row per decision with grant, session, server, tool, decision, rule, reason, argument keys, upstream outcome and latency',
+    source: policyMd,
+  },
+  {
+    id: 'gateway.audit.secrets',
+    statement: "keeps secret argument values out of the audit log, the upstream's own secret fields included",
+    source: issue,
+  },
+  {
+    id: 'gateway.audit.chain',
+    statement: 'hash-chains the rows; audit verify accepts an intact log and names the first tampered row',
+    source: issue,
+  },
+  {
+    id: 'gateway.audit.shutdown',
+    statement: 'loses no row on a clean shutdown',
+    source: issue,
+  },
+  // End to end with the real servers.
+  {
+    id: 'gateway.e2e.mqtt',
+    statement:
+      "enforces POLICY.md's MQTT policy verbatim in front of the real bastion-mqtt against a real broker",
+    source: policyMd,
+  },
+  {
+    id: 'gateway.e2e.ssh',
+    statement:
+      "enforces POLICY.md's SSH policy verbatim in front of the real bastion-ssh against a real SSH host",
+    source: policyMd,
+  },
+];

@@ -1,0 +1,218 @@
+/**
+ * What the gateway tests share: the fixture upstream hosted over HTTP (Streamable HTTP and legacy
+ * SSE, via @bastion/mcp-http) or spawned over stdio, a gateway built from a config document, and real
+ * SDK clients connected to it in memory, over Streamable HTTP or over legacy SSE.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Clock,
+  createGateway,
+  createGrantToken,
+  type Gateway,
+  type GatewayOptions,
+  type Principal,
+  resolveConfig,
+} from '@bastion/gateway';
+import { type McpHttpHost, startMcpHttpHost } from '@bastion/mcp-http';
+import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type Logger, pino } from 'pino';
+import { createFixtureServer } from './server.js';
+
+export const silent = pino({ level: 'silent' });
+
+export const FIXTURE_STDIO = join(import.meta.dirname, 'stdio-server.ts');
+
+/** The fixture upstream as a gateway config entry that spawns it over stdio. */
+export function stdioFixture(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    transport: 'stdio',
+    command: process.execPath,
+    args: ['--import', 'tsx', FIXTURE_STDIO],
+    ...extra,
+  };
+}
+
+export class FakeClock implements Clock {
+  constructor(public time: number) {}
+  now(): number {
+    return this.time;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** The fixture upstream over HTTP: `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy SSE). */
+export interface FixtureHttp {
+  host: McpHttpHost;
+  url: string;
+  sessionsOpened: number;
+  /** Closes the host (every upstream session with it). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with no memory of earlier sessions. */
+  restart(): Promise<void>;
+}
+
+export async function startFixtureHttp(port = 0): Promise<FixtureHttp> {
+  const start = (p: number) =>
+    startMcpHttpHost({
+      name: 'fixture',
+      logger: silent,
+      port: p,
+      endpoints: [
+        {
+          streamablePath: '/mcp',
+          sse: { streamPath: '/sse', messagePath: '/messages' },
+          async openSession(transport) {
+            fixture.sessionsOpened++;
+            const server = createFixtureServer();
+            await server.connect(transport);
+            return { close: () => server.close() };
+          },
+        },
+      ],
+    });
+  const fixture: FixtureHttp = {
+    host: undefined as unknown as McpHttpHost,
+    url: '',
+    sessionsOpened: 0,
+    stop: () => fixture.host.close(),
+    async restart() {
+      fixture.host = await start(fixture.host.port);
+    },
+  };
+  fixture.host = await start(port);
+  fixture.url = fixture.host.url;
+  return fixture;
+}
+
+export interface GatewayHarness {
+  gateway: Gateway;
+  /** Set once `listen()` ran. */
+  http: McpHttpHost | undefined;
+  /** Plain tokens by grant label. */
+  tokens: Record<string, string>;
+  dir: string;
+  /** Starts the HTTP front. */
+  listen(): Promise<McpHttpHost>;
+  /** An SDK client in memory, as `principal` (a grant label, or 'anonymous'). */
+  connect(server: string, grant: string, options?: ClientOptions): Promise<Client>;
+  connectHttp(
+    server: string,
+    token: string | undefined,
+    kind?: 'streamable' | 'sse',
+    options?: ClientOptions,
+  ): Promise<Client>;
+  close(): Promise<void>;
+}
+
+export interface HarnessConfig {
+  servers: Record<string, unknown>;
+  /** Grant label -> servers (and an optional per-server policy); tokens are made up here. */
+  grants?: Record<string, { servers: string[]; policy?: Record<string, unknown> }>;
+  anonymous?: { servers: string[] };
+  audit?: boolean;
+}
+
+let counter = 0;
+
+export async function startGateway(
+  config: HarnessConfig,
+  options: Omit<GatewayOptions, 'config'> & { logger?: Logger } = {},
+): Promise<GatewayHarness> {
+  const dir = await mkdtemp(join(tmpdir(), 'gw-test-'));
+  const tokens: Record<string, string> = {};
+  const grants: Record<string, unknown> = {};
+  for (const [label, grant] of Object.entries(config.grants ?? {})) {
+    const { token, tokenSha256 } = createGrantToken();
+    tokens[label] = token;
+    grants[label] = { tokenSha256, ...grant };
+  }
+  const document = {
+    servers: config.servers,
+    grants,
+    ...(config.anonymous ? { anonymous: config.anonymous } : {}),
+    ...(config.audit ? { audit: 'audit.jsonl' } : {}),
+  };
+  const gateway = await createGateway({
+    config: resolveConfig(document, { baseDir: dir }),
+    logger: silent,
+    backoff: { initialMs: 20, maxMs: 200 },
+    ...options,
+  });
+  const clients: Client[] = [];
+  const harness: GatewayHarness = {
+    gateway,
+    http: undefined,
+    tokens,
+    dir,
+    async listen() {
+      harness.http = await gateway.listen();
+      return harness.http;
+    },
+    async connect(server, grant, clientOptions) {
+      const [agentSide, gatewaySide] = InMemoryTransport.createLinkedPair();
+      const principal: Principal =
+        grant === 'anonymous' ? { id: 'anonymous', kind: 'anonymous' } : { id: grant, kind: 'grant' };
+      await gateway.openSession(server, gatewaySide, {
+        sessionId: `mem-${++counter}`,
+        principal,
+        closeOnInitializeFailure: true,
+      });
+      const client = new Client({ name: 'test-agent', version: '1.0.0' }, clientOptions);
+      await client.connect(agentSide);
+      clients.push(client);
+      return client;
+    },
+    async connectHttp(server, token, kind = 'streamable', clientOptions) {
+      const http = harness.http ?? (await harness.listen());
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+      const transport =
+        kind === 'streamable'
+          ? new StreamableHTTPClientTransport(new URL(`${http.url}/servers/${server}/mcp`), {
+              requestInit: { headers },
+            })
+          : new SSEClientTransport(new URL(`${http.url}/servers/${server}/sse`), {
+              requestInit: { headers },
+            });
+      const client = new Client({ name: 'test-agent', version: '1.0.0' }, clientOptions);
+      await client.connect(transport);
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+      await gateway.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+export async function call(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+export function textOf(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+export function policyOf(result: CallToolResult): Record<string, unknown> | undefined {
+  return (result.structuredContent as { policy?: Record<string, unknown> } | undefined)?.policy;
+}
+
+/** POLICY.md's two policies, verbatim (as text, so that nothing is reformatted). */
+export const MQTT_POLICY_TEXT = `{"version":"1","default":"deny","tools":{"mqttDisconnect":{"limits":[
+  {"counter":"mqttdisconnect_rate","window":"minute","max":60,"scope":"grant"}]}}}`;
+export const SSH_POLICY_TEXT = `{"version":"1","default":"deny","tools":{"disconnect":{"limits":[
+  {"counter":"disconnect_rate","window":"minute","max":30,"scope":"grant"}]}}}`;
