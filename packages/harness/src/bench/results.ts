@@ -65,6 +65,8 @@ export interface EngineResult {
   decisionsPerSecond?: number;
   /** Nanoseconds per decision (mean). */
   nsPerDecision?: number;
+  /** The same decisions, each after the bearer-token lookup an HTTP request makes. */
+  withAuthentication?: { decisions: number; decisionsPerSecond: number; nsPerDecision: number };
   /** How the decisions are chosen (which tools and grants, allowed vs denied). */
   workload?: string;
 }

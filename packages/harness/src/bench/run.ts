@@ -8,13 +8,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchSession } from './clients.js';
+import { runEngineBench } from './engine.js';
+import { gatewayAllowPath, gatewayPolicyPath } from './gateway-paths.js';
 import { closeSessions, openSessions, runConcurrent, runSequential } from './load.js';
 import { describeMachine } from './machine.js';
 import type { BenchOptions, PathId } from './options.js';
 import { barePath, directPath, type OpenedPath, type PathContext, type PathSpec, peerPath } from './paths.js';
 import { ProcessSampler, readProcess } from './process-stats.js';
 import { BenchProcesses } from './processes.js';
-import type { BenchResults, IdleResult, LevelResult, PathResult, SequentialResult } from './results.js';
+import type {
+  BenchResults,
+  EngineResult,
+  IdleResult,
+  LevelResult,
+  PathResult,
+  SequentialResult,
+} from './results.js';
 import { PEER_PROXY_MODE, PEER_PROXY_NAME, peerProxyVersion } from './servers/peer-info.js';
 
 export interface RunHooks {
@@ -23,8 +32,6 @@ export interface RunHooks {
   progress: (line: string) => void;
   /** The owner of the child processes; given by the CLI so that it can kill them at a hard exit. */
   processes?: BenchProcesses;
-  /** Extra path specs by id (the gateway paths), looked up before the built-in ones. */
-  extraPaths?: readonly PathSpec[];
 }
 
 /** Order of measurement: the floor first, then the fresh upstream alone, then the hops in front of it. */
@@ -41,7 +48,8 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
   const machine = describeMachine();
   const notes: string[] = [];
   const specs = new Map<PathId, PathSpec>();
-  for (const spec of [directPath, peerPath, barePath, ...(hooks.extraPaths ?? [])]) specs.set(spec.id, spec);
+  for (const spec of [directPath, gatewayAllowPath, gatewayPolicyPath, peerPath, barePath])
+    specs.set(spec.id, spec);
 
   const workDir = await mkdtemp(join(tmpdir(), 'bastion-bench-'));
   const pathResults = new Map<PathId, PathResult>();
@@ -56,16 +64,42 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
       if (!options.paths.includes(id)) continue;
       signal.throwIfAborted();
       const spec = specs.get(id);
-      if (spec === undefined) {
-        pathResults.set(id, skipped(id, 'no implementation of this path is available in this build'));
-        continue;
-      }
-      pathResults.set(id, await measurePath(spec, ctx, options, hooks));
+      if (spec) pathResults.set(id, await measurePath(spec, ctx, options, hooks));
     }
   } finally {
     progress('stopping child processes');
     await processes.stopAll();
     await rm(workDir, { recursive: true, force: true });
+  }
+
+  let engine: EngineResult | undefined;
+  if (options.engineDecisions > 0) {
+    signal.throwIfAborted();
+    progress(
+      `policy engine: ${options.engineTools} tools, ${options.engineGrants} grants, up to ${options.engineDecisions} decisions`,
+    );
+    try {
+      engine = await runEngineBench({
+        tools: options.engineTools,
+        grants: options.engineGrants,
+        decisions: options.engineDecisions,
+        maxMs: options.phaseMaxMs,
+        signal,
+      });
+      progress(
+        `policy engine: ${engine.decisionsPerSecond} decisions/s; with token lookup ${engine.withAuthentication?.decisionsPerSecond} /s`,
+      );
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      engine = {
+        status: 'failed',
+        reason: errorText(err),
+        tools: options.engineTools,
+        grants: options.engineGrants,
+        decisions: 0,
+      };
+      progress(`policy engine failed: ${engine.reason}`);
+    }
   }
   if (machine.loadAverage[0] !== undefined && machine.loadAverage[0] > machine.cores * 0.5) {
     notes.push(
@@ -86,21 +120,10 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
     machine,
     peer: { name: PEER_PROXY_NAME, version: peerProxyVersion(), mode: PEER_PROXY_MODE },
     paths,
-    profiles: [],
+    ...(engine ? { engine } : {}),
+    profiles: paths.flatMap((p) => (p.details?.profile ? [p.details.profile] : [])),
     notes,
   };
-}
-
-const LETTERS: Record<PathId, string> = {
-  direct: 'a',
-  'gateway-allow': 'b',
-  'gateway-policy': 'c',
-  peer: 'd',
-  bare: 'e',
-};
-
-function skipped(id: PathId, reason: string): PathResult {
-  return { id, letter: LETTERS[id], label: id, description: '', status: 'skipped', reason, levels: [] };
 }
 
 function errorText(err: unknown): string {

@@ -1,0 +1,106 @@
+/**
+ * Paths (b) and (c): the gateway as a user runs it, its own bin as a child process with a generated
+ * config, in front of the same echo upstream over Streamable HTTP, reached with a grant token.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createGrantToken } from '@bastion/gateway';
+import { freePort } from '../targets/process.js';
+import { openMcpSession } from './clients.js';
+import type { OpenedPath, PathContext, PathSpec } from './paths.js';
+import { HARNESS_ROOT } from './processes.js';
+
+/** The gateway's own bin, through the harness's dependency on @bastion/gateway. */
+export const GATEWAY_BIN = join(
+  HARNESS_ROOT,
+  'node_modules',
+  '@bastion',
+  'gateway',
+  'bin',
+  'bastion-gateway.js',
+);
+const SERVER = 'echo';
+
+/** (b): every tool allowed, nothing counted, no audit log. */
+export const ALLOW_ALL_POLICY = { version: '1', default: 'allow' } as const;
+
+/**
+ * (c): what a careful user writes: default deny, the one tool allowed with a rate limit whose max is
+ * never reached, a condition that must hold and one that must not, and an audit row for every call.
+ */
+export const REALISTIC_POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    echo: {
+      limits: [{ counter: 'echo_rate', window: 'minute', max: 1_000_000_000, scope: 'grant' }],
+      require: [{ path: 'args.text', op: 'regex', value: '^bench-[0-9]+$' }],
+      deny_if: [{ path: 'args.text', op: 'contains', value: 'rm -rf' }],
+    },
+  },
+} as const;
+
+async function startGateway(
+  ctx: PathContext,
+  id: string,
+  policy: unknown,
+  audit: boolean,
+): Promise<OpenedPath> {
+  const { token, tokenSha256 } = createGrantToken();
+  const configPath = join(ctx.workDir, `gateway-${id}.json`);
+  const auditPath = join(ctx.workDir, `audit-${id}.jsonl`);
+  const config = {
+    servers: { [SERVER]: { transport: 'http', url: ctx.upstream.url, policy } },
+    grants: { bench: { tokenSha256, servers: [SERVER] } },
+    ...(audit ? { audit: auditPath } : {}),
+  };
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  const port = await freePort();
+  const profileName = `gateway-${id}-${Date.now()}.cpuprofile`;
+  const nodeArgs = ctx.profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${profileName}`]
+    : [];
+  const hop = await ctx.processes.startNode({
+    name: `bastion-gateway (${id})`,
+    script: GATEWAY_BIN,
+    args: ['--config', configPath, '--host', '127.0.0.1', '--port', String(port)],
+    port,
+    nodeArgs,
+  });
+  const details: Record<string, string> = {
+    policy: JSON.stringify(policy),
+    audit: audit ? 'on (JSON Lines file in a temporary directory)' : 'off',
+  };
+  return {
+    hop,
+    details,
+    openSession: () =>
+      openMcpSession(`http://127.0.0.1:${port}/servers/${SERVER}/mcp`, { authorization: `Bearer ${token}` }),
+    async stop() {
+      await hop.stop();
+      if (ctx.profileDir) {
+        // Node writes the profile as the process exits (the gateway exits on SIGTERM).
+        const files: string[] = await readdir(ctx.profileDir).catch(() => []);
+        const written = files.includes(profileName);
+        if (written) details.profile = join(ctx.profileDir, profileName);
+      }
+    },
+  };
+}
+
+export const gatewayAllowPath: PathSpec = {
+  id: 'gateway-allow',
+  letter: 'b',
+  label: 'gateway, allow-all',
+  description: 'SDK client -> bastion-gateway (policy {"default":"allow"}, no audit) -> echo upstream',
+  start: (ctx) => startGateway(ctx, 'allow', ALLOW_ALL_POLICY, false),
+};
+
+export const gatewayPolicyPath: PathSpec = {
+  id: 'gateway-policy',
+  letter: 'c',
+  label: 'gateway, realistic policy',
+  description:
+    'SDK client -> bastion-gateway (default deny; echo allowed with a per-grant limit of 1e9/minute, a regex require, a contains deny_if; audit log on) -> echo upstream',
+  start: (ctx) => startGateway(ctx, 'policy', REALISTIC_POLICY, true),
+};
