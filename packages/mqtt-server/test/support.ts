@@ -63,8 +63,10 @@ export async function startAedes(users?: Record<string, string>): Promise<TestBr
     const current = running;
     running = undefined;
     if (current === undefined) return;
+    // Stop accepting before Aedes closes, so no reconnecting client is handed to a closed broker.
+    const closed = new Promise<void>((resolve) => current.server.close(() => resolve()));
     await new Promise<void>((resolve) => current.aedes.close(() => resolve()));
-    await new Promise<void>((resolve) => current.server.close(() => resolve()));
+    await closed;
   };
   await start();
   return {

@@ -1,3 +1,235 @@
 import type { Requirement } from './types.js';
 
-export const mqttRequirements: Requirement[] = [];
+const mqttx = 'UPSTREAMS.md, MQTTX SSE Server (the contract to keep)';
+const defects = 'UPSTREAMS.md, MQTTX SSE Server defects (not to repeat)';
+const peers = 'UPSTREAMS.md, what MQTT MCP peers added';
+const issue = 'issue #2 section 2 (the MQTT MCP server)';
+const spec311 = 'MQTT 3.1.1';
+const spec5 = 'MQTT 5.0';
+
+export const mqttRequirements: Requirement[] = [
+  // The original's contract.
+  {
+    id: 'mqtt.compat.tool-schema',
+    statement: "keeps the original four tools' names, descriptions and required fields",
+    source: mqttx,
+  },
+  { id: 'mqtt.compat.server-name', statement: "names itself 'mqtt-server' in serverInfo", source: mqttx },
+  {
+    id: 'mqtt.compat.connect-text',
+    statement:
+      "answers mqttConnect with 'Successfully connected to MQTT broker at {host}:{port} with client ID {clientId}'",
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.compat.subscribe-text',
+    statement: "answers mqttSubscribe with 'Successfully subscribed to MQTT topic '{topic}' with QoS {qos}'",
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.compat.publish-text',
+    statement:
+      "answers mqttPublish with 'Successfully published message to MQTT topic '{topic}' with QoS {qos}, retain: {retain}'",
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.compat.disconnect-text',
+    statement: "answers mqttDisconnect with 'Successfully disconnected from MQTT broker'",
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.compat.mqttx-url',
+    statement:
+      'a client configured for the original (http://localhost:PORT/mqttx/sse) lists the four tools with their fields and gets the original texts',
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.tools.annotations',
+    statement: 'gives every tool all four annotations and returns structuredContent beside the text',
+    source: issue,
+  },
+  // Connecting.
+  {
+    id: 'mqtt.connect.refused',
+    statement: 'reports a refused TCP connection as isError with code CONNECT_REFUSED',
+    source: defects,
+  },
+  {
+    id: 'mqtt.connect.auth-failed',
+    statement: "reports wrong credentials as isError with code AUTH_FAILED and the broker's reason code",
+    source: issue,
+  },
+  {
+    id: 'mqtt.connect.timeout',
+    statement: 'gives up on a broker that never answers after connectTimeoutMs with code CONNECT_TIMEOUT',
+    source: defects,
+  },
+  {
+    id: 'mqtt.connect.dns',
+    statement: 'reports a host name that does not resolve with code DNS_FAILED',
+    source: issue,
+  },
+  {
+    id: 'mqtt.connect.no-retry',
+    statement: 'leaves no client reconnecting in the background after a failed connect',
+    source: defects,
+  },
+  {
+    id: 'mqtt.connect.tls-untrusted',
+    statement: 'refuses a broker certificate that the given CA did not sign with code TLS_FAILED',
+    source: issue,
+  },
+  {
+    id: 'mqtt.connect.allow-brokers',
+    statement:
+      'with --allow-brokers, refuses any broker not listed (BROKER_NOT_ALLOWED) and connects to listed ones',
+    source: defects,
+  },
+  {
+    id: 'mqtt.secrets.never-echoed',
+    statement: 'never puts a password or key in a tool result or log line',
+    source: issue,
+  },
+  // Messaging.
+  {
+    id: 'mqtt.subscribe.wildcards',
+    statement: "delivers messages matching '+' and '#' filters, and only those",
+    source: spec311,
+  },
+  {
+    id: 'mqtt.subscribe.filter-validation',
+    statement: "refuses topic filters that break the '+' and '#' rules, and wildcards in a publish topic",
+    source: `${spec311} section 4.7`,
+  },
+  {
+    id: 'mqtt.qos.levels',
+    statement: 'publishes and receives at QoS 0, 1 and 2, reporting the QoS each message arrived with',
+    source: spec311,
+  },
+  {
+    id: 'mqtt.retain',
+    statement: 'delivers a retained message to a later subscriber, flagged retain',
+    source: spec311,
+  },
+  {
+    id: 'mqtt.unsubscribe',
+    statement: 'mqttUnsubscribe stops delivery from that topic filter',
+    source: peers,
+  },
+  {
+    id: 'mqtt.read.wait',
+    statement: 'mqttReadMessages with waitMs waits for the next matching message when none is buffered',
+    source: peers,
+  },
+  {
+    id: 'mqtt.read.bounded',
+    statement:
+      'keeps a bounded buffer per connection, drops the oldest when full and reports how many were dropped',
+    source: issue,
+  },
+  {
+    id: 'mqtt.read.filter',
+    statement: 'mqttReadMessages filters by topic filter and limit, leaving the rest buffered',
+    source: issue,
+  },
+  {
+    id: 'mqtt.payload.binary',
+    statement: 'publishes base64 payloads and delivers non-UTF-8 payloads base64-encoded with a flag',
+    source: defects,
+  },
+  {
+    id: 'mqtt.payload.limit',
+    statement: 'refuses a payload over the size limit with an input error',
+    source: issue,
+  },
+  {
+    id: 'mqtt.notify.logging',
+    statement:
+      'pushes every received message as a valid MCP notifications/message (level info) with topic, payload, qos and retain',
+    source: defects,
+  },
+  {
+    id: 'mqtt.status',
+    statement: 'mqttStatus shows each connection with its state, subscriptions and buffer use',
+    source: peers,
+  },
+  {
+    id: 'mqtt.will',
+    statement: 'a will message given to mqttConnect is published by the broker when the connection is lost',
+    source: defects,
+  },
+  // Connections and sessions.
+  {
+    id: 'mqtt.connections.named',
+    statement:
+      'holds several named broker connections in one MCP session, each with its own subscriptions and buffer',
+    source: peers,
+  },
+  {
+    id: 'mqtt.sessions.isolated',
+    statement: 'never lets one MCP session see or use the broker connections of another',
+    source: issue,
+  },
+  {
+    id: 'mqtt.sessions.close-releases',
+    statement: 'closes every broker connection of an MCP session when the session ends',
+    source: defects,
+  },
+  // A broker that goes away.
+  {
+    id: 'mqtt.reconnect.restores',
+    statement:
+      'after the broker is killed and restarted on the same port, reconnects and restores every subscription',
+    source: issue,
+  },
+  {
+    id: 'mqtt.reconnect.status',
+    statement: "mqttStatus shows 'reconnecting' while the broker is away",
+    source: issue,
+  },
+  {
+    id: 'mqtt.reconnect.publish-fails',
+    statement: 'a publish while the broker is away fails with NOT_CONNECTED and nothing crashes',
+    source: issue,
+  },
+  // MQTT 5, TLS and WebSocket.
+  {
+    id: 'mqtt.v5.properties',
+    statement:
+      'publishes and delivers MQTT 5 user properties, content type, correlation data and message expiry',
+    source: spec5,
+  },
+  {
+    id: 'mqtt.v5.request-response',
+    statement: 'completes an MQTT 5 request/response round trip through response topic and correlation data',
+    source: peers,
+  },
+  {
+    id: 'mqtt.tls.server',
+    statement: "connects over mqtts trusting the broker's CA",
+    source: defects,
+  },
+  {
+    id: 'mqtt.tls.mutual',
+    statement: 'connects with a client certificate to a broker that requires one',
+    source: peers,
+  },
+  { id: 'mqtt.ws', statement: 'connects over ws and wss', source: peers },
+  // Transports.
+  {
+    id: 'mqtt.transport.legacy-sse',
+    statement:
+      'serves the legacy SSE endpoints GET /mqttx/sse and POST /mqttx/message?sessionId= to the SDK SSE client',
+    source: mqttx,
+  },
+  {
+    id: 'mqtt.transport.streamable-http',
+    statement: 'serves Streamable HTTP at /mcp on the same port',
+    source: issue,
+  },
+  {
+    id: 'mqtt.transport.stdio',
+    statement: 'serves one session over stdio with nothing but protocol on stdout',
+    source: issue,
+  },
+];

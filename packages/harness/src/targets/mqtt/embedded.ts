@@ -66,9 +66,12 @@ export async function startAedesBroker(): Promise<MqttBrokerTarget> {
     const current = running;
     running = undefined;
     if (current === undefined) return;
-    // Closing Aedes closes its clients' sockets, so the servers can then close.
+    // Stop accepting first: a client dialling in while Aedes closes would be handed to a closed
+    // broker and wait for a CONNACK that never comes. Then closing Aedes ends its clients' sockets,
+    // which lets the servers finish closing.
+    const closed = Promise.all(current.servers.map(close));
     await new Promise<void>((resolve) => current.aedes.close(() => resolve()));
-    await Promise.all(current.servers.map(close));
+    await closed;
   };
 
   await start();
@@ -82,6 +85,10 @@ export async function startAedesBroker(): Promise<MqttBrokerTarget> {
     url: mqtt.url,
     listeners: { mqtt, password: listener('mqtt', HOST, ports.password, { requiresPassword: true }) },
     credentials,
+    down: halt,
+    async up() {
+      if (running === undefined) await start();
+    },
     async restart() {
       await halt();
       await start();

@@ -128,8 +128,12 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
       },
       credentials,
       tls: { ca: pki.caCert, clientCert: pki.clientCert, clientKey: pki.clientKey },
+      // SIGKILL: a crash, not a goodbye; clients learn of it from the dropped sockets.
+      down: () => service.kill('SIGKILL'),
+      async up() {
+        if (service.pid === undefined) await startAll();
+      },
       async restart() {
-        // SIGKILL: a crash, not a goodbye; clients learn of it from the dropped sockets.
         await service.kill('SIGKILL');
         await startAll();
       },

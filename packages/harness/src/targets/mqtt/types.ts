@@ -67,9 +67,13 @@ export interface MqttBrokerTarget extends Stoppable {
   /** Present when `capabilities.tls`. */
   readonly tls?: MqttTlsMaterial;
   /**
-   * Kills the broker (clients see their connections drop, in-memory state such as retained
-   * messages and sessions is lost) and starts it again on the same ports.
+   * Kills the broker as a crash would (clients see their connections drop without a DISCONNECT;
+   * retained messages and sessions, kept in memory only, are lost). Ports and config are kept.
    */
+  down(): Promise<void>;
+  /** Starts a broker that is down again, on the same ports. */
+  up(): Promise<void>;
+  /** `down()` then `up()`. */
   restart(): Promise<void>;
   /** Stops the broker and removes what it wrote. Safe to call twice. */
   stop(): Promise<void>;

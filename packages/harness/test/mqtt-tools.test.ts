@@ -1,0 +1,213 @@
+/** The tools against real brokers, in every tier: the original texts, and messaging end to end. */
+import { afterEach, expect, it } from 'vitest';
+import { verifies } from '../src/requirements/index.js';
+import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
+import { describeEachTier } from '../src/testing/tiers.js';
+import { connectArgs, eventually, type ReadResult, sessionPool, textOf } from './mqtt-helpers.js';
+
+describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
+  const pool = sessionPool();
+  afterEach(() => pool.closeAll());
+
+  it(verifies('mqtt.compat.tool-schema', 'mqtt.compat.server-name', 'mqtt.tools.annotations'), async () => {
+    const s = await pool.open();
+    expect(s.client.getServerVersion()?.name).toBe('mqtt-server');
+    const { tools } = await s.client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('mqttConnect')?.description).toBe(
+      'Connects to an MQTT broker with the specified parameters.',
+    );
+    expect(byName.get('mqttSubscribe')?.description).toBe('Subscribes to the specified MQTT topic.');
+    expect(byName.get('mqttPublish')?.description).toBe('Publishes a message to the specified MQTT topic.');
+    expect(byName.get('mqttDisconnect')?.description).toBe(
+      'Disconnects from the currently connected MQTT broker.',
+    );
+    expect(byName.get('mqttConnect')?.inputSchema.required?.sort()).toEqual(['clientId', 'host', 'port']);
+    expect(byName.get('mqttSubscribe')?.inputSchema.required).toEqual(['topic']);
+    expect(byName.get('mqttPublish')?.inputSchema.required?.sort()).toEqual(['payload', 'topic']);
+    expect(byName.get('mqttDisconnect')?.inputSchema.required ?? []).toEqual([]);
+    for (const tool of tools) {
+      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
+        expect(typeof tool.annotations?.[hint], `${tool.name}.${hint}`).toBe('boolean');
+      }
+    }
+    const status = await s.call('mqttStatus');
+    expect(status.structuredContent).toEqual({ connections: [] });
+  });
+
+  it(
+    verifies(
+      'mqtt.compat.connect-text',
+      'mqtt.compat.subscribe-text',
+      'mqtt.compat.publish-text',
+      'mqtt.compat.disconnect-text',
+    ),
+    async () => {
+      const t = ctx.target();
+      const s = await pool.open();
+      const connect = await s.call('mqttConnect', { host: t.host, port: t.port, clientId: 'original-texts' });
+      expect(textOf(connect)).toBe(
+        `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID original-texts`,
+      );
+      expect(textOf(await s.call('mqttSubscribe', { topic: 'orig/#', qos: 1 }))).toBe(
+        "Successfully subscribed to MQTT topic 'orig/#' with QoS 1",
+      );
+      expect(
+        textOf(await s.call('mqttPublish', { topic: 'orig/x', payload: 'p', qos: 2, retain: false })),
+      ).toBe("Successfully published message to MQTT topic 'orig/x' with QoS 2, retain: false");
+      expect(textOf(await s.call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
+    },
+  );
+
+  it(verifies('mqtt.subscribe.wildcards'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'wc/+/temp', qos: 1 });
+    await s.ok('mqttSubscribe', { topic: 'wc/deep/#', qos: 1 });
+    for (const topic of ['wc/a/temp', 'wc/a/hum', 'wc/a/b/temp', 'wc/deep', 'wc/deep/x/y', 'other/a/temp']) {
+      await s.ok('mqttPublish', { topic, payload: topic, qos: 1 });
+    }
+    await s.ok('mqttSubscribe', { topic: 'wc/end', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'wc/end', payload: 'end', qos: 1 });
+    await s.ok<ReadResult>('mqttReadMessages', { topic: 'wc/end', waitMs: 10_000 });
+    const read = await s.ok<ReadResult>('mqttReadMessages');
+    // '#' also matches its parent level [MQTT-4.7.1-2].
+    expect(read.messages.map((m) => m.topic).sort()).toEqual(['wc/a/temp', 'wc/deep', 'wc/deep/x/y']);
+  });
+
+  it(verifies('mqtt.subscribe.filter-validation'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    for (const topic of ['a/#/b', 'a#', 'a/b+']) {
+      const result = await s.call('mqttSubscribe', { topic });
+      expect(result.isError, topic).toBe(true);
+      expect(textOf(result)).toContain('topic filter');
+    }
+    const publish = await s.call('mqttPublish', { topic: 'a/+', payload: 'x' });
+    expect(publish.isError).toBe(true);
+    // The session and its connection survive bad input.
+    await s.ok('mqttPublish', { topic: 'a/ok', payload: 'x' });
+  });
+
+  it(verifies('mqtt.qos.levels'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'qos/#', qos: 2 });
+    for (const qos of [0, 1, 2]) await s.ok('mqttPublish', { topic: `qos/${qos}`, payload: `q${qos}`, qos });
+    await eventually(() => (s.notifications.length >= 3 ? true : undefined), 'three deliveries');
+    const all = (await s.ok<ReadResult>('mqttReadMessages')).messages;
+    expect(all.map((m) => [m.topic, m.qos]).sort()).toEqual([
+      ['qos/0', 0],
+      ['qos/1', 1],
+      ['qos/2', 2],
+    ]);
+  });
+
+  it(verifies('mqtt.retain'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttPublish', { topic: 'retain/r', payload: 'kept', qos: 1, retain: true });
+    const later = await pool.open();
+    await later.ok('mqttConnect', connectArgs(ctx.target()));
+    await later.ok('mqttSubscribe', { topic: 'retain/#', qos: 1 });
+    const read = await later.ok<ReadResult>('mqttReadMessages', { waitMs: 10_000 });
+    expect(read.messages).toMatchObject([{ topic: 'retain/r', payload: 'kept', retain: true }]);
+    // Clear it: an empty retained payload deletes the retained message.
+    await s.ok('mqttPublish', { topic: 'retain/r', payload: '', qos: 1, retain: true });
+  });
+
+  it(verifies('mqtt.unsubscribe'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'unsub/a', qos: 1 });
+    await s.ok('mqttSubscribe', { topic: 'unsub/marker', qos: 1 });
+    expect(textOf(await s.call('mqttUnsubscribe', { topic: 'unsub/a' }))).toBe(
+      "Successfully unsubscribed from MQTT topic 'unsub/a'",
+    );
+    await s.ok('mqttPublish', { topic: 'unsub/a', payload: 'not for us', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'unsub/marker', payload: 'marker', qos: 1 });
+    // Same connection, same broker, QoS 1: the marker arrives after anything published before it.
+    await s.ok('mqttReadMessages', { topic: 'unsub/marker', waitMs: 10_000 });
+    const rest = await s.ok<ReadResult>('mqttReadMessages');
+    expect(rest.messages).toEqual([]);
+    const status = await s.ok<{ connections: Array<{ subscriptions: unknown[] }> }>('mqttStatus');
+    expect(status.connections[0]?.subscriptions).toEqual([{ topic: 'unsub/marker', qos: 1, grantedQos: 1 }]);
+  });
+
+  it(verifies('mqtt.read.wait', 'mqtt.read.filter'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'wait/#', qos: 1 });
+    const waiting = s.call('mqttReadMessages', { topic: 'wait/+/yes', waitMs: 20_000, limit: 1 });
+    await s.ok('mqttPublish', { topic: 'wait/1/no', payload: 'other', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'wait/1/yes', payload: 'first', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'wait/2/yes', payload: 'second', qos: 1 });
+    const got = (await waiting).structuredContent as unknown as ReadResult;
+    expect(got.messages.map((m) => m.payload)).toEqual(['first']);
+    const second = await s.ok<ReadResult>('mqttReadMessages', { topic: 'wait/+/yes', waitMs: 10_000 });
+    expect(second.messages.map((m) => m.payload)).toEqual(['second']);
+    const other = await s.ok<ReadResult>('mqttReadMessages', { waitMs: 10_000 });
+    expect(other.messages.map((m) => m.payload)).toEqual(['other']);
+  });
+
+  it(verifies('mqtt.read.bounded', 'mqtt.status'), async () => {
+    const s = await pool.open({ maxBufferedMessages: 2 });
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'bounded', qos: 1 });
+    for (let i = 1; i <= 5; i++) await s.ok('mqttPublish', { topic: 'bounded', payload: String(i), qos: 1 });
+    await eventually(() => (s.notifications.length >= 5 ? true : undefined), 'five deliveries');
+    const status = await s.ok<{ connections: Array<Record<string, unknown>> }>('mqttStatus');
+    expect(status.connections[0]).toMatchObject({
+      state: 'connected',
+      subscriptions: [{ topic: 'bounded', qos: 1 }],
+      buffer: { size: 2, capacity: 2, dropped: 3 },
+    });
+    const read = await s.ok<ReadResult>('mqttReadMessages');
+    expect(read.messages.map((m) => m.payload)).toEqual(['4', '5']);
+    expect(read.dropped).toBe(3);
+  });
+
+  it(verifies('mqtt.payload.binary'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'bin/#', qos: 1 });
+    const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, 0xc3]);
+    await s.ok('mqttPublish', {
+      topic: 'bin/raw',
+      payload: bytes.toString('base64'),
+      payloadEncoding: 'base64',
+      qos: 1,
+    });
+    await s.ok('mqttPublish', { topic: 'bin/text', payload: 'aGVsbG8=', payloadEncoding: 'base64', qos: 1 });
+    await eventually(() => (s.notifications.length >= 2 ? true : undefined), 'both deliveries');
+    const read = await s.ok<ReadResult>('mqttReadMessages');
+    expect(read.messages).toMatchObject([
+      { topic: 'bin/raw', payload: bytes.toString('base64'), payloadEncoding: 'base64' },
+      { topic: 'bin/text', payload: 'hello', payloadEncoding: 'utf8' },
+    ]);
+  });
+
+  it(verifies('mqtt.payload.limit'), async () => {
+    const s = await pool.open({ maxPayloadBytes: 1024 });
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    const result = await s.call('mqttPublish', { topic: 'big', payload: 'x'.repeat(1025) });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain('1025 bytes; the limit is 1024');
+    await s.ok('mqttPublish', { topic: 'big', payload: 'x'.repeat(1024) });
+  });
+
+  it(verifies('mqtt.notify.logging'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'note/#', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'note/a', payload: 'ping', qos: 1, retain: false });
+    const [n] = await eventually(
+      () => (s.notifications.length > 0 ? s.notifications : undefined),
+      'a notification',
+    );
+    expect(n).toMatchObject({
+      level: 'info',
+      data: { connection: 'default', topic: 'note/a', payload: 'ping', qos: 1, retain: false },
+    });
+  });
+});
