@@ -6,6 +6,7 @@ export type {
   RunningCommand,
 } from './command-runner.js';
 export { createShellCommandRunner } from './command-runner.js';
+export { sshContainerProvider, startSshContainerTarget } from './container.js';
 export {
   EmbeddedSshHost,
   type EmbeddedSshHostOptions,
@@ -29,8 +30,9 @@ export {
 } from './sshd.js';
 export type { SshHostKey, SshHostTarget, SshKeyLogin, SshPasswordLogin } from './types.js';
 
+import { sshContainerProvider } from './container.js';
 import { sshEmbeddedProvider } from './embedded.js';
 import { sshProcessProvider } from './sshd.js';
 
 /** Every tier that can provide an SSH host, for `describeEachTier`. */
-export const sshHostProviders = [sshEmbeddedProvider, sshProcessProvider] as const;
+export const sshHostProviders = [sshEmbeddedProvider, sshProcessProvider, sshContainerProvider] as const;
