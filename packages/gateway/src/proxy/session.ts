@@ -225,6 +225,36 @@ export async function openProxySession(
     });
   }
 
+  /**
+   * Passes the upstream's progress for one request back to the agent under the agent's own token.
+   * `settled()` lets the answer follow only after the progress sent for it has been written.
+   */
+  function progressRelay(progressToken: string | number | undefined, extra: Extra) {
+    const sent: Array<Promise<void>> = [];
+    const options =
+      progressToken === undefined
+        ? {}
+        : {
+            onprogress: (progress: Progress) => {
+              sent.push(
+                extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { ...progress, progressToken },
+                  })
+                  .catch((err: unknown) => log.debug({ err }, 'progress not passed to the agent')),
+              );
+            },
+          };
+    return {
+      options,
+      async settled(): Promise<void> {
+        if (sent.length === 0) return;
+        await Promise.all(sent);
+      },
+    };
+  }
+
   /** Forwards one agent request upstream, with progress passed back under the agent's own token. */
   async function forward(
     request: Request,
@@ -235,22 +265,18 @@ export async function openProxySession(
     const { params, progressToken } = paramsForUpstream(
       request.params as Record<string, unknown> | undefined,
     );
-    const onprogress =
-      progressToken === undefined
-        ? undefined
-        : (progress: Progress) =>
-            void extra
-              .sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
-              .catch((err: unknown) => log.debug({ err }, 'progress not passed to the agent'));
+    const relay = progressRelay(progressToken, extra);
     inflight.push(extra.requestId);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await upstream.request(
+          const result = await upstream.request(
             { method: request.method, ...(params === undefined ? {} : { params }) },
             ResultSchema,
-            { signal: extra.signal, ...(onprogress ? { onprogress } : {}) },
+            { signal: extra.signal, ...relay.options },
           );
+          await relay.settled();
+          return result;
         } catch (err) {
           if (err instanceof UpstreamLostError) {
             // Reads are safe to repeat on the new session; anything else is reported.
@@ -278,6 +304,7 @@ export async function openProxySession(
     const name = request.params.name;
     const args = request.params.arguments ?? {};
     const { params, progressToken } = paramsForUpstream(request.params as Record<string, unknown>);
+    const relay = progressRelay(progressToken, extra);
     const ctx: CallContext = {
       requestId: extra.requestId,
       sessionId,
@@ -292,32 +319,24 @@ export async function openProxySession(
         knowsTool: (tool) => tools().has(tool),
         secretArgs: (tool) => secretFieldsOf(tools().get(tool)?.inputSchema),
         callTool: (signal) =>
-          upstream.request(
-            // Only what the gateway understands goes upstream: name, arguments and _meta.
-            {
-              method: 'tools/call',
-              params: {
-                name,
-                arguments: args,
-                ...(params?._meta === undefined ? {} : { _meta: params._meta as Record<string, unknown> }),
+          upstream
+            .request(
+              // Only what the gateway understands goes upstream: name, arguments and _meta.
+              {
+                method: 'tools/call',
+                params: {
+                  name,
+                  arguments: args,
+                  ...(params?._meta === undefined ? {} : { _meta: params._meta as Record<string, unknown> }),
+                },
               },
-            },
-            CallToolResultSchema,
-            {
-              signal,
-              ...(progressToken === undefined
-                ? {}
-                : {
-                    onprogress: (progress: Progress) =>
-                      void extra
-                        .sendNotification({
-                          method: 'notifications/progress',
-                          params: { ...progress, progressToken },
-                        })
-                        .catch(() => undefined),
-                  }),
-            },
-          ),
+              CallToolResultSchema,
+              { signal, ...relay.options },
+            )
+            .then(async (result) => {
+              await relay.settled();
+              return result;
+            }),
       },
     };
     inflight.push(extra.requestId);

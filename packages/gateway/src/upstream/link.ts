@@ -38,6 +38,7 @@ import type { z } from 'zod';
 import type { UpstreamConfig } from '../config.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { UpstreamLostError, UpstreamUnavailableError } from './errors.js';
+import { ResponsesLastTransport } from './ordered-transport.js';
 import { createUpstreamTransport } from './transport.js';
 
 export interface UpstreamLinkOptions {
@@ -212,6 +213,7 @@ export class UpstreamLink {
       { onResponseStreamEnd: () => this.onResponseStreamEnd(client) },
       this.options.logger,
     );
+    const ordered = new ResponsesLastTransport(transport);
     const client = new Client(this.options.clientInfo, { capabilities: this.options.clientCapabilities });
     this.options.setup(client);
     let connected = false;
@@ -223,7 +225,7 @@ export class UpstreamLink {
       if (connected && this.client === client) this.suspect(client, err);
     };
     try {
-      await client.connect(transport, { timeout: Math.min(this.options.timeoutMs, 30_000) });
+      await client.connect(ordered, { timeout: Math.min(this.options.timeoutMs, 30_000) });
       const tools = await this.listAllTools(client);
       if (this.closed) throw new UpstreamUnavailableError('the agent session closed');
       connected = true;
