@@ -343,6 +343,12 @@ export class BrokerConnection {
   private attach(): void {
     this.client.on('error', (err) => {
       this.lastError = err.message;
+      // A malformed packet leaves mqtt.js connected with a parser it cannot trust; MQTT says to
+      // close the network connection on a protocol error [MQTT-4.8.0-1]. The close then starts a
+      // reconnect. Errors carrying a reason code are the broker's answers, handled by mqtt.js.
+      if (this.state === 'connected' && typeof (err as { code?: unknown }).code !== 'number') {
+        this.client.stream?.destroy();
+      }
     });
     this.client.on('close', () => this.lost());
     this.client.on('connect', (connack) => this.regained(connack));
