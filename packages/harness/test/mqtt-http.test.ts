@@ -11,13 +11,16 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../src/faults/tcp-proxy.js';
 import { verifies } from '../src/requirements/index.js';
 import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { eventually, MQTT_BIN, silentLogger, textOf } from './mqtt-helpers.js';
 
 const clients: Client[] = [];
-async function connect(transport: SSEClientTransport | StreamableHTTPClientTransport | StdioClientTransport) {
+async function connect<T extends SSEClientTransport | StreamableHTTPClientTransport | StdioClientTransport>(
+  transport: T,
+) {
   const client = new Client({ name: 'harness-http', version: '1.0.0' });
   const notifications: unknown[] = [];
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
@@ -27,7 +30,7 @@ async function connect(transport: SSEClientTransport | StreamableHTTPClientTrans
   clients.push(client);
   const call = async (name: string, args: Record<string, unknown> = {}) =>
     (await client.callTool({ name, arguments: args })) as CallToolResult;
-  return { client, notifications, call };
+  return { client, transport, notifications, call };
 }
 
 function statusOf(
@@ -106,6 +109,37 @@ describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
     await eventually(() => (notifications.length > 0 ? true : undefined), 'a notification on the SSE stream');
     expect(notifications[0]).toMatchObject({ level: 'info', data: { topic: 'mqttx/hello', payload: 'hi' } });
     expect(textOf(await call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
+  });
+
+  it(verifies('mqtt.sessions.close-releases'), async () => {
+    const t = ctx.target();
+    const proxy = await startFaultProxy({ targetHost: t.host, targetPort: t.port });
+    try {
+      const sse = await connect(new SSEClientTransport(new URL(`${host.url}/mqttx/sse`)));
+      const streamable = await connect(new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`)));
+      for (const [name, session] of [
+        ['sse', sse],
+        ['streamable', streamable],
+      ] as const) {
+        const result = await session.call('mqttConnect', {
+          host: proxy.host,
+          port: proxy.port,
+          clientId: `closing-${name}`,
+        });
+        expect(result.isError).toBeFalsy();
+      }
+      expect(proxy.connectionCount()).toBe(2);
+      // Closing the SSE stream, and ending the Streamable HTTP session, each end their session.
+      await sse.client.close();
+      await eventually(() => (proxy.connectionCount() === 1 ? true : undefined), 'the SSE session to let go');
+      await streamable.transport.terminateSession();
+      await eventually(
+        () => (proxy.connectionCount() === 0 ? true : undefined),
+        'the HTTP session to let go',
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it(verifies('mqtt.transport.streamable-http'), async () => {
