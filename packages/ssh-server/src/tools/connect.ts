@@ -80,7 +80,7 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
         } catch (err) {
           // Library messages should never carry a secret; make sure of it before the text leaves.
           const error = toSshError(err, 'connect_failed', 'connect failed');
-          return new SshError(error.code, redact(error.message, secrets), error.details).toToolResult();
+          throw new SshError(error.code, redact(error.message, secrets), error.details);
         }
       });
     },
