@@ -56,10 +56,10 @@ async function startGateway(
   };
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const port = await freePort();
-  const profileName = `gateway-${id}-${Date.now()}.cpuprofile`;
-  const nodeArgs = ctx.profileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${profileName}`]
-    : [];
+  // One directory per gateway process: Node writes a profile per thread (tsx's loader runs in a
+  // worker), named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; the main thread is thread 0.
+  const profileDir = ctx.profileDir ? join(ctx.profileDir, `gateway-${id}-${Date.now()}`) : undefined;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const hop = await ctx.processes.startNode({
     name: `bastion-gateway (${id})`,
     script: GATEWAY_BIN,
@@ -78,11 +78,11 @@ async function startGateway(
       openMcpSession(`http://127.0.0.1:${port}/servers/${SERVER}/mcp`, { authorization: `Bearer ${token}` }),
     async stop() {
       await hop.stop();
-      if (ctx.profileDir) {
-        // Node writes the profile as the process exits (the gateway exits on SIGTERM).
-        const files: string[] = await readdir(ctx.profileDir).catch(() => []);
-        const written = files.includes(profileName);
-        if (written) details.profile = join(ctx.profileDir, profileName);
+      if (profileDir) {
+        // Node writes the profiles as the process exits (the gateway exits on SIGTERM).
+        const files: string[] = await readdir(profileDir).catch(() => []);
+        const main = files.find((f) => f.split('.')[4] === '0' && f.endsWith('.cpuprofile'));
+        if (main) details.profile = join(profileDir, main);
       }
     },
   };

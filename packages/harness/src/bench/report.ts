@@ -5,6 +5,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { machineLine } from './machine.js';
+import { renderProfileMarkdown } from './profile.js';
 import type { BenchResults, PathResult } from './results.js';
 
 const MIB = 1024 * 1024;
@@ -50,7 +51,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push('');
   out.push(
     table(
-      ['path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'p50 added over (a)', 'hop CPU ms/call', 'errors'],
+      ['path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'p50 added over (a)', 'hop CPU ms/call¹', 'errors'],
       okPaths
         .filter((p) => p.sequential)
         .map((p) => {
@@ -66,11 +67,15 @@ export function renderMarkdown(results: BenchResults): string {
             ms(s?.latency.p99Ms),
             ms(s?.latency.maxMs),
             added,
-            s?.hopCpuMsPerCall === undefined || p.id === 'direct' ? '–' : s.hopCpuMsPerCall.toFixed(3),
+            s?.hopCpuMsPerCall === undefined ? '–' : s.hopCpuMsPerCall.toFixed(3),
             String(s?.errors ?? 0),
           ];
         }),
     ),
+  );
+  out.push('');
+  out.push(
+    "¹ CPU time of the path's hop process per call: the gateway, the peer proxy or the bare echo server; for (a), the echo upstream itself.",
   );
   out.push('');
   const gatewayAllow = results.paths.find((p) => p.id === 'gateway-allow' && p.status === 'ok');
@@ -188,6 +193,8 @@ export function renderMarkdown(results: BenchResults): string {
     } else out.push(`${engine.status}: ${engine.reason ?? ''}`);
     out.push('');
   }
+
+  for (const summary of results.profileSummaries ?? []) out.push(renderProfileMarkdown(summary));
 
   const notOk = results.paths.filter((p) => p.status !== 'ok');
   const notes = [

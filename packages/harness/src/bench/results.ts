@@ -3,6 +3,7 @@ import type { LatencySummary, PercentilePoint } from './histogram.js';
 import type { MachineDescription } from './machine.js';
 import type { BenchOptions, PathId } from './options.js';
 import type { ProcessUsage } from './process-stats.js';
+import type { ProfileSummary } from './profile.js';
 
 export interface SequentialResult {
   latency: LatencySummary;
@@ -83,5 +84,7 @@ export interface BenchResults {
   engine?: EngineResult;
   /** CPU profiles written (with `--profile`). */
   profiles: string[];
+  /** Where each profiled process spent its CPU time. */
+  profileSummaries?: ProfileSummary[];
   notes: string[];
 }

@@ -16,6 +16,7 @@ import type { BenchOptions, PathId } from './options.js';
 import { barePath, directPath, type OpenedPath, type PathContext, type PathSpec, peerPath } from './paths.js';
 import { ProcessSampler, readProcess } from './process-stats.js';
 import { BenchProcesses } from './processes.js';
+import { summarizeProfileFile } from './profile.js';
 import type {
   BenchResults,
   EngineResult,
@@ -106,6 +107,9 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
       `The 1-minute load average was ${machine.loadAverage[0]} on ${machine.cores} cores when the run started: other work was competing for the CPU, so figures are noisy.`,
     );
   }
+  const profiles = [...pathResults.values()].flatMap((p) => (p.details?.profile ? [p.details.profile] : []));
+  const profileSummaries = [];
+  for (const file of profiles) profileSummaries.push(await summarizeProfileFile(file));
   const paths: PathResult[] = [];
   for (const id of options.paths) {
     const result = pathResults.get(id);
@@ -121,7 +125,8 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
     peer: { name: PEER_PROXY_NAME, version: peerProxyVersion(), mode: PEER_PROXY_MODE },
     paths,
     ...(engine ? { engine } : {}),
-    profiles: paths.flatMap((p) => (p.details?.profile ? [p.details.profile] : [])),
+    profiles,
+    ...(profileSummaries.length > 0 ? { profileSummaries } : {}),
     notes,
   };
 }
