@@ -80,6 +80,11 @@ function isConnectionClosed(err: unknown): boolean {
   return err instanceof McpError && err.code === ErrorCode.ConnectionClosed;
 }
 
+/** The upstream's answer did not match the MCP schema (a zod error from the SDK). */
+function isInvalidAnswer(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ZodError' || err.name === '$ZodError');
+}
+
 export class UpstreamLink {
   private client: Client | undefined;
   private transport: Transport | undefined;
@@ -162,10 +167,19 @@ export class UpstreamLink {
             `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
           );
         }
-        if (isConnectionClosed(err) && generation !== this.generation) {
-          throw new UpstreamLostError(`upstream '${this.options.server}' went away during the request`);
+        if (err instanceof McpError && !(isConnectionClosed(err) && generation !== this.generation))
+          throw err;
+        if (isInvalidAnswer(err)) {
+          throw new McpError(
+            ErrorCode.InternalError,
+            `upstream '${this.options.server}' sent an invalid answer: ${describe(err)}`,
+          );
         }
-        throw err;
+        // The connection failed under the request (reset, stream cut, session closed): it may have run.
+        this.lost(generation, err);
+        throw new UpstreamLostError(
+          `upstream '${this.options.server}' went away during the request: ${describe(err)}`,
+        );
       }
     }
   }
@@ -208,12 +222,27 @@ export class UpstreamLink {
   }
 
   private async connect(): Promise<Client> {
+    /** Requests whose response stream is open: answered yet or not. */
+    const streams = new Map<string | number, boolean>();
     const transport = createUpstreamTransport(
       this.options.upstream,
-      { onResponseStreamEnd: () => this.onResponseStreamEnd(client) },
+      {
+        onResponseStream: (id) => streams.set(id, false),
+        onResponseStreamEnd: (id) => {
+          // The answer normally came down the stream just before it ended; let it be parsed first.
+          setImmediate(() => {
+            const answered = streams.get(id);
+            streams.delete(id);
+            if (answered === false)
+              this.suspect(client, new Error(`response stream for request ${id} ended without an answer`));
+          });
+        },
+      },
       this.options.logger,
     );
-    const ordered = new ResponsesLastTransport(transport);
+    const ordered = new ResponsesLastTransport(transport, (id) => {
+      if (streams.has(id)) streams.set(id, true);
+    });
     const client = new Client(this.options.clientInfo, { capabilities: this.options.clientCapabilities });
     this.options.setup(client);
     let connected = false;
@@ -333,13 +362,6 @@ export class UpstreamLink {
       .finally(() => {
         this.probing = false;
       });
-  }
-
-  private onResponseStreamEnd(client: Client): void {
-    // Normally the answer came down the stream just before it ended; let it be delivered first.
-    setImmediate(() => {
-      if (this.inflight.size > 0) this.suspect(client, new Error('response stream ended'));
-    });
   }
 
   private scheduleReconnect(): void {

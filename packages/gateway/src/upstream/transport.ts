@@ -14,27 +14,42 @@ import type { UpstreamConfig } from '../config.js';
 
 export interface UpstreamTransportHooks {
   /**
-   * A POST's event stream ended. Streamable HTTP gives no error when an upstream shuts down cleanly
-   * with a call in flight (the stream just ends, without the answer), so the link checks then whether
-   * the upstream session is still there.
+   * A POST carrying request `id` got an event stream back, and later that stream ended. Streamable
+   * HTTP gives no error when an upstream shuts down cleanly with a call in flight (the stream just
+   * ends, without the answer), so the link checks then whether the answer came.
    */
-  onResponseStreamEnd(): void;
+  onResponseStream(id: string | number): void;
+  onResponseStreamEnd(id: string | number): void;
+}
+
+/** The id of the JSON-RPC request in a POST body, if it carries exactly one. */
+function requestIdOf(body: unknown): string | number | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const message = JSON.parse(body) as { id?: unknown; method?: unknown };
+    const id = message.id;
+    return typeof message.method === 'string' && (typeof id === 'string' || typeof id === 'number')
+      ? id
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * fetch for the SDK's HTTP transports: silences undici's MaxListenersExceededWarning on long-lived
- * signals (ENVIRONMENT.md) and reports the end of each POST response stream.
+ * signals (ENVIRONMENT.md) and reports when a request's response stream ends.
  */
 function observingFetch(hooks: UpstreamTransportHooks): typeof fetch {
   return async (input, init) => {
     if (init?.signal) setMaxListeners(0, init.signal);
     const response = await fetch(input, init);
     const isEventStream = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
-    if (init?.method !== 'POST' || !isEventStream || response.body === null) return response;
+    const id = init?.method === 'POST' ? requestIdOf(init.body) : undefined;
+    if (id === undefined || !isEventStream || response.body === null) return response;
+    hooks.onResponseStream(id);
     const watched = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        flush: () => hooks.onResponseStreamEnd(),
-      }),
+      new TransformStream<Uint8Array, Uint8Array>({ flush: () => hooks.onResponseStreamEnd(id) }),
     );
     return new Response(watched, {
       status: response.status,

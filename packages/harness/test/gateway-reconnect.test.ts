@@ -1,0 +1,102 @@
+/**
+ * Upstreams that go away: an HTTP upstream restarted on the same port (its sessions answer 404), one
+ * stopped with a call in flight, and a stdio upstream that exits. The agent's session survives each;
+ * a call caught in flight gets a clear isError, never a hang.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { verifies } from '../src/requirements/index.js';
+import {
+  call,
+  type FixtureHttp,
+  type GatewayHarness,
+  startFixtureHttp,
+  startGateway,
+  stdioFixture,
+  textOf,
+} from './gateway-fixtures/harness.js';
+
+const ALLOW_ALL = { version: '1', default: 'allow' };
+let harness: GatewayHarness | undefined;
+let upstream: FixtureHttp | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+  await upstream?.stop();
+  upstream = undefined;
+});
+
+async function reconnects(h: GatewayHarness): Promise<number> {
+  const text = await h.gateway.metrics.text();
+  return Number(/bastion_gateway_upstream_reconnects_total\{server="fx"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+async function overHttp() {
+  upstream = await startFixtureHttp();
+  harness = await startGateway({
+    servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: ALLOW_ALL } },
+    grants: { alice: { servers: ['fx'] } },
+  });
+  return { h: harness, up: upstream };
+}
+
+describe('upstream reconnect', () => {
+  it(verifies('gateway.reconnect.http-restart'), async () => {
+    const { h, up } = await overHttp();
+    const agent = await h.connect('fx', 'alice');
+    await call(agent, 'sessionInfo');
+    expect((await call(agent, 'sessionInfo')).structuredContent).toMatchObject({ calls: 2 });
+    await up.stop();
+    // A restart takes a moment; meanwhile the old connections are closed. (A call on a connection
+    // reset under it may have run, and is reported as caught in flight instead.)
+    await new Promise((r) => setTimeout(r, 100));
+    await up.restart();
+    // The next call finds the old session gone (404) and goes to a fresh one without the agent noticing.
+    const after = await call(agent, 'sessionInfo');
+    expect(after.isError).toBeFalsy();
+    expect(after.structuredContent).toMatchObject({ calls: 1 });
+    expect(await reconnects(h)).toBe(1);
+    expect((await agent.readResource({ uri: 'fixture://greeting' })).contents).toHaveLength(1);
+  });
+
+  it(verifies('gateway.reconnect.in-flight'), async () => {
+    const { h, up } = await overHttp();
+    const agent = await h.connect('fx', 'alice');
+    const running = call(agent, 'slow', { ms: 60_000, steps: 1 });
+    await vi.waitFor(() => expect(up.host.sessionCount()).toBe(1));
+    await new Promise((r) => setTimeout(r, 50));
+    await up.stop();
+    const caught = await running;
+    expect(caught.isError).toBe(true);
+    expect(textOf(caught)).toMatch(/^upstream restarted, call not completed/);
+    expect(caught.structuredContent).toEqual({ code: 'UPSTREAM_RESTARTED' });
+    await up.restart();
+    await vi.waitFor(async () => expect(await reconnects(h)).toBe(1), { timeout: 10_000 });
+    expect((await call(agent, 'sessionInfo')).structuredContent).toMatchObject({ calls: 1 });
+  });
+
+  it(verifies('gateway.reconnect.stdio-exit', 'gateway.reconnect.in-flight'), async () => {
+    harness = await startGateway({
+      servers: { fx: stdioFixture({ policy: ALLOW_ALL }) },
+      grants: { alice: { servers: ['fx'] } },
+    });
+    const h = harness;
+    const agent = await h.connect('fx', 'alice');
+    const first = (await call(agent, 'sessionInfo')).structuredContent as { pid: number };
+
+    // The process exits while answering: the call is reported, not left hanging.
+    const caught = await call(agent, 'exitProcess');
+    expect(caught.isError).toBe(true);
+    expect(textOf(caught)).toMatch(/^upstream restarted, call not completed/);
+    await vi.waitFor(async () => expect(await reconnects(h)).toBe(1), { timeout: 15_000 });
+    const second = (await call(agent, 'sessionInfo')).structuredContent as { pid: number; calls: number };
+    expect(second.pid).not.toBe(first.pid);
+    expect(second.calls).toBe(1);
+
+    // Killed from outside between calls: a new process takes over before the next call.
+    process.kill(second.pid, 'SIGKILL');
+    await vi.waitFor(async () => expect(await reconnects(h)).toBe(2), { timeout: 15_000 });
+    const third = (await call(agent, 'sessionInfo')).structuredContent as { pid: number };
+    expect(third.pid).not.toBe(second.pid);
+  });
+});
