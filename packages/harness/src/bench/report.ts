@@ -15,6 +15,10 @@ function ms(value: number | undefined): string {
   return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
+function signed(value: number): string {
+  return `${value < 0 ? '−' : '+'}${ms(Math.abs(value))}`;
+}
+
 function title(path: PathResult): string {
   return `(${path.letter}) ${path.label}`;
 }
@@ -58,7 +62,7 @@ export function renderMarkdown(results: BenchResults): string {
           const s = p.sequential;
           const added =
             direct?.sequential && s && p.id !== 'direct' && p.id !== 'bare'
-              ? `+${ms(s.latency.p50Ms - direct.sequential.latency.p50Ms)}`
+              ? signed(s.latency.p50Ms - direct.sequential.latency.p50Ms)
               : '–';
           return [
             title(p),
@@ -82,7 +86,7 @@ export function renderMarkdown(results: BenchResults): string {
   if (direct?.sequential && gatewayAllow?.sequential && bare?.sequential) {
     const added = gatewayAllow.sequential.latency.p50Ms - direct.sequential.latency.p50Ms;
     out.push(
-      `The gateway adds ${ms(added)} ms at p50 over direct ((b) − (a)); one bare HTTP hop (e) costs ${ms(bare.sequential.latency.p50Ms)} ms.`,
+      `The gateway adds ${signed(added)} ms at p50 over direct ((b) − (a)); one bare HTTP hop (e) costs ${ms(bare.sequential.latency.p50Ms)} ms.`,
     );
     out.push('');
   }

@@ -222,8 +222,9 @@ async function measurePath(
           signal,
         })),
       );
-      // Each session's first calls pay for lazy set-up (connections, JITs): warm all of them.
-      await runConcurrent(sessions, { durationMs: options.phaseMaxMs, maxCalls: most * 2, signal });
+      // Each session's first call pays for lazy set-up (its connection, its upstream session's first
+      // request): one call on each before anything is measured.
+      await Promise.all(sessions.map((session, i) => session.call(i).catch(() => undefined)));
     }
     for (const concurrency of levels) {
       signal.throwIfAborted();
