@@ -73,4 +73,4 @@ export type { ProxySession } from './proxy/session.js';
 export { GATEWAY_RESULT_SCHEMA, widenOutputSchema } from './proxy/tools.js';
 export type { PolicyEvent, ServerState } from './server-runtime.js';
 export { Backoff, type BackoffOptions } from './upstream/backoff.js';
-export { UpstreamLostError, UpstreamUnavailableError } from './upstream/errors.js';
+export { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './upstream/errors.js';

@@ -29,7 +29,8 @@ export type UpstreamOutcomeKind =
   | 'restarted'
   | 'unavailable'
   | 'cancelled'
-  | 'timeout';
+  | 'timeout'
+  | 'closed';
 
 export interface UpstreamOutcome {
   outcome: UpstreamOutcomeKind;

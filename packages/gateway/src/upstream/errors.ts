@@ -4,11 +4,16 @@
  * call caught in flight by an upstream restart may or may not have run.
  */
 export class UpstreamLostError extends Error {
-  override readonly name = 'UpstreamLostError';
+  override readonly name: string = 'UpstreamLostError';
   readonly code = 'UPSTREAM_RESTARTED';
 }
 
 export class UpstreamUnavailableError extends Error {
   override readonly name = 'UpstreamUnavailableError';
   readonly code = 'UPSTREAM_UNAVAILABLE';
+}
+
+/** The agent's session closed with the call in flight; nobody is left to tell. */
+export class SessionClosedError extends UpstreamLostError {
+  override readonly name = 'SessionClosedError';
 }

@@ -37,7 +37,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { UpstreamConfig } from '../config.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { UpstreamLostError, UpstreamUnavailableError } from './errors.js';
+import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './errors.js';
 import { ResponsesLastTransport } from './ordered-transport.js';
 import { createUpstreamTransport } from './transport.js';
 
@@ -196,7 +196,7 @@ export class UpstreamLink {
     const gone = new UpstreamUnavailableError('the agent session closed');
     for (const waiter of this.waiters) waiter.reject(gone);
     this.waiters.clear();
-    for (const entry of this.inflight) entry.reject(new UpstreamLostError('the agent session closed'));
+    for (const entry of this.inflight) entry.reject(new SessionClosedError('the agent session closed'));
     this.inflight.clear();
     await this.dispose(this.client, this.transport, true);
     this.client = undefined;

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { UpstreamLostError, UpstreamUnavailableError } from '../../upstream/errors.js';
+import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from '../../upstream/errors.js';
 import type { CallStep } from '../context.js';
 import { gatewayError } from '../denial.js';
 
@@ -25,6 +25,10 @@ export const forwardStep: CallStep = {
       ctx.upstream = { outcome: result.isError === true ? 'isError' : 'ok', latencyMs: latencyMs() };
       return result;
     } catch (err) {
+      if (err instanceof SessionClosedError) {
+        ctx.upstream = { outcome: 'closed', latencyMs: latencyMs() };
+        return gatewayError('SESSION_CLOSED', 'the session closed before the call completed');
+      }
       if (err instanceof UpstreamLostError) {
         ctx.upstream = { outcome: 'restarted', latencyMs: latencyMs() };
         return gatewayError(

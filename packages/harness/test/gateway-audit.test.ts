@@ -1,0 +1,170 @@
+/**
+ * The audit log through the running gateway: one row per decision with its facts, secret values kept
+ * out, a hash chain that `bastion-gateway audit verify` checks, and nothing lost on a clean shutdown.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { verifies } from '../src/requirements/index.js';
+import { GATEWAY_BIN } from './gateway-fixtures/bin.js';
+import {
+  call,
+  FakeClock,
+  type FixtureHttp,
+  type GatewayHarness,
+  startFixtureHttp,
+  startGateway,
+} from './gateway-fixtures/harness.js';
+
+const run = promisify(execFile);
+let upstream: FixtureHttp;
+let harness: GatewayHarness | undefined;
+const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+
+beforeAll(async () => {
+  upstream = await startFixtureHttp();
+});
+afterAll(async () => {
+  await upstream.stop();
+});
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    sessionInfo: {},
+    login: {},
+    slow: {},
+    mqttDisconnect: { limits: [{ counter: 'd', window: 'minute', max: 1 }] },
+  },
+};
+
+async function audited() {
+  harness = await startGateway(
+    {
+      servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: POLICY } },
+      grants: { alice: { servers: ['fx'] } },
+      audit: true,
+    },
+    { clock: new FakeClock(T0) },
+  );
+  return harness;
+}
+
+async function rows(h: GatewayHarness): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(join(h.dir, 'audit.jsonl'), 'utf8');
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function verify(file: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, [GATEWAY_BIN, 'audit', 'verify', file]);
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string };
+    return { code: e.code, out: e.stdout };
+  }
+}
+
+describe('gateway audit log', () => {
+  it(verifies('gateway.audit.rows', 'gateway.audit.secrets'), async () => {
+    const h = await audited();
+    const agent = await h.connect('fx', 'alice');
+    await call(agent, 'sessionInfo');
+    await call(agent, 'mqttConnect', {
+      host: 'broker',
+      port: 1883,
+      clientId: 'c',
+      username: 'u',
+      password: 'hunter2',
+    });
+    await call(agent, 'login', { user: 'ada', pin: '4321' });
+    await call(agent, 'mqttDisconnect');
+    await call(agent, 'mqttDisconnect');
+    await h.gateway.close();
+    const text = await readFile(join(h.dir, 'audit.jsonl'), 'utf8');
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('4321');
+    expect(text).not.toContain(h.tokens.alice);
+    const all = await rows(h);
+    expect(all.map((r) => [r.tool, r.decision, r.rule])).toEqual([
+      ['sessionInfo', 'allow', '/tools/sessionInfo'],
+      ['mqttConnect', 'deny', '(default deny)'],
+      ['login', 'allow', '/tools/login'],
+      ['mqttDisconnect', 'allow', '/tools/mqttDisconnect'],
+      ['mqttDisconnect', 'deny', '/tools/mqttDisconnect/limits/0'],
+    ]);
+    expect(all[0]).toMatchObject({
+      seq: 1,
+      time: new Date(T0).toISOString(),
+      grant: 'alice',
+      server: 'fx',
+      method: 'tools/call',
+      argKeys: [],
+      upstream: { outcome: 'ok', latencyMs: expect.any(Number) },
+      prev: '0'.repeat(64),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(typeof all[0]?.requestId).toBe('number');
+    expect(typeof all[0]?.session).toBe('string');
+    expect(all[1]).toMatchObject({
+      argKeys: ['host', 'port', 'clientId', 'username', 'password'],
+      args: { host: 'broker', port: 1883, clientId: 'c', username: 'u', password: '[REDACTED]' },
+      reason: "tool 'mqttConnect' is not allowed by the policy (default deny)",
+      upstream: null,
+    });
+    // `pin` is not a secret-looking name: the upstream's inputSchema marks it writeOnly.
+    expect(all[2]).toMatchObject({ args: { user: 'ada', pin: '[REDACTED]' } });
+    expect(all[4]).toMatchObject({ retryAfterMs: 60_000 });
+  });
+
+  it(verifies('gateway.audit.chain'), async () => {
+    const h = await audited();
+    const agent = await h.connect('fx', 'alice');
+    for (let i = 0; i < 4; i++) await call(agent, 'sessionInfo');
+    await h.gateway.close();
+    const file = join(h.dir, 'audit.jsonl');
+    const intact = await verify(file);
+    expect(intact).toEqual({ code: 0, out: 'ok: 4 rows, chain intact\n' });
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    lines[2] = (lines[2] ?? '').replace('"decision":"allow"', '"decision":"deny"');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const tampered = await verify(file);
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toMatch(/^broken at line 3: hash does not match the row content/);
+  });
+
+  it(verifies('gateway.audit.shutdown'), async () => {
+    const h = await audited();
+    const agents = await Promise.all([h.connect('fx', 'alice'), h.connect('fx', 'alice')]);
+    // Fifty calls answered, then five still running when the gateway shuts down.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => call(agents[i % 2] ?? agents[0]!, 'sessionInfo')));
+    let started = 0;
+    agents[0]?.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      if (n.params.data === 'slow started') started++;
+    });
+    const running = Array.from({ length: 5 }, () =>
+      call(agents[0]!, 'slow', { ms: 60_000, steps: 1 }).catch(() => undefined),
+    );
+    await vi.waitFor(() => expect(started).toBe(5));
+    await h.gateway.close();
+    await Promise.all(running);
+    const all = await rows(h);
+    expect(all).toHaveLength(55);
+    expect(all.map((r) => r.seq)).toEqual(Array.from({ length: 55 }, (_, i) => i + 1));
+    expect(
+      all.filter((r) => r.tool === 'slow').map((r) => (r.upstream as { outcome: string }).outcome),
+    ).toEqual(Array(5).fill('closed'));
+    expect((await verify(join(h.dir, 'audit.jsonl'))).code).toBe(0);
+  });
+});
