@@ -180,13 +180,16 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     if (host === undefined || !allowed.has(hostnameOf(host))) return `Host '${host ?? ''}' is not allowed`;
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== 'null') {
-      let originHost: string;
+      let parsed: URL;
       try {
-        originHost = new URL(origin).host;
+        parsed = new URL(origin);
       } catch {
         return `Origin '${origin}' is not a URL`;
       }
-      if (!allowed.has(hostnameOf(originHost))) return `Origin '${origin}' is not allowed`;
+      // DNS rebinding comes from web pages, whose origins are http(s). Desktop clients send their
+      // own schemes (MQTTX's Electron renderer: app://., file://), which no web page can forge.
+      const webOrigin = parsed.protocol === 'http:' || parsed.protocol === 'https:';
+      if (webOrigin && !allowed.has(hostnameOf(parsed.host))) return `Origin '${origin}' is not allowed`;
     }
     return undefined;
   }
@@ -330,6 +333,25 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     if (hostProblem !== undefined) {
       log.warn({ host: req.headers.host, origin: req.headers.origin }, 'rejected by Host/Origin check');
       sendRpcError(res, 403, -32000, `Forbidden: ${hostProblem}`);
+      return;
+    }
+    // Origin passed the check above, so it may read the answers (the MQTTX server's CORS was open
+    // to all; here only to origins that name this server or are desktop-app origins).
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', 'mcp-session-id, www-authenticate');
+      res.setHeader('vary', 'Origin');
+    }
+    if (req.method === 'OPTIONS') {
+      // A CORS preflight never carries credentials, so it is answered before authentication.
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+        'access-control-allow-headers':
+          'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id',
+        'access-control-max-age': '600',
+      });
+      res.end();
       return;
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;

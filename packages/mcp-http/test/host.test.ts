@@ -132,6 +132,29 @@ describe('mcp-http host', () => {
     expect(okOrigin.status).toBe(400);
   });
 
+  it("accepts desktop-app origins such as MQTTX's app://. and answers CORS preflights for them", async () => {
+    const host = await startEcho({ authenticate: bearerTokenAuthenticator('t') });
+    const preflight = await fetch(`${host.url}/mqttx/sse`, {
+      method: 'OPTIONS',
+      headers: { origin: 'app://.', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('app://.');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    const client = await connect(
+      new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`), {
+        requestInit: { headers: { authorization: 'Bearer t', origin: 'app://.' } },
+      }),
+    );
+    expect((await client.listTools()).tools).toHaveLength(1);
+    const web = await fetch(`${host.url}/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(web.status).toBe(403);
+    expect(web.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('answers 413 for a body over the limit and 400 for a body that is not JSON', async () => {
     const host = await startEcho({ maxBodyBytes: 1024 });
     const big = await fetch(`${host.url}/mcp`, { method: 'POST', body: 'x'.repeat(4096) });
