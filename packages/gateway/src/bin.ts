@@ -122,6 +122,8 @@ const program = new Command('bastion-gateway')
   .option('--no-check', 'do not reach the upstreams at start to check policies against their tools')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
   .showHelpAfterError()
+  // Options after a subcommand are the subcommand's: `grant create x --server mqtt`.
+  .enablePositionalOptions()
   .action(async (flags: ServeFlags) => serve(flags));
 
 const grant = program.command('grant').description('manage grants (bearer tokens)');
