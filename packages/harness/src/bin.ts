@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { benchCommand, benchServerCommand } from './cli/bench.js';
 import type { CliContext } from './cli/context.js';
+import { testCommand } from './cli/test.js';
 
 const controller = new AbortController();
 const exitHooks: Array<() => void> = [];
@@ -49,6 +50,7 @@ const program = new Command('bastion')
   .showHelpAfterError();
 program.addCommand(benchCommand(ctx));
 program.addCommand(benchServerCommand(ctx), { hidden: true });
+program.addCommand(testCommand(ctx));
 
 try {
   await program.parseAsync(process.argv);
