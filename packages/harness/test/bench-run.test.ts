@@ -134,8 +134,17 @@ describe('a tiny benchmark run', () => {
 
   it('leaves no child process running and no port listening when it ends', async () => {
     const started = processes.started();
-    // upstream, gateway (b), gateway (c), peer, bare echo
-    expect(started.length).toBeGreaterThanOrEqual(5);
+    // a fresh upstream for each of (a) to (d), gateway (b), gateway (c), peer, bare echo
+    expect(started.map((p) => p.name).sort()).toEqual([
+      'bare-echo',
+      'bastion-gateway (allow)',
+      'bastion-gateway (policy)',
+      'echo-upstream',
+      'echo-upstream',
+      'echo-upstream',
+      'echo-upstream',
+      'peer-mcp-proxy',
+    ]);
     for (const child of started) {
       expect({ name: child.name, alive: isAlive(child.pid) }).toEqual({ name: child.name, alive: false });
       expect({ name: child.name, listening: await canConnect(child.port) }).toEqual({

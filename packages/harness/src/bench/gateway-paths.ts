@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createGrantToken } from '@bastion/gateway';
 import { freePort } from '../targets/process.js';
 import { openMcpSession } from './clients.js';
-import type { OpenedPath, PathContext, PathSpec } from './paths.js';
+import { type OpenedPath, type PathContext, type PathSpec, upstreamOf } from './paths.js';
 import { HARNESS_ROOT } from './processes.js';
 
 /** The gateway's own bin, through the harness's dependency on @bastion/gateway. */
@@ -50,7 +50,7 @@ async function startGateway(
   const configPath = join(ctx.workDir, `gateway-${id}.json`);
   const auditPath = join(ctx.workDir, `audit-${id}.jsonl`);
   const config = {
-    servers: { [SERVER]: { transport: 'http', url: ctx.upstream.url, policy } },
+    servers: { [SERVER]: { transport: 'http', url: upstreamOf(ctx).url, policy } },
     grants: { bench: { tokenSha256, servers: [SERVER] } },
     ...(audit ? { audit: auditPath } : {}),
   };
@@ -93,6 +93,7 @@ export const gatewayAllowPath: PathSpec = {
   letter: 'b',
   label: 'gateway, allow-all',
   description: 'SDK client -> bastion-gateway (policy {"default":"allow"}, no audit) -> echo upstream',
+  needsUpstream: true,
   start: (ctx) => startGateway(ctx, 'allow', ALLOW_ALL_POLICY, false),
 };
 
@@ -102,5 +103,6 @@ export const gatewayPolicyPath: PathSpec = {
   label: 'gateway, realistic policy',
   description:
     'SDK client -> bastion-gateway (default deny; echo allowed with a per-grant limit of 1e9/minute, a regex require, a contains deny_if; audit log on) -> echo upstream',
+  needsUpstream: true,
   start: (ctx) => startGateway(ctx, 'policy', REALISTIC_POLICY, true),
 };

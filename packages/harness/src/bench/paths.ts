@@ -10,7 +10,8 @@ import { PEER_PROXY_MODE, PEER_PROXY_NAME, peerProxyVersion } from './servers/pe
 
 export interface PathContext {
   processes: BenchProcesses;
-  upstream: { url: string; process: StartedProcess };
+  /** The echo upstream, for the paths that need one. */
+  upstream: { url: string; process: StartedProcess } | undefined;
   /** A private temporary directory for configs and audit files. */
   workDir: string;
   /** When set, gateway processes write a V8 CPU profile here. */
@@ -30,7 +31,13 @@ export interface PathSpec {
   letter: string;
   label: string;
   description: string;
+  needsUpstream: boolean;
   start(ctx: PathContext): Promise<OpenedPath>;
+}
+
+export function upstreamOf(ctx: PathContext): { url: string; process: StartedProcess } {
+  if (ctx.upstream === undefined) throw new Error('this path needs the echo upstream');
+  return ctx.upstream;
 }
 
 export const directPath: PathSpec = {
@@ -38,9 +45,11 @@ export const directPath: PathSpec = {
   letter: 'a',
   label: 'direct',
   description: 'SDK client -> echo upstream (Streamable HTTP), no hop in between',
+  needsUpstream: true,
   async start(ctx) {
+    const upstream = upstreamOf(ctx);
     return {
-      openSession: () => openMcpSession(ctx.upstream.url),
+      openSession: () => openMcpSession(upstream.url),
       stop: async () => undefined,
     };
   },
@@ -51,8 +60,9 @@ export const peerPath: PathSpec = {
   letter: 'd',
   label: `peer (${PEER_PROXY_NAME})`,
   description: `SDK client -> ${PEER_PROXY_NAME} -> echo upstream, Streamable HTTP on both sides`,
+  needsUpstream: true,
   async start(ctx) {
-    const hop = await ctx.processes.startBenchServer('peer-mcp-proxy', ['--upstream', ctx.upstream.url]);
+    const hop = await ctx.processes.startBenchServer('peer-mcp-proxy', ['--upstream', upstreamOf(ctx).url]);
     return {
       hop,
       openSession: () => openMcpSession(`http://127.0.0.1:${hop.port}/mcp`),
@@ -68,6 +78,7 @@ export const barePath: PathSpec = {
   label: 'bare HTTP hop',
   description:
     'node:http keep-alive POST of a tools/call-sized body to a server that echoes it: the floor of one hop',
+  needsUpstream: false,
   async start(ctx) {
     const hop = await ctx.processes.startBenchServer('bare-echo');
     return {

@@ -1,5 +1,5 @@
 /**
- * One benchmark run: starts the echo upstream, then measures each path in turn (its own hop
+ * One benchmark run: measures each path in turn, each with a fresh echo upstream and its own hop
  * process started before and stopped after), then the policy engine in-process. Every child
  * process is stopped in `finally`, whether the run ends, fails or is aborted.
  */
@@ -55,17 +55,24 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
   const workDir = await mkdtemp(join(tmpdir(), 'bastion-bench-'));
   const pathResults = new Map<PathId, PathResult>();
   try {
-    progress('starting the echo upstream');
-    const upstreamProcess = await processes.startBenchServer('echo-upstream');
-    const upstream = { url: `http://127.0.0.1:${upstreamProcess.port}/mcp`, process: upstreamProcess };
-    progress(`echo upstream pid ${upstreamProcess.pid} on 127.0.0.1:${upstreamProcess.port}`);
-    const ctx: PathContext = { processes, upstream, workDir, profileDir: options.profileDir };
-
     for (const id of RUN_ORDER) {
-      if (!options.paths.includes(id)) continue;
-      signal.throwIfAborted();
       const spec = specs.get(id);
-      if (spec) pathResults.set(id, await measurePath(spec, ctx, options, hooks));
+      if (!options.paths.includes(id) || spec === undefined) continue;
+      signal.throwIfAborted();
+      // A fresh upstream for each path, so that no path inherits another's heap, JIT state or sessions.
+      let upstream: PathContext['upstream'];
+      if (spec.needsUpstream) {
+        progress(`(${spec.letter}) starting a fresh echo upstream`);
+        const process = await processes.startBenchServer('echo-upstream');
+        upstream = { url: `http://127.0.0.1:${process.port}/mcp`, process };
+        progress(`(${spec.letter}) echo upstream pid ${process.pid} on 127.0.0.1:${process.port}`);
+      }
+      try {
+        const ctx: PathContext = { processes, upstream, workDir, profileDir: options.profileDir };
+        pathResults.set(id, await measurePath(spec, ctx, options, hooks));
+      } finally {
+        await upstream?.process.stop();
+      }
     }
   } finally {
     progress('stopping child processes');
@@ -161,8 +168,10 @@ async function measurePath(
       progress(`(${spec.letter}) ${path.hop.name} pid ${path.hop.pid} on 127.0.0.1:${path.hop.port}`);
     }
     if (path.details) result.details = path.details;
-    const hopPid = path.hop?.pid ?? ctx.upstream.process.pid;
-    const upstreamPid = ctx.upstream.process.pid;
+    const hopPid = path.hop?.pid ?? ctx.upstream?.process.pid;
+    if (hopPid === undefined) throw new Error('this path has neither a hop process nor an upstream');
+    // The upstream's figures are reported apart only when there is a hop in front of it.
+    const upstreamPid = path.hop ? ctx.upstream?.process.pid : undefined;
 
     const main = await path.openSession();
     sessions.push(main);
@@ -171,7 +180,7 @@ async function measurePath(
 
     if (options.idleSessions > 0) {
       signal.throwIfAborted();
-      const idle = await measureIdle(path, hopPid, path.hop ? upstreamPid : undefined, options, signal);
+      const idle = await measureIdle(path, hopPid, upstreamPid, options, signal);
       if (idle) {
         result.idle = idle;
         progress(
@@ -183,7 +192,7 @@ async function measurePath(
     signal.throwIfAborted();
     progress(`(${spec.letter}) sequential: ${options.sequentialCalls} calls`);
     const hopSampler = new ProcessSampler(hopPid);
-    const upstreamSampler = path.hop ? new ProcessSampler(upstreamPid) : undefined;
+    const upstreamSampler = upstreamPid === undefined ? undefined : new ProcessSampler(upstreamPid);
     const seq = await runSequential(main, {
       warmup: 0,
       calls: options.sequentialCalls,
@@ -228,13 +237,7 @@ async function measurePath(
     }
     for (const concurrency of levels) {
       signal.throwIfAborted();
-      const level = await measureLevel(
-        sessions.slice(0, concurrency),
-        hopPid,
-        path.hop ? upstreamPid : undefined,
-        options,
-        signal,
-      );
+      const level = await measureLevel(sessions.slice(0, concurrency), hopPid, upstreamPid, options, signal);
       result.levels.push({ ...level, concurrency });
       progress(
         `(${spec.letter}) c=${concurrency}: ${level.callsPerSecond} calls/s, p50 ${level.latency.p50Ms} ms, hop CPU ${level.hop?.cpuPercent ?? '?'} %`,
