@@ -232,4 +232,11 @@ export const mqttRequirements: Requirement[] = [
     statement: 'serves one session over stdio with nothing but protocol on stdout',
     source: issue,
   },
+  // The contract any server claiming the original's tools is checked against (bastion test --suite mqtt).
+  {
+    id: 'mqtt.compat.connect-failure',
+    statement:
+      'answers an mqttConnect that fails with an isError tool result, not a JSON-RPC error, and keeps serving the session',
+    source: defects,
+  },
 ];
