@@ -3,7 +3,7 @@
 import type { ConnectionStatus } from '@bastion/mqtt-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
+import { mqttBrokerProvidersWith } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
   connectArgs,
@@ -14,7 +14,7 @@ import {
   textOf,
 } from './mqtt-helpers.js';
 
-describeEachTier('MQTT broker restart', mqttBrokerProviders, (ctx) => {
+describeEachTier('MQTT broker restart', mqttBrokerProvidersWith('restart'), (ctx) => {
   let s: McpSession;
   beforeAll(async () => {
     s = await openMcpSession({ reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 1000 });

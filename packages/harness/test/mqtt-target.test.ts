@@ -44,7 +44,7 @@ describeEachTier('MQTT broker target', mqttBrokerProviders, (ctx) => {
     }
   });
 
-  it('comes back on the same ports after restart()', async () => {
+  ctx.itWith('restart')('comes back on the same ports after restart()', async () => {
     const target = ctx.target();
     const before = target.listeners.mqtt.port;
     await target.restart();

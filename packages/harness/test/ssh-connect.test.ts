@@ -160,7 +160,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     });
   });
 
-  it(verifies('ssh.hostkey.tofu'), async () => {
+  ctx.itWith('restart')(verifies('ssh.hostkey.tofu'), async () => {
     const target = ctx.target();
     const server = await startSshMcpServer({ trustOnFirstUse: true }, logs);
     servers.push(server);

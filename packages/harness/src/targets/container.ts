@@ -4,7 +4,10 @@
  * at locally built images (scripts/prepare-containers.sh) while a user's machine pulls public ones.
  */
 import { existsSync } from 'node:fs';
+import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import type { Availability } from '../testing/tiers.js';
+import { type FaultSignal, freePort } from './process.js';
+import { containerLabels, RUN_LABEL } from './run-scope.js';
 
 /** Cheap, synchronous: is a Docker socket there? (Starting a container then says if it answers.) */
 export function dockerAvailability(env: NodeJS.ProcessEnv = process.env): Availability {
@@ -26,4 +29,157 @@ export function dockerAvailability(env: NodeJS.ProcessEnv = process.env): Availa
 export function imageFor(variable: string, publicDefault: string, env: NodeJS.ProcessEnv = process.env) {
   const value = env[variable];
   return value !== undefined && value !== '' ? value : publicDefault;
+}
+
+/**
+ * A container whose published ports listen on 127.0.0.1 only (Docker binds 0.0.0.0 by default, which
+ * would put throwaway brokers and sshd logins on every interface) and on fixed host ports, so that a
+ * container killed and started again is found where it was.
+ */
+class LoopbackContainer extends GenericContainer {
+  withLoopbackPorts(ports: ReadonlyArray<{ container: number; host: number }>): this {
+    this.withExposedPorts(...ports);
+    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+    for (const p of ports) bindings[`${p.container}/tcp`] = [{ HostIp: LOOPBACK, HostPort: String(p.host) }];
+    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, ...bindings };
+    return this;
+  }
+}
+
+const LOOPBACK = '127.0.0.1';
+
+export interface TargetContainerSpec<P extends string> {
+  /** Shown in errors. */
+  name: string;
+  image: string;
+  /** Container ports by name; each is published on a free port of 127.0.0.1. */
+  ports: Readonly<Record<P, number>>;
+  command?: string[];
+  /** Files put in place before the container starts (secrets go here, never on a command line). */
+  files?: ReadonlyArray<{ content: string | Buffer; target: string; mode?: number }>;
+  /**
+   * Resolves once the service answers (a published port accepts connections as soon as the
+   * container runs, before the service inside listens, so this should speak its protocol).
+   */
+  ready(host: string, ports: Readonly<Record<P, number>>): Promise<void>;
+}
+
+/** A started container with the process faults the reconnect scenarios need. */
+export interface TargetContainer<P extends string> {
+  readonly host: string;
+  /** Host ports by name (fixed for the container's life). */
+  readonly ports: Readonly<Record<P, number>>;
+  /** Runs a command inside; resolves with its stdout, rejects on an exit code not in `ok` ([0]). */
+  exec(command: string[], ok?: ReadonlyArray<number>): Promise<string>;
+  /** Everything the container printed so far, across restarts. */
+  logs(): string;
+  running(): boolean;
+  /**
+   * Signals the container's main process and waits for the container to stop (SIGKILL after
+   * `graceMs` if a SIGTERM is not obeyed). The container and its files are kept for `start()`.
+   */
+  kill(signal: FaultSignal, graceMs?: number): Promise<void>;
+  /** Starts a killed container again and waits until it is ready. */
+  start(): Promise<void>;
+  /** Removes the container. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function startTargetContainer<P extends string>(
+  spec: TargetContainerSpec<P>,
+): Promise<TargetContainer<P>> {
+  const ports = {} as Record<P, number>;
+  const mappings: Array<{ container: number; host: number }> = [];
+  for (const [name, containerPort] of Object.entries(spec.ports) as Array<[P, number]>) {
+    const host = await freePort();
+    ports[name] = host;
+    mappings.push({ container: containerPort, host });
+  }
+  let definition = new LoopbackContainer(spec.image)
+    .withLoopbackPorts(mappings)
+    .withLabels(containerLabels());
+  if (spec.command !== undefined) definition = definition.withCommand(spec.command);
+  if (spec.files !== undefined && spec.files.length > 0)
+    definition = definition.withCopyContentToContainer([...spec.files]);
+  const started: StartedTestContainer = await definition.start();
+  const client = await getContainerRuntimeClient();
+  const handle = client.container.getById(started.getId());
+  let logText = '';
+  let isRunning = true;
+  let removed = false;
+  const follow = async (since?: number) => {
+    const stream = await started.logs(since === undefined ? {} : { since });
+    stream.on('data', (chunk: Buffer | string) => {
+      logText = (logText + chunk.toString()).slice(-65_536);
+    });
+    stream.on('error', () => {});
+  };
+  const waitReady = async () => {
+    try {
+      await spec.ready(LOOPBACK, ports);
+    } catch (err) {
+      throw new Error(`${spec.name} container is not ready: ${(err as Error).message}\n${logText.trim()}`);
+    }
+  };
+  try {
+    await follow();
+    await waitReady();
+  } catch (err) {
+    await started.stop({ timeout: 0 });
+    throw err;
+  }
+  return {
+    host: LOOPBACK,
+    ports,
+    async exec(command, ok = [0]) {
+      const result = await started.exec(command);
+      if (!ok.includes(result.exitCode)) {
+        throw new Error(
+          `'${command.join(' ')}' in the ${spec.name} container exited with ${result.exitCode}: ${result.output.trim()}`,
+        );
+      }
+      return result.stdout;
+    },
+    logs: () => logText,
+    running: () => isRunning,
+    async kill(signal, graceMs = 5_000) {
+      if (!isRunning) return;
+      const stopped = handle.wait({ condition: 'not-running' });
+      await handle.kill({ signal });
+      const timer = setTimeout(() => void handle.kill({ signal: 'SIGKILL' }).catch(() => {}), graceMs);
+      try {
+        await stopped;
+      } finally {
+        clearTimeout(timer);
+      }
+      isRunning = false;
+    },
+    async start() {
+      if (isRunning) return;
+      const since = Math.floor(Date.now() / 1000);
+      await handle.start();
+      isRunning = true;
+      await follow(since);
+      await waitReady();
+    },
+    async stop() {
+      if (removed) return;
+      removed = true;
+      await started.stop({ timeout: 0 });
+    },
+  };
+}
+
+/** Removes every container a run left behind (the global teardown's asynchronous path). */
+export async function removeRunContainers(runId: string): Promise<number> {
+  const client = await getContainerRuntimeClient();
+  // Killed containers too, not only running ones.
+  const ours = await client.container.dockerode.listContainers({
+    all: true,
+    filters: { label: [`${RUN_LABEL}=${runId}`] },
+  });
+  for (const info of ours) {
+    await client.container.getById(info.Id).remove({ force: true });
+  }
+  return ours.length;
 }

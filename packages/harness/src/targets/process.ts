@@ -8,6 +8,13 @@ import { accessSync, constants } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { trackChild } from './run-scope.js';
+
+/**
+ * The two ways the reconnect scenarios end a service: SIGKILL is a crash (no goodbye, nothing
+ * flushed), SIGTERM a clean shutdown (the service closes what it holds, and may leave children).
+ */
+export type FaultSignal = 'SIGKILL' | 'SIGTERM';
 
 /** Asks the kernel for a free port on 127.0.0.1. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -100,6 +107,7 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    trackChild(child, this.options.name);
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8192);
     };

@@ -14,25 +14,76 @@
  * reads both to print the per-tier summary.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { runState } from './run-state.js';
 
 export const TIERS = ['embedded', 'process', 'container', 'external'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export type Availability = { available: true } | { available: false; reason: string };
+/**
+ * `unsupported`: the tier runs here but cannot do what these tests need (an external broker cannot be
+ * restarted by the harness); such a tier is skipped with its reason even when it is required.
+ */
+export type Availability = { available: true } | { available: false; reason: string; unsupported?: boolean };
 
 /** Something a tier started that must be released when the tests are done. */
 export interface Stoppable {
   stop(): Promise<void>;
 }
 
-/** How one tier provides one kind of target. */
-export interface TargetProvider<T extends Stoppable> {
+/**
+ * How one tier provides one kind of target. `C` names what a test may need beyond the basics
+ * ('restart', 'mqtt5', ...); `lacks(need)` says why this tier's target cannot do it, or undefined.
+ */
+export interface TargetProvider<T extends Stoppable, C extends string = never> {
   /** e.g. 'mqtt-broker', 'ssh-host'. */
   readonly kind: string;
   readonly tier: Tier;
   /** Cheap and synchronous: is the binary on PATH, is the variable set, ... */
   availability(): Availability;
   start(): Promise<T>;
+  lacks?(need: C): string | undefined;
+}
+
+/**
+ * `lacks()` from a capability table: `reasons[need]`, or "<label> has no <need>", for what is false.
+ */
+export function lacksFrom<C extends string>(
+  label: string,
+  capabilities: Readonly<Record<C, boolean>>,
+  reasons: Partial<Record<C, string>> = {},
+): (need: C) => string | undefined {
+  return (need) => (capabilities[need] ? undefined : (reasons[need] ?? `${label} has no ${need}`));
+}
+
+/** Why `provider` cannot run tests needing all of `needs`, or undefined when it can. */
+export function lackingReason<C extends string>(
+  provider: TargetProvider<Stoppable, C>,
+  needs: ReadonlyArray<C>,
+): string | undefined {
+  const reasons = needs.map((need) => provider.lacks?.(need)).filter((r) => r !== undefined);
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
+
+/**
+ * The same providers, with those lacking one of `needs` turned into a skip with the reason, so that
+ * the summary says why a tier did not run these tests (rather than leaving it out unseen).
+ */
+export function providersWith<T extends Stoppable, C extends string, P extends TargetProvider<T, C>>(
+  providers: ReadonlyArray<P>,
+  needs: ReadonlyArray<C>,
+): P[] {
+  return providers.map((provider) => {
+    const reason = lackingReason(provider, needs);
+    if (reason === undefined) return provider;
+    return {
+      ...provider,
+      // A tier that cannot run at all says so first; one that runs but lacks a need, that.
+      availability(): Availability {
+        const base = provider.availability();
+        return base.available ? { available: false, reason, unsupported: true } : base;
+      },
+    };
+  });
 }
 
 function parseTiers(value: string | undefined, variable: string): Set<Tier> | undefined {
@@ -62,37 +113,58 @@ export function tierSelection(env: NodeJS.ProcessEnv = process.env): TierSelecti
   return { selected, required };
 }
 
-export interface TierContext<T> {
+type TestBody = () => unknown;
+
+export interface TierContext<T, C extends string = never> {
   tier: Tier;
   /** The running target; only valid inside tests and hooks. */
   target(): T;
+  /**
+   * `it` for a test that needs more than the basics: declared normally where this tier's target can
+   * do all of `needs`, else declared skipped with the reason in its title (which the summary shows).
+   */
+  itWith(...needs: C[]): (title: string, fn: TestBody, timeout?: number) => void;
+  /** Why this tier's target cannot do all of `needs`, or undefined when it can. */
+  lacks(...needs: C[]): string | undefined;
+}
+
+/** A tier whose one-time check at the start of the run failed (the global setup), with why. */
+function preflightFailure(tier: Tier): Availability | undefined {
+  const checked = runState()?.preflight[tier];
+  return checked !== undefined && !checked.available ? checked : undefined;
 }
 
 /**
  * Declares `body`'s tests once per provider. An unselected or unavailable tier is reported as
  * skipped with its reason, unless it is required, in which case a failing test says why.
  */
-export function describeEachTier<T extends Stoppable>(
+export function describeEachTier<T extends Stoppable, C extends string = never>(
   title: string,
-  providers: ReadonlyArray<TargetProvider<T>>,
-  body: (ctx: TierContext<T>) => void,
+  providers: ReadonlyArray<TargetProvider<T, C>>,
+  body: (ctx: TierContext<T, C>) => void,
   selection: TierSelection = tierSelection(),
 ): void {
   for (const provider of providers) {
     const name = `${title} [tier:${provider.tier}]`;
     let target: T | undefined;
-    const ctx: TierContext<T> = {
+    const ctx: TierContext<T, C> = {
       tier: provider.tier,
       target: () => {
         if (target === undefined) throw new Error(`${provider.kind} (${provider.tier}) is not running`);
         return target;
       },
+      lacks: (...needs) => lackingReason(provider, needs),
+      itWith: (...needs) => {
+        const reason = lackingReason(provider, needs);
+        if (reason === undefined) return (title, fn, timeout) => it(title, fn, timeout);
+        return (title, fn, timeout) => it.skip(`${title} (skipped: ${reason})`, fn, timeout);
+      },
     };
     const availability: Availability = selection.selected.has(provider.tier)
-      ? provider.availability()
+      ? (preflightFailure(provider.tier) ?? provider.availability())
       : { available: false, reason: 'not in BASTION_TIERS' };
     if (!availability.available) {
-      if (selection.required.has(provider.tier)) {
+      if (selection.required.has(provider.tier) && availability.unsupported !== true) {
         describe(name, () => {
           it(`has a ${provider.kind} available (required by BASTION_REQUIRE_TIERS)`, () => {
             throw new Error(

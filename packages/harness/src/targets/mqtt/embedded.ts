@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
+import { lacksFrom } from '../../testing/tiers.js';
 import {
   listener,
   type MqttBrokerCapabilities,
@@ -14,7 +15,7 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: false, tls: false, ws: false };
+const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: false, tls: false, ws: false, restart: true };
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,7 +86,8 @@ export async function startAedesBroker(): Promise<MqttBrokerTarget> {
     url: mqtt.url,
     listeners: { mqtt, password: listener('mqtt', HOST, ports.password, { requiresPassword: true }) },
     credentials,
-    down: halt,
+    // No process to signal: SIGKILL and SIGTERM both close the listeners and every client socket.
+    down: () => halt(),
     async up() {
       if (running === undefined) await start();
     },
@@ -104,4 +106,9 @@ export const embeddedMqttBrokerProvider: MqttBrokerProvider = {
   capabilities: CAPABILITIES,
   availability: () => ({ available: true }),
   start: startAedesBroker,
+  lacks: lacksFrom('Aedes (embedded)', CAPABILITIES, {
+    mqtt5: 'Aedes speaks MQTT 3.1.1 only',
+    tls: 'the embedded broker has no TLS listeners',
+    ws: 'the embedded broker has no WebSocket listeners',
+  }),
 };

@@ -1,17 +1,29 @@
 /**
  * MQTT brokers for tests, the sandbox and the conformance runs, one provider per tier:
- *   embedded - Aedes in-process (MQTT 3.1.1; plain TCP only)
- *   process  - Mosquitto 2 from PATH (MQTT 3.1.1 and 5; TLS, mutual TLS, WebSocket)
- * `mqttBrokerProvidersWith('mqtt5')` keeps only the providers able to run a test that needs MQTT 5,
- * so that test is declared for those tiers and not silently passed for the others.
+ *   embedded  - Aedes in-process (MQTT 3.1.1; plain TCP only)
+ *   process   - Mosquitto 2 from PATH (MQTT 3.1.1 and 5; TLS, mutual TLS, WebSocket)
+ *   container - the same Mosquitto setup in a container (BASTION_MOSQUITTO_IMAGE)
+ *   external  - a broker given by BASTION_EXTERNAL_MQTT_URL (plain MQTT; cannot be restarted)
+ * `mqttBrokerProvidersWith('mqtt5')` turns the providers unable to run a test that needs MQTT 5
+ * into skips with the reason, so the summary shows why a tier did not run it.
  */
+import { providersWith } from '../../testing/tiers.js';
+import { containerMqttBrokerProvider } from './container.js';
 import { embeddedMqttBrokerProvider } from './embedded.js';
+import { externalMqttBrokerProvider } from './external.js';
 import { processMqttBrokerProvider } from './mosquitto.js';
 import type { MqttBrokerProvider, MqttCapability } from './types.js';
 
+export { containerMqttBrokerProvider, startMosquittoContainer } from './container.js';
 export { embeddedMqttBrokerProvider, startAedesBroker } from './embedded.js';
 export {
+  externalMqttAvailability,
+  externalMqttBrokerProvider,
+  startExternalMqttBroker,
+} from './external.js';
+export {
   mosquittoAvailability,
+  mosquittoConfig,
   mosquittoPasswordLine,
   processMqttBrokerProvider,
   startMosquittoBroker,
@@ -19,6 +31,7 @@ export {
 export { createTestPki, opensslAvailable, type TestPki } from './tls.js';
 export type {
   MqttBrokerCapabilities,
+  MqttBrokerImplementation,
   MqttBrokerProvider,
   MqttBrokerTarget,
   MqttCapability,
@@ -31,9 +44,11 @@ export type {
 export const mqttBrokerProviders: ReadonlyArray<MqttBrokerProvider> = [
   embeddedMqttBrokerProvider,
   processMqttBrokerProvider,
+  containerMqttBrokerProvider,
+  externalMqttBrokerProvider,
 ];
 
-/** The providers whose brokers have every capability named. */
+/** Every provider; those whose brokers lack a capability named are skips that say so. */
 export function mqttBrokerProvidersWith(...needs: MqttCapability[]): MqttBrokerProvider[] {
-  return mqttBrokerProviders.filter((p) => needs.every((need) => p.capabilities[need]));
+  return providersWith(mqttBrokerProviders, needs);
 }

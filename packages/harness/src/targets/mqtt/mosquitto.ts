@@ -5,11 +5,12 @@
  * Mosquitto speaks MQTT 3.1.1 and 5 on all of them.
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { findBinary, freePort, ServiceProcess, waitForPort } from '../process.js';
-import { createTestPki, opensslAvailable } from './tls.js';
+import { lacksFrom } from '../../testing/tiers.js';
+import { type FaultSignal, findBinary, freePort, ServiceProcess, waitForPort } from '../process.js';
+import { makeTempDir } from '../run-scope.js';
+import { createTestPki, opensslAvailable, type TestPki } from './tls.js';
 import {
   listener,
   type MqttBrokerCapabilities,
@@ -18,7 +19,7 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: true, tls: true, ws: true };
+export const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: true, tls: true, ws: true, restart: true };
 
 /**
  * A password-file line in Mosquitto 2's `$7$` format (PBKDF2-SHA512, 101 iterations, 12-byte salt),
@@ -43,16 +44,107 @@ export function mosquittoAvailability() {
   return { available: true as const };
 }
 
+export type MosquittoPorts = Record<'mqtt' | 'password' | 'mqtts' | 'mutualTls' | 'ws' | 'wss', number>;
+
+/**
+ * The config both Mosquitto tiers run: one listener of each kind. `bind` is the address of the
+ * plain and TLS listeners (the process tier's 127.0.0.1; inside a container, every interface, the
+ * published ports being bound to 127.0.0.1 on the host instead).
+ */
+export function mosquittoConfig(options: {
+  ports: MosquittoPorts;
+  bind?: string;
+  files: { passwd: string; caCert: string; serverCert: string; serverKey: string };
+}): string {
+  const { ports, files } = options;
+  const at = options.bind === undefined ? '' : ` ${options.bind}`;
+  const certs = [`certfile ${files.serverCert}`, `keyfile ${files.serverKey}`];
+  const lines = [
+    'per_listener_settings true',
+    'persistence false',
+    'log_dest stderr',
+    // No pid_file: as root Mosquitto drops to user `mosquitto` before writing it.
+    `listener ${ports.mqtt}${at}`,
+    'allow_anonymous true',
+    `listener ${ports.password}${at}`,
+    'allow_anonymous false',
+    `password_file ${files.passwd}`,
+    `listener ${ports.mqtts}${at}`,
+    'allow_anonymous true',
+    ...certs,
+    `listener ${ports.mutualTls}${at}`,
+    'allow_anonymous true',
+    `cafile ${files.caCert}`,
+    ...certs,
+    'require_certificate true',
+    // Mosquitto 2.0's websockets listeners ignore the bind address and listen on every interface.
+    `listener ${ports.ws}`,
+    'protocol websockets',
+    'allow_anonymous true',
+    `listener ${ports.wss}`,
+    'protocol websockets',
+    'allow_anonymous true',
+    ...certs,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The target over a Mosquitto with `mosquittoConfig`'s listeners, whichever tier runs it. */
+export function mosquittoTarget(options: {
+  tier: 'process' | 'container';
+  host: string;
+  ports: MosquittoPorts;
+  credentials: { username: string; password: string };
+  pki: TestPki;
+  down(signal: FaultSignal): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}): MqttBrokerTarget {
+  const { host, ports } = options;
+  const mqtt = listener('mqtt', host, ports.mqtt);
+  let stopped = false;
+  return {
+    tier: options.tier,
+    implementation: 'mosquitto',
+    capabilities: CAPABILITIES,
+    host,
+    port: mqtt.port,
+    url: mqtt.url,
+    listeners: {
+      mqtt,
+      password: listener('mqtt', host, ports.password, { requiresPassword: true }),
+      mqtts: listener('mqtts', host, ports.mqtts),
+      mutualTls: listener('mqtts', host, ports.mutualTls, { requiresClientCertificate: true }),
+      ws: listener('ws', host, ports.ws),
+      wss: listener('wss', host, ports.wss),
+    },
+    credentials: options.credentials,
+    tls: { ca: options.pki.caCert, clientCert: options.pki.clientCert, clientKey: options.pki.clientKey },
+    // SIGKILL by default: a crash, not a goodbye; clients learn of it from the dropped sockets.
+    down: (signal = 'SIGKILL') => options.down(signal),
+    up: () => options.up(),
+    async restart(signal = 'SIGKILL') {
+      await options.down(signal);
+      await options.up();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await options.stop();
+    },
+  };
+}
+
 export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
   const binary = findBinary('mosquitto');
   if (binary === undefined) throw new Error('mosquitto is not on PATH');
-  const dir = await mkdtemp(join(tmpdir(), 'bastion-mosquitto-'));
+  const dir = await makeTempDir('bastion-mosquitto-');
   try {
     const pki = await createTestPki(dir);
     const credentials = { username: 'bastion', password: randomBytes(12).toString('hex') };
     const passwd = join(dir, 'passwd');
     await writeFile(passwd, `${mosquittoPasswordLine(credentials.username, credentials.password)}\n`);
-    const ports = {
+    const ports: MosquittoPorts = {
       mqtt: await freePort(),
       password: await freePort(),
       mqtts: await freePort(),
@@ -60,36 +152,20 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
       ws: await freePort(),
       wss: await freePort(),
     };
-    const certs = [`certfile ${pki.files.serverCert}`, `keyfile ${pki.files.serverKey}`];
-    const config = [
-      'per_listener_settings true',
-      'persistence false',
-      'log_dest stderr',
-      // No pid_file: as root Mosquitto drops to user `mosquitto` before writing it.
-      `listener ${ports.mqtt} ${HOST}`,
-      'allow_anonymous true',
-      `listener ${ports.password} ${HOST}`,
-      'allow_anonymous false',
-      `password_file ${passwd}`,
-      `listener ${ports.mqtts} ${HOST}`,
-      'allow_anonymous true',
-      ...certs,
-      `listener ${ports.mutualTls} ${HOST}`,
-      'allow_anonymous true',
-      `cafile ${pki.files.caCert}`,
-      ...certs,
-      'require_certificate true',
-      // Mosquitto 2.0's websockets listeners ignore the bind address and listen on every interface.
-      `listener ${ports.ws}`,
-      'protocol websockets',
-      'allow_anonymous true',
-      `listener ${ports.wss}`,
-      'protocol websockets',
-      'allow_anonymous true',
-      ...certs,
-    ];
     const configFile = join(dir, 'mosquitto.conf');
-    await writeFile(configFile, `${config.join('\n')}\n`);
+    await writeFile(
+      configFile,
+      mosquittoConfig({
+        ports,
+        bind: HOST,
+        files: {
+          passwd,
+          caCert: pki.files.caCert,
+          serverCert: pki.files.serverCert,
+          serverKey: pki.files.serverKey,
+        },
+      }),
+    );
     // Started as root, Mosquitto reads the password file and keys as user `mosquitto`: the
     // directory must be traversable and the files readable by it. All of it is throwaway.
     await chmod(dir, 0o755);
@@ -108,42 +184,21 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
       for (const port of Object.values(ports)) await waitForPort(port, HOST);
     };
     await startAll();
-
-    const mqtt = listener('mqtt', HOST, ports.mqtt);
-    let stopped = false;
-    return {
+    return mosquittoTarget({
       tier: 'process',
-      implementation: 'mosquitto',
-      capabilities: CAPABILITIES,
       host: HOST,
-      port: mqtt.port,
-      url: mqtt.url,
-      listeners: {
-        mqtt,
-        password: listener('mqtt', HOST, ports.password, { requiresPassword: true }),
-        mqtts: listener('mqtts', HOST, ports.mqtts),
-        mutualTls: listener('mqtts', HOST, ports.mutualTls, { requiresClientCertificate: true }),
-        ws: listener('ws', HOST, ports.ws),
-        wss: listener('wss', HOST, ports.wss),
-      },
+      ports,
       credentials,
-      tls: { ca: pki.caCert, clientCert: pki.clientCert, clientKey: pki.clientKey },
-      // SIGKILL: a crash, not a goodbye; clients learn of it from the dropped sockets.
-      down: () => service.kill('SIGKILL'),
+      pki,
+      down: (signal) => service.kill(signal),
       async up() {
         if (service.pid === undefined) await startAll();
       },
-      async restart() {
-        await service.kill('SIGKILL');
-        await startAll();
-      },
       async stop() {
-        if (stopped) return;
-        stopped = true;
         await service.stop();
         await rm(dir, { recursive: true, force: true });
       },
-    };
+    });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -157,4 +212,5 @@ export const processMqttBrokerProvider: MqttBrokerProvider = {
   capabilities: CAPABILITIES,
   availability: mosquittoAvailability,
   start: startMosquittoBroker,
+  lacks: lacksFrom('Mosquitto', CAPABILITIES),
 };

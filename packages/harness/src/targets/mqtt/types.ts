@@ -1,5 +1,6 @@
 /** What a test gets when it asks for an MQTT broker, whichever tier provides it. */
 import type { Stoppable, TargetProvider, Tier } from '../../testing/tiers.js';
+import type { FaultSignal } from '../process.js';
 
 export type MqttTransport = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 
@@ -11,6 +12,8 @@ export interface MqttBrokerCapabilities {
   tls: boolean;
   /** MQTT over WebSocket listeners (ws, and wss when `tls` too). */
   ws: boolean;
+  /** `down()`/`up()`/`restart()`: the harness owns the broker and can kill and start it. */
+  restart: boolean;
 }
 
 export type MqttCapability = keyof MqttBrokerCapabilities;
@@ -52,9 +55,12 @@ export interface MqttTlsMaterial {
   clientKey: string;
 }
 
+/** 'external': a broker someone else runs, of whatever make. */
+export type MqttBrokerImplementation = 'aedes' | 'mosquitto' | 'external';
+
 export interface MqttBrokerTarget extends Stoppable {
   readonly tier: Tier;
-  readonly implementation: 'aedes' | 'mosquitto';
+  readonly implementation: MqttBrokerImplementation;
   readonly capabilities: MqttBrokerCapabilities;
   /** Always a loopback address. */
   readonly host: string;
@@ -67,21 +73,23 @@ export interface MqttBrokerTarget extends Stoppable {
   /** Present when `capabilities.tls`. */
   readonly tls?: MqttTlsMaterial;
   /**
-   * Kills the broker as a crash would (clients see their connections drop without a DISCONNECT;
-   * retained messages and sessions, kept in memory only, are lost). Ports and config are kept.
+   * Ends the broker; ports and config are kept. SIGKILL (the default) is a crash: clients see their
+   * connections drop; SIGTERM is a clean shutdown. Either way retained messages and sessions, kept
+   * in memory only, are lost. The embedded broker has no process to signal: both close it.
+   * Throws where `capabilities.restart` is false.
    */
-  down(): Promise<void>;
+  down(signal?: FaultSignal): Promise<void>;
   /** Starts a broker that is down again, on the same ports. */
   up(): Promise<void>;
-  /** `down()` then `up()`. */
-  restart(): Promise<void>;
+  /** `down(signal)` then `up()`. */
+  restart(signal?: FaultSignal): Promise<void>;
   /** Stops the broker and removes what it wrote. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-export interface MqttBrokerProvider extends TargetProvider<MqttBrokerTarget> {
+export interface MqttBrokerProvider extends TargetProvider<MqttBrokerTarget, MqttCapability> {
   readonly kind: 'mqtt-broker';
-  readonly implementation: 'aedes' | 'mosquitto';
+  readonly implementation: MqttBrokerImplementation;
   readonly capabilities: MqttBrokerCapabilities;
 }
 

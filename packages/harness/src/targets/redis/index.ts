@@ -1,10 +1,11 @@
 /**
  * A Redis server in the process and container tiers (the gateway's shared counter store uses it).
  */
-import { GenericContainer, type StartedTestContainer } from 'testcontainers';
+import { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stoppable, TargetProvider } from '../../testing/tiers.js';
-import { dockerAvailability, imageFor } from '../container.js';
-import { findBinary, freePort, ServiceProcess, waitForPort } from '../process.js';
+import { dockerAvailability, imageFor, startTargetContainer } from '../container.js';
+import { findBinary, freePort, ServiceProcess } from '../process.js';
 
 export interface RedisTarget extends Stoppable {
   readonly tier: 'process' | 'container' | 'external';
@@ -48,31 +49,52 @@ export const redisProcessProvider: TargetProvider<RedisTarget> = {
   },
 };
 
+/** Resolves once the server answers PING with +PONG. */
+async function redisAnswers(host: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(1_000, () => done(false));
+      socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('+PONG')));
+      socket.once('error', () => done(false));
+      socket.once('close', () => done(false));
+      socket.connect(port, host, () => socket.write('PING\r\n'));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`no PONG from ${host}:${port} after ${timeoutMs} ms`);
+}
+
 export const redisContainerProvider: TargetProvider<RedisTarget> = {
   kind: 'redis',
   tier: 'container',
   availability: () => dockerAvailability(),
   async start() {
-    const image = imageFor('BASTION_REDIS_IMAGE', 'redis:7');
-    // A fixed host port, so that a restarted container is found where the old one was.
-    const port = await freePort();
-    const container: StartedTestContainer = await new GenericContainer(image)
-      .withCommand(['redis-server', '--protected-mode', 'no', ...REDIS_ARGS])
-      .withExposedPorts({ container: 6379, host: port })
-      .start();
-    const host = container.getHost() === 'localhost' ? '127.0.0.1' : container.getHost();
+    const container = await startTargetContainer({
+      name: 'redis',
+      image: imageFor('BASTION_REDIS_IMAGE', 'redis:7'),
+      ports: { redis: 6379 },
+      command: ['redis-server', '--protected-mode', 'no', ...REDIS_ARGS],
+      ready: (host, ports) => redisAnswers(host, ports.redis),
+    });
+    const { host } = container;
+    const port = container.ports.redis;
     return {
       tier: 'container',
       host,
       port,
       url: `redis://${host}:${port}`,
       async restart() {
-        await container.restart({ timeout: 0 });
-        await waitForPort(port, host);
+        await container.kill('SIGKILL');
+        await container.start();
       },
-      async stop() {
-        await container.stop({ timeout: 0 });
-      },
+      stop: () => container.stop(),
     };
   },
 };

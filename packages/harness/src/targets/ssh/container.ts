@@ -1,8 +1,8 @@
 /**
  * The container tier's SSH host: OpenSSH in a container (docker/sshd/Dockerfile: users `bastion-pw`
  * and `bastion-key`, no secret baked in). At start the harness sets a fresh password and authorizes a
- * fresh key, both through files copied into the container (never on a command line), and maps port
- * 22 to a fixed host port so that a restarted container is found where the old one was.
+ * fresh key, both through files copied into the container (never on a command line), and publishes
+ * port 22 on a fixed port of 127.0.0.1 so that a restarted container is found where the old one was.
  *
  * Image: BASTION_SSHD_IMAGE (scripts/prepare-containers.sh builds one locally where no registry is
  * reachable), else built from docker/sshd/Dockerfile.
@@ -10,12 +10,11 @@
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import type { TargetProvider } from '../../testing/tiers.js';
-import { dockerAvailability } from '../container.js';
-import { freePort } from '../process.js';
+import { GenericContainer } from 'testcontainers';
+import { lacksFrom } from '../../testing/tiers.js';
+import { dockerAvailability, startTargetContainer } from '../container.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
-import type { SshHostKey, SshHostTarget } from './types.js';
+import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
 const DOCKERFILE_DIR = join(import.meta.dirname, '..', '..', '..', 'docker', 'sshd');
 const SCRATCH = '/tmp/bastion-scratch';
@@ -42,40 +41,35 @@ async function waitForSshBanner(host: string, port: number, timeoutMs = 20_000):
   throw new Error(`no SSH banner on ${host}:${port} after ${timeoutMs} ms`);
 }
 
-async function run(container: StartedTestContainer, command: string[]): Promise<string> {
-  const result = await container.exec(command);
-  if (result.exitCode !== 0) {
-    throw new Error(
-      `'${command.join(' ')}' in the container exited with ${result.exitCode}: ${result.output.trim()}`,
-    );
-  }
-  return result.stdout;
-}
+const BUILT_IMAGE = 'bastion-sshd:test';
 
-async function image(env: NodeJS.ProcessEnv): Promise<GenericContainer> {
+/** BASTION_SSHD_IMAGE, else the image built from docker/sshd/Dockerfile (cached by Docker). */
+async function sshdImage(env: NodeJS.ProcessEnv): Promise<string> {
   const name = env.BASTION_SSHD_IMAGE;
-  if (name !== undefined && name !== '') return new GenericContainer(name);
-  return GenericContainer.fromDockerfile(DOCKERFILE_DIR).build('bastion-sshd:test', { deleteOnExit: false });
+  if (name !== undefined && name !== '') return name;
+  await GenericContainer.fromDockerfile(DOCKERFILE_DIR).build(BUILT_IMAGE, { deleteOnExit: false });
+  return BUILT_IMAGE;
 }
 
 export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.env): Promise<SshHostTarget> {
-  const port = await freePort();
-  const container = await (await image(env)).withExposedPorts({ container: 22, host: port }).start();
-  const host = container.getHost() === 'localhost' ? '127.0.0.1' : container.getHost();
   const password = randomPassword();
   const key = generateLoginKey();
-  let logText = '';
-  const follow = async (since?: number) => {
-    const stream = await container.logs(since === undefined ? {} : { since });
-    stream.on('data', (chunk: Buffer | string) => {
-      logText += chunk.toString();
-    });
-    stream.on('error', () => {});
-  };
+  const container = await startTargetContainer({
+    name: 'sshd',
+    image: await sshdImage(env),
+    ports: { ssh: 22 },
+    files: [
+      { content: `bastion-pw:${password}\n`, target: '/run/bastion-pw.txt', mode: 0o600 },
+      { content: `${key.publicKey}\n`, target: '/home/bastion-key/.ssh/authorized_keys', mode: 0o600 },
+    ],
+    ready: (host, ports) => waitForSshBanner(host, ports.ssh),
+  });
+  const { host } = container;
+  const port = container.ports.ssh;
   let hostKey: SshHostKey = { publicKey: '', fingerprint: '' };
   const readHostKey = async () => {
-    const publicKey = (await run(container, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).trim();
-    const printed = await run(container, [
+    const publicKey = (await container.exec(['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).trim();
+    const printed = await container.exec([
       'ssh-keygen',
       '-l',
       '-E',
@@ -89,20 +83,14 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
     };
   };
   try {
-    await follow();
-    await container.copyContentToContainer([
-      { content: `bastion-pw:${password}\n`, target: '/run/bastion-pw.txt', mode: 0o600 },
-      { content: `${key.publicKey}\n`, target: '/home/bastion-key/.ssh/authorized_keys', mode: 0o600 },
-    ]);
-    await run(container, [
+    await container.exec([
       'sh',
       '-c',
       `chpasswd < /run/bastion-pw.txt && rm -f /run/bastion-pw.txt && chown bastion-key:bastion-key /home/bastion-key/.ssh/authorized_keys && install -d -m 1777 ${SCRATCH}`,
     ]);
     await readHostKey();
-    await waitForSshBanner(host, port);
   } catch (err) {
-    await container.stop({ timeout: 0 });
+    await container.stop();
     throw err;
   }
   const signalSshd = (signal: 'STOP' | 'CONT') =>
@@ -119,33 +107,35 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
     scratchDir: SCRATCH,
     async restart(options = {}) {
       if (options.newHostKey)
-        await run(container, ['sh', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A']);
-      const since = Math.floor(Date.now() / 1000);
-      await container.restart({ timeout: 0 });
-      await follow(since);
+        await container.exec(['sh', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A']);
+      // sshd is the container's main process: however it ends, the container and every session go.
+      await container.kill(options.signal ?? 'SIGKILL');
+      await container.start();
       await readHostKey();
-      await waitForSshBanner(host, port);
     },
     pause: () => signalSshd('STOP'),
     resume: () => signalSshd('CONT'),
     async processes(pattern) {
-      const result = await container.exec(['pgrep', '-f', pattern]);
-      return result.stdout
+      // pgrep exits 1 when nothing matches: an answer, not a failure.
+      const out = await container.exec(['pgrep', '-f', '--', pattern], [0, 1]);
+      return out
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map(Number);
     },
-    logs: () => logText,
+    logs: () => container.logs(),
     secrets: () => [password, key.privateKey],
-    async stop() {
-      await container.stop({ timeout: 0 });
-    },
+    stop: () => container.stop(),
   };
 }
 
-export const sshContainerProvider: TargetProvider<SshHostTarget> = {
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+
+export const sshContainerProvider: SshHostProvider = {
   kind: 'ssh-host',
   tier: 'container',
+  capabilities: CAPABILITIES,
   availability: () => dockerAvailability(),
   start: () => startSshContainerTarget(),
+  lacks: lacksFrom('the sshd container', CAPABILITIES),
 };

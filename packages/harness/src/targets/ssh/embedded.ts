@@ -7,16 +7,15 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 import ssh2, { type Connection, type ParsedKey } from 'ssh2';
-import type { TargetProvider } from '../../testing/tiers.js';
+import { lacksFrom } from '../../testing/tiers.js';
+import { makeTempDirSync } from '../run-scope.js';
 import { type CommandRunner, createShellCommandRunner, type RunningCommand } from './command-runner.js';
 import { serveSftp } from './sftp-handler.js';
-import type { SshHostKey, SshHostTarget } from './types.js';
+import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
 export interface EmbeddedSshUser {
   username: string;
@@ -97,7 +96,7 @@ export class EmbeddedSshHost {
     this.hostPrivateKey = options.hostKey ?? generateHostKey();
     this.currentHostKey = publicKeyOf(this.hostPrivateKey).publicKey;
     this.ownsWorkDir = options.workDir === undefined;
-    this.workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'bastion-embedded-ssh-'));
+    this.workDir = options.workDir ?? makeTempDirSync('bastion-embedded-ssh-');
     this.runner = options.commandRunner ?? createShellCommandRunner();
     this.ssh = this.makeServer();
   }
@@ -355,6 +354,7 @@ export async function startEmbeddedSshTarget(
     passwordLogin,
     keyLogin,
     scratchDir: embedded.workDir,
+    // No process to signal: either signal ends every connection.
     restart: (o) => embedded.restart(o),
     pause: async () => embedded.freeze(),
     resume: async () => embedded.thaw(),
@@ -365,9 +365,13 @@ export async function startEmbeddedSshTarget(
   };
 }
 
-export const sshEmbeddedProvider: TargetProvider<SshHostTarget> = {
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+
+export const sshEmbeddedProvider: SshHostProvider = {
   kind: 'ssh-host',
   tier: 'embedded',
+  capabilities: CAPABILITIES,
   availability: () => ({ available: true }),
   start: () => startEmbeddedSshTarget(),
+  lacks: lacksFrom('the embedded SSH host', CAPABILITIES),
 };

@@ -1,3 +1,5 @@
+import { providersWith } from '../../testing/tiers.js';
+
 export type {
   CommandExit,
   CommandIo,
@@ -19,6 +21,12 @@ export {
   sshEmbeddedProvider,
   startEmbeddedSshTarget,
 } from './embedded.js';
+export {
+  externalSshAvailability,
+  externalSshConfig,
+  sshExternalProvider,
+  startExternalSshTarget,
+} from './external.js';
 export { serveSftp } from './sftp-handler.js';
 export {
   DEFAULT_SSH_USERS_FILE,
@@ -28,11 +36,31 @@ export {
   sshdAvailability,
   sshProcessProvider,
 } from './sshd.js';
-export type { SshHostKey, SshHostTarget, SshKeyLogin, SshPasswordLogin } from './types.js';
+export type {
+  SshCapability,
+  SshHostCapabilities,
+  SshHostKey,
+  SshHostProvider,
+  SshHostTarget,
+  SshKeyLogin,
+  SshPasswordLogin,
+} from './types.js';
 
 import { sshContainerProvider } from './container.js';
 import { sshEmbeddedProvider } from './embedded.js';
+import { sshExternalProvider } from './external.js';
 import { sshProcessProvider } from './sshd.js';
+import type { SshCapability, SshHostProvider } from './types.js';
 
 /** Every tier that can provide an SSH host, for `describeEachTier`. */
-export const sshHostProviders = [sshEmbeddedProvider, sshProcessProvider, sshContainerProvider] as const;
+export const sshHostProviders: ReadonlyArray<SshHostProvider> = [
+  sshEmbeddedProvider,
+  sshProcessProvider,
+  sshContainerProvider,
+  sshExternalProvider,
+];
+
+/** Every provider; those whose hosts cannot do all of `needs` are skips that say why. */
+export function sshHostProvidersWith(...needs: SshCapability[]): SshHostProvider[] {
+  return providersWith(sshHostProviders, needs);
+}

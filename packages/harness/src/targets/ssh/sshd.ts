@@ -12,23 +12,22 @@
  * children running, which would keep the old connections alive) and starts it on the same port.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Availability, TargetProvider } from '../../testing/tiers.js';
-import { findBinary, freePort } from '../process.js';
+import { type Availability, lacksFrom } from '../../testing/tiers.js';
+import { type FaultSignal, findBinary, freePort } from '../process.js';
+import { makeTempDirSync, trackChild } from '../run-scope.js';
 import { generateLoginKey, pgrep } from './embedded.js';
-import type { SshHostKey, SshHostTarget, SshKeyLogin, SshPasswordLogin } from './types.js';
+import type {
+  SshHostCapabilities,
+  SshHostKey,
+  SshHostProvider,
+  SshHostTarget,
+  SshKeyLogin,
+  SshPasswordLogin,
+} from './types.js';
 
 /** Where scripts/setup-ssh-test-users.sh writes the test users and the password (root-only file). */
 export const DEFAULT_SSH_USERS_FILE = '/var/lib/bastion-test/ssh-users.json';
@@ -135,6 +134,8 @@ export class SshdHost implements SshHostTarget {
   private child: ChildProcess | undefined;
   private output = '';
   private currentHostKey: SshHostKey = { publicKey: '', fingerprint: '' };
+  /** Per-connection processes left running by a SIGTERM restart. */
+  private readonly survivors = new Set<number>();
 
   private constructor(
     private readonly sshd: string,
@@ -164,7 +165,7 @@ export class SshdHost implements SshHostTarget {
       keyUser = userInfo().username;
     }
     const key = generateLoginKey();
-    const dir = mkdtempSync(join(tmpdir(), 'bastion-sshd-'));
+    const dir = makeTempDirSync('bastion-sshd-');
     // The logins read their authorized_keys file and write the scratch dir: let them traverse.
     chmodSync(dir, 0o755);
     const scratch = join(dir, 'scratch');
@@ -236,6 +237,7 @@ export class SshdHost implements SshHostTarget {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
+    trackChild(child, 'sshd');
     let exited: string | undefined;
     child.once('exit', (code, signal) => {
       exited = `sshd exited with ${signal ?? code}`;
@@ -260,13 +262,26 @@ export class SshdHost implements SshHostTarget {
     );
   }
 
-  /** SIGKILLs sshd and every process it started, and waits for sshd to exit. */
-  private async kill(): Promise<void> {
+  /**
+   * SIGKILL: kills sshd and every process it started. SIGTERM: what a service manager's stop does,
+   * sshd alone; its per-connection processes keep their sessions (remembered, so that `stop()`
+   * still ends them). Waits for sshd to exit.
+   */
+  private async kill(signal: FaultSignal = 'SIGKILL'): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const family = [child.pid, ...descendants(child.pid)];
+    const children = descendants(child.pid);
+    if (signal === 'SIGTERM') {
+      for (const pid of children) this.survivors.add(pid);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+      return;
+    }
+    const family = [child.pid, ...children];
     for (const pid of family) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -277,8 +292,8 @@ export class SshdHost implements SshHostTarget {
     await exited;
   }
 
-  async restart(options: { newHostKey?: boolean } = {}): Promise<void> {
-    await this.kill();
+  async restart(options: { newHostKey?: boolean; signal?: FaultSignal } = {}): Promise<void> {
+    await this.kill(options.signal);
     if (options.newHostKey) this.makeHostKey();
     await this.launch();
   }
@@ -317,13 +332,25 @@ export class SshdHost implements SshHostTarget {
 
   async stop(): Promise<void> {
     await this.kill();
+    for (const pid of this.survivors) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Its session ended on its own.
+      }
+    }
+    this.survivors.clear();
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-export const sshProcessProvider: TargetProvider<SshHostTarget> = {
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+
+export const sshProcessProvider: SshHostProvider = {
   kind: 'ssh-host',
   tier: 'process',
+  capabilities: CAPABILITIES,
   availability: () => sshdAvailability(),
   start: () => SshdHost.start(),
+  lacks: lacksFrom('sshd', CAPABILITIES),
 };

@@ -1,4 +1,5 @@
-import type { Stoppable, Tier } from '../../testing/tiers.js';
+import type { Stoppable, TargetProvider, Tier } from '../../testing/tiers.js';
+import type { FaultSignal } from '../process.js';
 
 /** A login on an SSH host target, with the secrets the tests use. */
 export interface SshPasswordLogin {
@@ -34,10 +35,14 @@ export interface SshHostTarget extends Stoppable {
   /** A directory on the host every login may write into; removed by `stop()`. */
   readonly scratchDir: string;
   /**
-   * Ends the server and every connection to it, then starts it again on the same port (the reconnect
-   * scenario). With `newHostKey` it comes back with a different host key (the changed-key scenario).
+   * Ends the server, then starts it again on the same port (the reconnect scenario). With
+   * `newHostKey` it comes back with a different host key (the changed-key scenario).
+   * `signal` (default SIGKILL) is how it ends: SIGKILL takes every connection with it; SIGTERM is a
+   * clean stop, which for a real sshd ends only the listener, leaving open sessions to their
+   * per-connection processes (in a container, stopping its sshd stops the container and all of them).
+   * The embedded host has no process to signal: both end every connection.
    */
-  restart(options?: { newHostKey?: boolean }): Promise<void>;
+  restart(options?: { newHostKey?: boolean; signal?: FaultSignal }): Promise<void>;
   /**
    * Makes the host stop answering on its open connections without closing them (a host that
    * vanished from the network), until `resume()`.
@@ -50,4 +55,21 @@ export interface SshHostTarget extends Stoppable {
   logs(): string;
   /** Every secret this target handed out, for leak checks. */
   secrets(): string[];
+}
+
+/** What a test may need of an SSH host beyond connecting and running commands. */
+export interface SshHostCapabilities {
+  /** `restart()`, with a new host key too. */
+  restart: boolean;
+  /** `pause()`/`resume()`. */
+  pause: boolean;
+  /** `logs()` holds the server's log (a host the harness did not start has none to show). */
+  logs: boolean;
+}
+
+export type SshCapability = keyof SshHostCapabilities;
+
+export interface SshHostProvider extends TargetProvider<SshHostTarget, SshCapability> {
+  readonly kind: 'ssh-host';
+  readonly capabilities: SshHostCapabilities;
 }

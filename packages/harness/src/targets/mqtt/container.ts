@@ -1,0 +1,132 @@
+/**
+ * The container tier's broker: Mosquitto 2 in a container with the same listeners, credentials and
+ * TLS material as the process tier (mosquittoConfig), so every tiered MQTT test runs here unchanged.
+ * The config, password file and keys are copied in before the container starts; each listener is
+ * published on a fixed port of 127.0.0.1, so `restart()` finds the broker where it was.
+ *
+ * Image: BASTION_MOSQUITTO_IMAGE, default `eclipse-mosquitto:2` (anything with /usr/sbin/mosquitto
+ * and a `mosquitto` user works; scripts/prepare-containers.sh builds one locally where no registry
+ * is reachable).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectAsync } from 'mqtt';
+import { lacksFrom } from '../../testing/tiers.js';
+import { dockerAvailability, imageFor, startTargetContainer } from '../container.js';
+import { makeTempDir } from '../run-scope.js';
+import {
+  CAPABILITIES,
+  type MosquittoPorts,
+  mosquittoConfig,
+  mosquittoPasswordLine,
+  mosquittoTarget,
+} from './mosquitto.js';
+import { createTestPki, opensslAvailable } from './tls.js';
+import type { MqttBrokerProvider, MqttBrokerTarget } from './types.js';
+
+const DIR = '/bastion';
+const INSIDE: MosquittoPorts = {
+  mqtt: 1883,
+  password: 1884,
+  mqtts: 8883,
+  mutualTls: 8884,
+  ws: 9001,
+  wss: 9002,
+};
+
+/** Resolves once the anonymous listener answers a CONNECT (Mosquitto opens all listeners together). */
+async function brokerAnswers(host: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const client = await connectAsync(
+        `mqtt://${host}:${port}`,
+        {
+          reconnectPeriod: 0,
+          connectTimeout: 2_000,
+          clientId: `bastion-ready-${randomBytes(4).toString('hex')}`,
+        },
+        false,
+      );
+      await client.endAsync(true);
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+      await sleep(50);
+    }
+  }
+  throw new Error(`no CONNACK on ${host}:${port} after ${timeoutMs} ms (${last})`);
+}
+
+export async function startMosquittoContainer(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<MqttBrokerTarget> {
+  // The PKI is made (or copied from the run's) on the host and its files copied in.
+  const dir = await makeTempDir('bastion-mosquitto-container-');
+  try {
+    const pki = await createTestPki(dir);
+    const credentials = { username: 'bastion', password: randomBytes(12).toString('hex') };
+    const read = (file: string) => readFile(file, 'utf8');
+    const config = mosquittoConfig({
+      ports: INSIDE,
+      files: {
+        passwd: `${DIR}/passwd`,
+        caCert: `${DIR}/ca.crt`,
+        serverCert: `${DIR}/server.crt`,
+        serverKey: `${DIR}/server.key`,
+      },
+    });
+    const container = await startTargetContainer({
+      name: 'mosquitto',
+      image: imageFor('BASTION_MOSQUITTO_IMAGE', 'eclipse-mosquitto:2', env),
+      ports: INSIDE,
+      files: [
+        { content: config, target: `${DIR}/mosquitto.conf`, mode: 0o644 },
+        {
+          content: `${mosquittoPasswordLine(credentials.username, credentials.password)}\n`,
+          target: `${DIR}/passwd`,
+          mode: 0o600,
+        },
+        { content: await read(pki.files.caCert), target: `${DIR}/ca.crt`, mode: 0o644 },
+        { content: await read(pki.files.serverCert), target: `${DIR}/server.crt`, mode: 0o644 },
+        { content: await read(pki.files.serverKey), target: `${DIR}/server.key`, mode: 0o600 },
+      ],
+      // Mosquitto started as root reads its files as user `mosquitto`, so they become its own.
+      command: ['sh', '-c', `chown -R mosquitto ${DIR} && exec /usr/sbin/mosquitto -c ${DIR}/mosquitto.conf`],
+      ready: (host, ports) => brokerAnswers(host, ports.mqtt),
+    });
+    return mosquittoTarget({
+      tier: 'container',
+      host: container.host,
+      ports: container.ports,
+      credentials,
+      pki,
+      down: (signal) => container.kill(signal),
+      up: () => container.start(),
+      async stop() {
+        await container.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export const containerMqttBrokerProvider: MqttBrokerProvider = {
+  kind: 'mqtt-broker',
+  tier: 'container',
+  implementation: 'mosquitto',
+  capabilities: CAPABILITIES,
+  availability() {
+    if (!opensslAvailable()) {
+      return { available: false, reason: 'openssl is not on PATH (needed for the TLS listeners)' };
+    }
+    return dockerAvailability();
+  },
+  start: () => startMosquittoContainer(),
+  lacks: lacksFrom('Mosquitto', CAPABILITIES),
+};
