@@ -277,4 +277,10 @@ export const gatewayRequirements: Requirement[] = [
       "enforces POLICY.md's SSH policy verbatim in front of the real bastion-ssh against a real SSH host",
     source: policyMd,
   },
+  // Checked against any gateway by bastion test --suite gateway (src/suites/gateway/checks.ts).
+  {
+    id: 'gateway.allow.listed',
+    statement: 'lists and admits a tool the policy allows (under default deny, a tool listed as {})',
+    source: policyMd,
+  },
 ];
