@@ -3,9 +3,7 @@
  * each subcommand lives in its own module under cli/ and gets a CliContext.
  */
 import { Command } from 'commander';
-import { benchCommand, benchServerCommand } from './cli/bench.js';
 import type { CliContext } from './cli/context.js';
-import { testCommand } from './cli/test.js';
 
 const controller = new AbortController();
 const exitHooks: Array<() => void> = [];
@@ -48,9 +46,24 @@ const ctx: CliContext = {
 const program = new Command('bastion')
   .description('Bastion harness: benchmark (and, later, the sandbox and the conformance runs)')
   .showHelpAfterError();
-program.addCommand(benchCommand(ctx));
-program.addCommand(benchServerCommand(ctx), { hidden: true });
-program.addCommand(testCommand(ctx));
+
+// Each subcommand's module is loaded only when that subcommand runs (all of them for help): the
+// benchmark starts `bench-server` children many times and measures their memory, which must be
+// their server's alone, not the test runner's or the sandbox's modules.
+const commands: Record<string, { load: () => Promise<Command>; hidden?: boolean }> = {
+  bench: { load: async () => (await import('./cli/bench.js')).benchCommand(ctx) },
+  'bench-server': {
+    load: async () => (await import('./cli/bench.js')).benchServerCommand(ctx),
+    hidden: true,
+  },
+  test: { load: async () => (await import('./cli/test.js')).testCommand(ctx) },
+};
+const requested = process.argv[2];
+const wanted = requested !== undefined && requested in commands ? [requested] : Object.keys(commands);
+for (const name of wanted) {
+  const entry = commands[name];
+  if (entry) program.addCommand(await entry.load(), { hidden: entry.hidden === true });
+}
 
 try {
   await program.parseAsync(process.argv);
