@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import type { GatewayEndpoint } from '../src/suites/gateway/agent.js';
 import { CHECK_ORDER, deriveGatewayChecks, type GatewayCheckKind } from '../src/suites/gateway/checks.js';
+import { CONTRACT_MQTT_POLICY, POLICY_MD_MQTT, POLICY_MD_SSH } from '../src/suites/gateway/policies.js';
 import {
   type CheckSession,
   externalGateway,
@@ -41,37 +42,6 @@ const TITLES: Record<GatewayCheckKind, string> = {
   restart: verifies('gateway.reconnect.http-restart'),
   limit: verifies('gateway.limit.fixed-window'),
   names: verifies('gateway.bypass.names'),
-};
-
-/** Every kind of check at least once, in front of bastion-mqtt. */
-export const CONTRACT_MQTT_POLICY = {
-  version: '1',
-  default: 'deny',
-  hide: ['mqttPublish'],
-  all_tools: { limits: [{ counter: 'all-calls', window: 'second', max: 20 }] },
-  tools: {
-    mqttStatus: {},
-    mqttSubscribe: { action: 'deny', reason: 'this grant only watches' },
-    mqttDisconnect: { limits: [{ counter: 'disconnects', window: 'minute', max: 5, scope: 'grant' }] },
-  },
-};
-
-/** POLICY.md, verbatim. */
-const POLICY_MD_MQTT = {
-  version: '1',
-  default: 'deny',
-  tools: {
-    mqttDisconnect: {
-      limits: [{ counter: 'mqttdisconnect_rate', window: 'minute', max: 60, scope: 'grant' }],
-    },
-  },
-};
-const POLICY_MD_SSH = {
-  version: '1',
-  default: 'deny',
-  tools: {
-    disconnect: { limits: [{ counter: 'disconnect_rate', window: 'minute', max: 30, scope: 'grant' }] },
-  },
 };
 
 interface Running {

@@ -434,7 +434,7 @@ function restartCheck(policy: CompiledPolicy): GatewayCheck[] {
           if (before.kind !== 'admitted')
             skip(`'${tool}' is not admitted even before the restart: ${describeCall(before)}`);
           await ctx.restartUpstream?.();
-          const deadline = Date.now() + 15_000;
+          const deadline = Date.now() + 10_000;
           let after: CallClass;
           for (;;) {
             after = await agent.call(tool, args);
