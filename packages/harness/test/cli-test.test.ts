@@ -1,0 +1,178 @@
+/**
+ * `bastion test` as a user runs it: the bin in a child process, pointed at a server or a gateway,
+ * with its exit status, console summary, JUnit XML and JSON report.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CONTRACT_MQTT_POLICY } from '../src/suites/gateway/policies.js';
+import { BINS, type RunningService, startOwnGateway, startOwnMqttServer } from '../src/suites/own-targets.js';
+import { HARNESS_ROOT } from '../src/suites/paths.js';
+import type { RunReport } from '../src/suites/report.js';
+import { freePort } from '../src/targets/process.js';
+import { type NaiveGateway, startNaiveGateway } from './contract-fixtures/naive-gateway.js';
+
+const BASTION = join(HARNESS_ROOT, 'bin', 'bastion.js');
+
+/** The child's environment: ours without vitest's own variables or a target left in the environment. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('VITEST') || key === 'TEST' || key === 'NODE_ENV') continue;
+    if (/^BASTION_(MQTT_SERVER|MQTT_BROKER|GATEWAY|CONFORMANCE)_/.test(key)) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+function bastion(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BASTION, ...args], { env: childEnv(), cwd: HARNESS_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bastion-cli-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const readReport = async (reportDir: string) =>
+  JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as RunReport;
+const outcomeOf = (report: RunReport, id: string) => report.requirements.find((r) => r.id === id)?.outcome;
+
+describe('bastion test', () => {
+  const started: Array<{ stop(): Promise<void> } | NaiveGateway> = [];
+  afterEach(async () => {
+    for (const s of started.splice(0).reverse()) await ('close' in s ? s.close() : s.stop());
+  });
+
+  it('refuses flags that do not go together, before running anything', async () => {
+    const noPolicy = await bastion(['test', '--suite', 'gateway', '--gateway-url', 'http://127.0.0.1:1/mcp']);
+    expect(noPolicy.code).toBe(2);
+    expect(noPolicy.stderr).toContain('--gateway-url needs --policy FILE');
+    const wrongSuite = await bastion(['test', '--suite', 'ssh', '--server-url', 'http://127.0.0.1:1/mcp']);
+    expect(wrongSuite.code).toBe(2);
+    expect(wrongSuite.stderr).toContain('--server-url goes with --suite mqtt or --suite conformance');
+    const unknown = await bastion(['test', '--suite', 'nonsense']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown suite 'nonsense'");
+  });
+
+  it('passes the MQTT contract against our own server given by URL, with reports', async () => {
+    const server: RunningService = await startOwnMqttServer();
+    started.push(server);
+    const reportDir = join(dir, 'mqtt');
+    const run = await bastion([
+      'test',
+      '--suite',
+      'mqtt',
+      '--server-url',
+      `${server.baseUrl}/mcp`,
+      '--tiers',
+      'embedded',
+      '--report',
+      reportDir,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/\[1\/1\] ✓ test\/contract-mqtt\.test\.ts {2}\d+ passed, 0 failed/);
+    expect(run.stdout).toContain('Result: PASS');
+    const report = await readReport(reportDir);
+    expect(report.target).toEqual({ serverUrl: `${server.baseUrl}/mcp` });
+    expect(report.exitCode).toBe(0);
+    for (const id of ['mqtt.compat.tool-schema', 'mqtt.compat.connect-text', 'mqtt.compat.connect-failure']) {
+      expect(report.requirements.find((r) => r.id === id)?.tiers, id).toMatchObject({ embedded: 'pass' });
+    }
+    const junit = await readFile(join(reportDir, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testsuites name="bastion test" tests="\d+" failures="0"/);
+  }, 120_000);
+
+  describe('--suite gateway against a gateway given by URL', () => {
+    async function setUp() {
+      const policyPath = join(dir, 'policy.json');
+      await writeFile(policyPath, JSON.stringify(CONTRACT_MQTT_POLICY));
+      const upstreamPort = await freePort();
+      const upstreamUrl = `http://127.0.0.1:${upstreamPort}/mcp`;
+      const upstreamCommand = `${process.execPath} ${BINS.mqtt} --transport http --port ${upstreamPort} --log-level warn`;
+      return { policyPath, upstreamUrl, upstreamCommand };
+    }
+    const args = (
+      gatewayUrl: string,
+      token: string,
+      s: Awaited<ReturnType<typeof setUp>>,
+      reportDir: string,
+    ) => [
+      'test',
+      '--suite',
+      'gateway',
+      '--gateway-url',
+      gatewayUrl,
+      '--token',
+      token,
+      '--policy',
+      s.policyPath,
+      '--upstream',
+      s.upstreamUrl,
+      '--upstream-command',
+      s.upstreamCommand,
+      '--report',
+      reportDir,
+    ];
+
+    it('fails, naming the limit, on a gateway that admits one call too many', async () => {
+      const s = await setUp();
+      const token = 'cli-test-token';
+      const gateway = await startNaiveGateway({
+        upstreamUrl: s.upstreamUrl,
+        policy: CONTRACT_MQTT_POLICY,
+        token,
+        fault: 'over-admit',
+      });
+      started.push(gateway);
+      const reportDir = join(dir, 'over-admit');
+      const run = await bastion(args(gateway.url, token, s, reportDir));
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toContain('Result: FAIL');
+      expect(run.stdout).toMatch(/admitted \d+ calls to 'mqttDisconnect' where \d+ were left/);
+      const report = await readReport(reportDir);
+      expect(outcomeOf(report, 'gateway.limit.fixed-window')).toBe('fail');
+      for (const id of [
+        'gateway.hide.list',
+        'gateway.deny.default',
+        'gateway.bypass.names',
+        'gateway.reconnect.http-restart',
+      ]) {
+        expect(outcomeOf(report, id), id).toBe('pass');
+      }
+      // The token is in no report.
+      expect(JSON.stringify(report)).not.toContain(token);
+      expect(await readFile(join(reportDir, 'junit.xml'), 'utf8')).not.toContain(token);
+    }, 120_000);
+
+    it('passes the real bastion-gateway', async () => {
+      const s = await setUp();
+      const gateway = await startOwnGateway({ mqtt: { url: s.upstreamUrl, policy: CONTRACT_MQTT_POLICY } });
+      started.push(gateway);
+      const reportDir = join(dir, 'bastion-gateway');
+      const run = await bastion(args(gateway.endpoint('mqtt'), gateway.token, s, reportDir));
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const report = await readReport(reportDir);
+      expect(report.totals.failed).toBe(0);
+      expect(report.totals.passed).toBeGreaterThanOrEqual(12);
+    }, 120_000);
+  });
+});
