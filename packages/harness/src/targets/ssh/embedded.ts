@@ -10,7 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
-import ssh2, { type Connection, type ParsedKey } from 'ssh2';
+import ssh2, { type Connection, type ParsedKey, type SFTPWrapper } from 'ssh2';
 import { lacksFrom } from '../../testing/tiers.js';
 import { makeTempDirSync } from '../run-scope.js';
 import { type CommandRunner, createShellCommandRunner, type RunningCommand } from './command-runner.js';
@@ -36,6 +36,8 @@ export interface EmbeddedSshHostOptions {
   /** Where commands start and relative SFTP paths point; a fresh temp dir (removed on stop) by default. */
   workDir?: string;
   sftp?: boolean;
+  /** Serves an accepted SFTP session; the real-disk handler (`serveSftp`) by default. */
+  sftpHandler?: (sftp: SFTPWrapper, home: string) => void;
   /** Receives one line per event (auth, exec, signal, ...). Never given a secret. */
   log?: (line: string) => void;
 }
@@ -229,7 +231,7 @@ export class EmbeddedSshHost {
       session.on('sftp', (accept, reject) => {
         if (this.options.sftp === false) return reject();
         this.log(`sftp for ${username()}`);
-        serveSftp(accept(), this.workDir);
+        (this.options.sftpHandler ?? serveSftp)(accept(), this.workDir);
       });
     });
   }
