@@ -3,7 +3,7 @@
  * SSE, via @bastion/mcp-http) or spawned over stdio, a gateway built from a config document, and real
  * SDK clients connected to it in memory, over Streamable HTTP or over legacy SSE.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -109,6 +109,8 @@ export interface GatewayHarness {
     kind?: 'streamable' | 'sse',
     options?: ClientOptions,
   ): Promise<Client>;
+  /** Closes the clients opened so far (their sessions, and upstream sessions, end). */
+  closeClients(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,6 +120,8 @@ export interface HarnessConfig {
   grants?: Record<string, { servers: string[]; policy?: Record<string, unknown> }>;
   anonymous?: { servers: string[] };
   audit?: boolean;
+  /** Files written into the gateway's directory first (policy files named relative to it). */
+  files?: Record<string, string>;
 }
 
 let counter = 0;
@@ -127,6 +131,7 @@ export async function startGateway(
   options: Omit<GatewayOptions, 'config'> & { logger?: Logger } = {},
 ): Promise<GatewayHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'gw-test-'));
+  for (const [name, text] of Object.entries(config.files ?? {})) await writeFile(join(dir, name), text);
   const tokens: Record<string, string> = {};
   const grants: Record<string, unknown> = {};
   for (const [label, grant] of Object.entries(config.grants ?? {})) {
@@ -186,8 +191,11 @@ export async function startGateway(
       clients.push(client);
       return client;
     },
-    async close() {
+    async closeClients() {
       await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    },
+    async close() {
+      await harness.closeClients();
       await gateway.close();
       await rm(dir, { recursive: true, force: true });
     },
