@@ -23,9 +23,10 @@ function describe(err: unknown): string {
  */
 export async function runSequential(
   session: BenchSession,
-  options: { warmup: number; calls: number; maxMs: number; signal: AbortSignal },
+  options: { warmup: number; calls: number; maxMs: number; signal: AbortSignal; recorder?: LatencyRecorder },
 ): Promise<LoadOutcome> {
-  const recorder = new LatencyRecorder();
+  // A recorder may be passed in to collect several runs (interleaved rounds) in one histogram.
+  const recorder = options.recorder ?? new LatencyRecorder();
   let errors = 0;
   let firstError: string | undefined;
   let sequence = 0;

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchSession } from './clients.js';
 import { runEngineBench } from './engine.js';
 import { gatewayAllowPath, gatewayPolicyPath } from './gateway-paths.js';
+import { LatencyRecorder } from './histogram.js';
 import { closeSessions, openSessions, runConcurrent, runSequential } from './load.js';
 import { describeMachine } from './machine.js';
 import type { BenchOptions, PathId } from './options.js';
@@ -35,9 +36,11 @@ export interface RunHooks {
   processes?: BenchProcesses;
 }
 
-/** Order of measurement: the floor first, then the fresh upstream alone, then the hops in front of it. */
+/** Order of start-up and of the per-path phases; the sequential rounds take the paths in this order too. */
 const RUN_ORDER: readonly PathId[] = ['bare', 'direct', 'gateway-allow', 'gateway-policy', 'peer'];
 const SESSION_OPEN_PARALLELISM = 8;
+/** The sequential calls of each path are split into this many rounds, taken in turn across paths. */
+const SEQUENTIAL_ROUNDS = 10;
 /** Time for a process to settle (sockets, timers, GC) before its memory is read. */
 const SETTLE_MS = 500;
 
@@ -54,28 +57,33 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
 
   const workDir = await mkdtemp(join(tmpdir(), 'bastion-bench-'));
   const pathResults = new Map<PathId, PathResult>();
+  const live: LivePath[] = [];
   try {
+    // 1. Every path up and warm, each with a fresh upstream of its own, so that no path inherits
+    //    another's heap, JIT state or sessions.
     for (const id of RUN_ORDER) {
       const spec = specs.get(id);
       if (!options.paths.includes(id) || spec === undefined) continue;
       signal.throwIfAborted();
-      // A fresh upstream for each path, so that no path inherits another's heap, JIT state or sessions.
-      let upstream: PathContext['upstream'];
-      if (spec.needsUpstream) {
-        progress(`(${spec.letter}) starting a fresh echo upstream`);
-        const process = await processes.startBenchServer('echo-upstream');
-        upstream = { url: `http://127.0.0.1:${process.port}/mcp`, process };
-        progress(`(${spec.letter}) echo upstream pid ${process.pid} on 127.0.0.1:${process.port}`);
-      }
+      const path = await startPath(spec, processes, workDir, options, hooks);
+      pathResults.set(id, path.result);
+      if (path.result.status === 'ok') live.push(path);
+    }
+    // 2. Sequential latency in interleaved rounds: load from elsewhere on the machine that comes and
+    //    goes during the run falls on every path alike, so (b) - (a) compares like with like.
+    await measureSequential(live, options, hooks);
+    // 3. Memory per idle session and throughput, one path at a time (each path's processes are
+    //    stopped once it is done).
+    for (const path of live.splice(0)) {
       try {
-        const ctx: PathContext = { processes, upstream, workDir, profileDir: options.profileDir };
-        pathResults.set(id, await measurePath(spec, ctx, options, hooks));
+        if (path.result.status === 'ok') await measureLoad(path, options, hooks);
       } finally {
-        await upstream?.process.stop();
+        await path.stop();
       }
     }
   } finally {
     progress('stopping child processes');
+    for (const path of live) await path.stop().catch(() => undefined);
     await processes.stopAll();
     await rm(workDir, { recursive: true, force: true });
   }
@@ -142,12 +150,34 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function measurePath(
+/** One path while it runs: its processes, its main session, and what has been measured so far. */
+interface LivePath {
+  spec: PathSpec;
+  result: PathResult;
+  opened: OpenedPath | undefined;
+  hopPid: number;
+  /** The upstream's pid when there is a hop in front of it (its figures are reported apart). */
+  upstreamPid: number | undefined;
+  main: BenchSession | undefined;
+  stop(): Promise<void>;
+}
+
+function fail(path: LivePath, err: unknown, progress: (line: string) => void): void {
+  path.result.status = 'failed';
+  path.result.reason = errorText(err);
+  const output = path.opened?.hop?.recentOutput().trim();
+  if (output) path.result.reason += ` (last output: ${output.slice(-500)})`;
+  progress(`(${path.spec.letter}) ${path.spec.label} failed: ${path.result.reason}`);
+}
+
+/** Starts a path (and its own upstream), opens its main session and warms it up. */
+async function startPath(
   spec: PathSpec,
-  ctx: PathContext,
+  processes: BenchProcesses,
+  workDir: string,
   options: BenchOptions,
   hooks: RunHooks,
-): Promise<PathResult> {
+): Promise<LivePath> {
   const { signal, progress } = hooks;
   const result: PathResult = {
     id: spec.id,
@@ -157,30 +187,146 @@ async function measurePath(
     status: 'ok',
     levels: [],
   };
+  let upstream: PathContext['upstream'];
+  const path: LivePath = {
+    spec,
+    result,
+    opened: undefined,
+    hopPid: 0,
+    upstreamPid: undefined,
+    main: undefined,
+    async stop() {
+      const main = path.main;
+      path.main = undefined;
+      if (main) await main.close();
+      const opened = path.opened;
+      path.opened = undefined;
+      await opened?.stop();
+      const up = upstream;
+      upstream = undefined;
+      await up?.process.stop();
+    },
+  };
   progress(`(${spec.letter}) ${spec.label}: starting`);
-  let opened: OpenedPath | undefined;
+  try {
+    if (spec.needsUpstream) {
+      const process = await processes.startBenchServer('echo-upstream');
+      upstream = { url: `http://127.0.0.1:${process.port}/mcp`, process };
+      progress(`(${spec.letter}) echo upstream pid ${process.pid} on 127.0.0.1:${process.port}`);
+    }
+    const ctx: PathContext = { processes, upstream, workDir, profileDir: options.profileDir };
+    path.opened = await spec.start(ctx);
+    const opened = path.opened;
+    if (opened.hop) {
+      result.hopProcess = opened.hop.name;
+      progress(`(${spec.letter}) ${opened.hop.name} pid ${opened.hop.pid} on 127.0.0.1:${opened.hop.port}`);
+    }
+    if (opened.details) result.details = opened.details;
+    const hopPid = opened.hop?.pid ?? upstream?.process.pid;
+    if (hopPid === undefined) throw new Error('this path has neither a hop process nor an upstream');
+    path.hopPid = hopPid;
+    path.upstreamPid = opened.hop ? upstream?.process.pid : undefined;
+    path.main = await opened.openSession();
+    progress(`(${spec.letter}) warm-up: ${options.warmupCalls} calls`);
+    await runSequential(path.main, {
+      warmup: options.warmupCalls,
+      calls: 0,
+      maxMs: options.phaseMaxMs,
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) {
+      await path.stop().catch(() => undefined);
+      throw signal.reason ?? err;
+    }
+    fail(path, err, progress);
+    await path.stop().catch(() => undefined);
+  }
+  return path;
+}
+
+/** Sequential calls on each path's main session, in `SEQUENTIAL_ROUNDS` interleaved rounds. */
+async function measureSequential(paths: readonly LivePath[], options: BenchOptions, hooks: RunHooks) {
+  const { signal, progress } = hooks;
+  if (paths.length === 0) return;
+  const rounds = Math.max(1, Math.min(SEQUENTIAL_ROUNDS, options.sequentialCalls));
+  progress(
+    `sequential: ${options.sequentialCalls} calls per path in ${rounds} interleaved rounds (${paths.map((p) => p.spec.letter).join(', ')})`,
+  );
+  const state = paths.map((path) => ({
+    path,
+    recorder: new LatencyRecorder(),
+    calls: 0,
+    errors: 0,
+    firstError: undefined as string | undefined,
+    elapsedMs: 0,
+    hopCpuMs: 0,
+    upstreamCpuMs: 0,
+    cpuKnown: true,
+  }));
+  for (let round = 0; round < rounds; round++) {
+    for (const s of state) {
+      signal.throwIfAborted();
+      const main = s.path.main;
+      if (main === undefined) continue;
+      const calls = Math.ceil(((round + 1) * options.sequentialCalls) / rounds) - s.calls;
+      const hopBefore = readProcess(s.path.hopPid);
+      const upBefore = s.path.upstreamPid === undefined ? undefined : readProcess(s.path.upstreamPid);
+      const outcome = await runSequential(main, {
+        warmup: 0,
+        calls,
+        maxMs: options.phaseMaxMs / rounds,
+        signal,
+        recorder: s.recorder,
+      });
+      const hopAfter = readProcess(s.path.hopPid);
+      const upAfter = s.path.upstreamPid === undefined ? undefined : readProcess(s.path.upstreamPid);
+      if (hopBefore && hopAfter) s.hopCpuMs += hopAfter.cpuMs - hopBefore.cpuMs;
+      else s.cpuKnown = false;
+      if (upBefore && upAfter) s.upstreamCpuMs += upAfter.cpuMs - upBefore.cpuMs;
+      s.calls += outcome.calls;
+      s.errors += outcome.errors;
+      s.firstError ??= outcome.firstError;
+      s.elapsedMs += outcome.elapsedMs;
+    }
+  }
+  signal.throwIfAborted();
+  for (const s of state) {
+    const { result, spec } = s.path;
+    const sequential: SequentialResult = {
+      latency: s.recorder.summary(),
+      distribution: s.recorder.distribution(),
+      hdrBase64: s.recorder.encode(),
+      errors: s.errors,
+      elapsedMs: Math.round(s.elapsedMs),
+    };
+    if (s.firstError) sequential.firstError = s.firstError;
+    if (s.cpuKnown && s.calls > 0) {
+      sequential.hopCpuMsPerCall = round(s.hopCpuMs / s.calls, 4);
+      if (s.path.upstreamPid !== undefined)
+        sequential.upstreamCpuMsPerCall = round(s.upstreamCpuMs / s.calls, 4);
+    }
+    result.sequential = sequential;
+    progress(
+      `(${spec.letter}) sequential: p50 ${sequential.latency.p50Ms} ms, p99 ${sequential.latency.p99Ms} ms (${s.recorder.count} ok, ${s.errors} errors)`,
+    );
+    if (s.recorder.count === 0) {
+      fail(s.path, new Error(`every call failed: ${s.firstError ?? 'unknown error'}`), progress);
+    }
+  }
+}
+
+/** Memory per idle session, then the throughput levels, for one path. */
+async function measureLoad(path: LivePath, options: BenchOptions, hooks: RunHooks): Promise<void> {
+  const { signal, progress } = hooks;
+  const { spec, result, hopPid, upstreamPid } = path;
+  const opened = path.opened;
+  if (opened === undefined) return;
   const sessions: BenchSession[] = [];
   try {
-    opened = await spec.start(ctx);
-    const path = opened;
-    if (path.hop) {
-      result.hopProcess = path.hop.name;
-      progress(`(${spec.letter}) ${path.hop.name} pid ${path.hop.pid} on 127.0.0.1:${path.hop.port}`);
-    }
-    if (path.details) result.details = path.details;
-    const hopPid = path.hop?.pid ?? ctx.upstream?.process.pid;
-    if (hopPid === undefined) throw new Error('this path has neither a hop process nor an upstream');
-    // The upstream's figures are reported apart only when there is a hop in front of it.
-    const upstreamPid = path.hop ? ctx.upstream?.process.pid : undefined;
-
-    const main = await path.openSession();
-    sessions.push(main);
-    progress(`(${spec.letter}) warm-up: ${options.warmupCalls} calls`);
-    await runSequential(main, { warmup: options.warmupCalls, calls: 0, maxMs: options.phaseMaxMs, signal });
-
     if (options.idleSessions > 0) {
       signal.throwIfAborted();
-      const idle = await measureIdle(path, hopPid, upstreamPid, options, signal);
+      const idle = await measureIdle(opened, hopPid, upstreamPid, options, signal);
       if (idle) {
         result.idle = idle;
         progress(
@@ -188,45 +334,12 @@ async function measurePath(
         );
       }
     }
-
-    signal.throwIfAborted();
-    progress(`(${spec.letter}) sequential: ${options.sequentialCalls} calls`);
-    const hopSampler = new ProcessSampler(hopPid);
-    const upstreamSampler = upstreamPid === undefined ? undefined : new ProcessSampler(upstreamPid);
-    const seq = await runSequential(main, {
-      warmup: 0,
-      calls: options.sequentialCalls,
-      maxMs: options.phaseMaxMs,
-      signal,
-    });
-    const hopUsage = hopSampler.stop();
-    const upstreamUsage = upstreamSampler?.stop();
-    signal.throwIfAborted();
-    const succeeded = seq.recorder.count;
-    const sequential: SequentialResult = {
-      latency: seq.recorder.summary(),
-      distribution: seq.recorder.distribution(),
-      hdrBase64: seq.recorder.encode(),
-      errors: seq.errors,
-      elapsedMs: Math.round(seq.elapsedMs),
-    };
-    if (seq.firstError) sequential.firstError = seq.firstError;
-    if (hopUsage && seq.calls > 0) sequential.hopCpuMsPerCall = round(hopUsage.cpuMs / seq.calls, 4);
-    if (upstreamUsage && seq.calls > 0)
-      sequential.upstreamCpuMsPerCall = round(upstreamUsage.cpuMs / seq.calls, 4);
-    result.sequential = sequential;
-    progress(
-      `(${spec.letter}) sequential: p50 ${sequential.latency.p50Ms} ms, p99 ${sequential.latency.p99Ms} ms (${succeeded} ok, ${seq.errors} errors)`,
-    );
-    if (succeeded === 0) throw new Error(`every call failed: ${seq.firstError ?? 'unknown error'}`);
-    await closeSessions(sessions.splice(0));
-
     const levels = [...options.concurrency].sort((x, y) => x - y);
     const most = levels.at(-1) ?? 0;
     if (most > 0) {
       progress(`(${spec.letter}) opening ${most} sessions for the throughput levels`);
       sessions.push(
-        ...(await openSessions(() => path.openSession(), most, {
+        ...(await openSessions(() => opened.openSession(), most, {
           parallelism: SESSION_OPEN_PARALLELISM,
           signal,
         })),
@@ -245,16 +358,10 @@ async function measurePath(
     }
   } catch (err) {
     if (signal.aborted) throw signal.reason ?? err;
-    result.status = 'failed';
-    result.reason = errorText(err);
-    const output = opened?.hop?.recentOutput().trim();
-    if (output) result.reason += ` (last output: ${output.slice(-500)})`;
-    progress(`(${spec.letter}) ${spec.label} failed: ${result.reason}`);
+    fail(path, err, progress);
   } finally {
     await closeSessions(sessions.splice(0));
-    await opened?.stop();
   }
-  return result;
 }
 
 async function measureLevel(
