@@ -231,6 +231,22 @@ describe('call pipeline', () => {
     expect(store.count(JSON.stringify(['mqtt', 'all', 'grant:bob']), T0)).toBe(0);
   });
 
+  it('counts each agent session apart under scope "session"', async () => {
+    const p = policy({
+      version: '1',
+      default: 'deny',
+      tools: { t: { limits: [{ counter: 'c', window: 'hour', max: 1, scope: 'session' }] } },
+    });
+    const { run } = pipelineFor(p);
+    const target = fakeTarget(['t']);
+    expect((await run(context({ tool: 't', target, sessionId: 'one' }, T0))).isError).toBeUndefined();
+    expect(policyOf(await run(context({ tool: 't', target, sessionId: 'one' }, T0)))).toMatchObject({
+      rule: '/tools/t/limits/0',
+      retryAfterMs: 3_600_000,
+    });
+    expect((await run(context({ tool: 't', target, sessionId: 'two' }, T0))).isError).toBeUndefined();
+  });
+
   it('records one context per call with the decision and upstream outcome', async () => {
     const { run, recorded } = pipelineFor(MQTT);
     const target = fakeTarget(['mqttDisconnect']);

@@ -254,6 +254,42 @@ describe('gateway policy decisions', () => {
   });
 });
 
+describe('gateway denials and output schemas', () => {
+  it(verifies('gateway.limit.output-schema'), async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gw-schema-'));
+    const file = join(dir, 'policy.json');
+    await writeFile(file, JSON.stringify({ version: '1', default: 'deny', tools: { sessionInfo: {} } }));
+    try {
+      harness = await startGateway({ servers: { fx: http(file) }, grants: { alice: { servers: ['fx'] } } });
+      const agent = await harness.connect('fx', 'alice');
+      // Allowed without conditions or limits: listed exactly as the upstream declares it.
+      const listed = (await agent.listTools()).tools[0];
+      expect(listed?.outputSchema).toMatchObject({ properties: { calls: {}, pid: {} } });
+      expect(listed?.outputSchema).not.toHaveProperty('anyOf');
+      // A limit added later: the agent still holds the narrow schema, so the denial carries no
+      // structuredContent its SDK would reject, and its text says what happened.
+      await writeFile(
+        file,
+        JSON.stringify({
+          version: '1',
+          default: 'deny',
+          tools: { sessionInfo: { limits: [{ counter: 's', window: 'minute', max: 0 }] } },
+        }),
+      );
+      await harness.gateway.reloadPolicies();
+      const denied = await call(agent, 'sessionInfo');
+      expect(denied.isError).toBe(true);
+      expect(denied.structuredContent).toBeUndefined();
+      expect(textOf(denied)).toMatch(/^\[POLICY DENIED\] rate limit reached: at most 0 call\(s\) per minute/);
+      // Listed again, the schema admits the gateway's results, and denials carry them.
+      expect((await agent.listTools()).tools[0]?.outputSchema).toHaveProperty('anyOf');
+      expect(policyOf(await call(agent, 'sessionInfo'))?.rule).toBe('/tools/sessionInfo/limits/0');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('gateway policy reload', () => {
   it(verifies('gateway.policy.reload', 'gateway.policy.reload-invalid'), async () => {
     const clock = new FakeClock(T0);
