@@ -112,7 +112,7 @@ export const gatewayRequirements: Requirement[] = [
   },
   {
     id: 'gateway.deny.action',
-    statement: 'denies a tool with action "deny" with its reason, while keeping it listed',
+    statement: 'denies every call to a tool with action "deny", with its reason',
     source: issue,
   },
   {
