@@ -75,7 +75,7 @@ let exitHookInstalled = false;
  * Tracks a child process until it exits: SIGKILLed if this process exits first, and recorded in the
  * run directory so the run's teardown can kill it if this whole process dies first.
  */
-export function trackChild(child: ChildProcess, name: string): void {
+export function trackChild(child: ChildProcess, name: string, scope = runScope()): void {
   const pid = child.pid;
   if (pid === undefined) return;
   live.add(child);
@@ -86,7 +86,6 @@ export function trackChild(child: ChildProcess, name: string): void {
       for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     });
   }
-  const scope = runScope();
   let record: string | undefined;
   if (scope !== undefined) {
     const dir = join(scope.dir, 'pids');

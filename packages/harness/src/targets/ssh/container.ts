@@ -16,7 +16,7 @@ import { dockerAvailability, startTargetContainer } from '../container.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
-const DOCKERFILE_DIR = join(import.meta.dirname, '..', '..', '..', 'docker', 'sshd');
+export const SSHD_DOCKERFILE_DIR = join(import.meta.dirname, '..', '..', '..', 'docker', 'sshd');
 const SCRATCH = '/tmp/bastion-scratch';
 
 /** Resolves once the port answers with an SSH banner (a mapped port may accept before sshd runs). */
@@ -41,14 +41,14 @@ async function waitForSshBanner(host: string, port: number, timeoutMs = 20_000):
   throw new Error(`no SSH banner on ${host}:${port} after ${timeoutMs} ms`);
 }
 
-const BUILT_IMAGE = 'bastion-sshd:test';
+export const SSHD_BUILT_IMAGE = 'bastion-sshd:test';
 
 /** BASTION_SSHD_IMAGE, else the image built from docker/sshd/Dockerfile (cached by Docker). */
 async function sshdImage(env: NodeJS.ProcessEnv): Promise<string> {
   const name = env.BASTION_SSHD_IMAGE;
   if (name !== undefined && name !== '') return name;
-  await GenericContainer.fromDockerfile(DOCKERFILE_DIR).build(BUILT_IMAGE, { deleteOnExit: false });
-  return BUILT_IMAGE;
+  await GenericContainer.fromDockerfile(SSHD_DOCKERFILE_DIR).build(SSHD_BUILT_IMAGE, { deleteOnExit: false });
+  return SSHD_BUILT_IMAGE;
 }
 
 export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.env): Promise<SshHostTarget> {
