@@ -101,6 +101,31 @@ describe('bastion test', () => {
     expect(junit).toMatch(/<testsuites name="bastion test" tests="\d+" failures="0"/);
   }, 120_000);
 
+  it('runs the official conformance suite against a server given by URL, judged by its baseline', async () => {
+    const server: RunningService = await startOwnMqttServer();
+    started.push(server);
+    const reportDir = join(dir, 'conformance');
+    const run = await bastion([
+      'test',
+      '--suite',
+      'conformance',
+      '--server-url',
+      `${server.baseUrl}/mcp`,
+      '--baseline',
+      join(HARNESS_ROOT, 'conformance', 'bastion-mqtt.yml'),
+      '--report',
+      reportDir,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const report = await readReport(reportDir);
+    const names = report.tests.map((t) => t.name);
+    expect(names).toContainEqual(expect.stringMatching(/> ping passes$/));
+    expect(names).toContainEqual(
+      expect.stringMatching(/> tools-call-image fails as expected: no fixture tool/),
+    );
+    expect(report.tests.every((t) => t.file === 'test/conformance-external.test.ts')).toBe(true);
+  }, 120_000);
+
   describe('--suite gateway against a gateway given by URL', () => {
     async function setUp() {
       const policyPath = join(dir, 'policy.json');
