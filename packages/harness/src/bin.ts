@@ -57,6 +57,7 @@ const commands: Record<string, { load: () => Promise<Command>; hidden?: boolean 
     hidden: true,
   },
   test: { load: async () => (await import('./cli/test.js')).testCommand(ctx) },
+  sandbox: { load: async () => (await import('./cli/sandbox.js')).sandboxCommand(ctx) },
 };
 const requested = process.argv[2];
 const wanted = requested !== undefined && requested in commands ? [requested] : Object.keys(commands);

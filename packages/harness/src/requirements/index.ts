@@ -8,6 +8,7 @@ import { gatewayRequirements } from './gateway.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
 import { reconnectRequirements } from './reconnect.js';
+import { sandboxRequirements } from './sandbox.js';
 import { sshRequirements } from './ssh.js';
 import type { Requirement } from './types.js';
 
@@ -19,6 +20,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...sshRequirements,
   ...gatewayRequirements,
   ...reconnectRequirements,
+  ...sandboxRequirements,
 ];
 
 const byId = new Map(REQUIREMENTS.map((r) => [r.id, r]));
