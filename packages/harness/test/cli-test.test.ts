@@ -71,7 +71,7 @@ describe('bastion test', () => {
     const unknown = await bastion(['test', '--suite', 'nonsense']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown suite 'nonsense'");
-  });
+  }, 60_000);
 
   it('passes the MQTT contract against our own server given by URL, with reports', async () => {
     const server: RunningService = await startOwnMqttServer();
