@@ -59,6 +59,9 @@ const commands: Record<string, { load: () => Promise<Command>; hidden?: boolean 
   test: { load: async () => (await import('./cli/test.js')).testCommand(ctx) },
   sandbox: { load: async () => (await import('./cli/sandbox.js')).sandboxCommand(ctx) },
 };
+// pnpm 12 passes the `--` of `pnpm start -- --port 4300` through to the script; no subcommand
+// takes operands after it, so it is dropped and the flags behind it are read as flags.
+if (process.argv[3] === '--') process.argv.splice(3, 1);
 const requested = process.argv[2];
 const wanted = requested !== undefined && requested in commands ? [requested] : Object.keys(commands);
 for (const name of wanted) {
