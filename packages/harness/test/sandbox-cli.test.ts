@@ -178,6 +178,14 @@ describe('bastion sandbox for a person', () => {
     }
   });
 
+  it('refuses a policy that cannot load before starting anything, naming the problem', async () => {
+    const result = await runToEnd(['--port', '0', '--policy', 'no-such-policy.json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /the policy cannot be used:\n.*no-such-policy\.json: \(document\): cannot read: ENOENT/,
+    );
+  });
+
   it('refuses --ssh-shell outside the embedded tier, saying whose shell runs there', async () => {
     const result = await runToEnd(['--tier', 'process', '--ssh-shell', 'host']);
     expect(result.code).toBe(2);

@@ -32,13 +32,23 @@ function port(value: string): number {
   return n;
 }
 
-/** Log lines the feed already shows, or that the shared policy file makes expected. */
-const QUIET = new Set([
-  'policy names tools the upstream does not offer',
+/** Expected with one policy file for both servers: each offers only its own tools. */
+const EXPECTED = 'policy names tools the upstream does not offer';
+/** Log lines the banner or the feed already show. */
+const SHOWN = new Set([
   'policy reloaded',
   'policy reload rejected; the previous policy stays in force',
   'listening',
 ]);
+
+/** Pino's JSON as it is (`--json`), less the expected warning. */
+function jsonLog(stderr: NodeJS.WritableStream): { write(line: string): void } {
+  return {
+    write(line: string) {
+      if (!line.includes(EXPECTED)) stderr.write(line);
+    },
+  };
+}
 
 /** Pino's JSON, as short lines for a person (`--json` keeps the JSON). */
 function humanLog(stderr: NodeJS.WritableStream): { write(line: string): void } {
@@ -52,7 +62,7 @@ function humanLog(stderr: NodeJS.WritableStream): { write(line: string): void } 
         return;
       }
       const { level, msg, component, time: _t, pid: _p, hostname: _h, ...rest } = entry;
-      if (typeof msg === 'string' && QUIET.has(msg)) return;
+      if (msg === EXPECTED || (typeof msg === 'string' && SHOWN.has(msg))) return;
       const name = typeof level === 'number' ? (pino.levels.labels[level] ?? String(level)) : String(level);
       const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
       stderr.write(`  [${String(component ?? 'sandbox')}] ${name}: ${String(msg)}${extra}\n`);
@@ -107,7 +117,7 @@ export function sandboxCommand(ctx: CliContext): Command {
       }
       const logger: Logger = pino(
         { level: flags.logLevel, base: undefined },
-        flags.json ? (ctx.stderr as unknown as { write(s: string): void }) : humanLog(ctx.stderr),
+        flags.json ? jsonLog(ctx.stderr) : humanLog(ctx.stderr),
       );
       const policyPath = flags.policy === undefined ? DEFAULT_POLICY : resolve(ctx.cwd, flags.policy);
       const write = (text: string) => ctx.stdout.write(text);

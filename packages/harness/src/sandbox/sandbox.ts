@@ -13,6 +13,7 @@ import {
   createGrantToken,
   formatProblems,
   type Gateway,
+  loadPolicyFile,
   type ReloadEvent,
   resolveConfig,
 } from '@bastion/gateway';
@@ -106,6 +107,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const availability = tierAvailability(options.tier);
   if (!availability.available) {
     throw new SandboxStartError(`the ${options.tier} tier is not available here: ${availability.reason}`);
+  }
+  // A policy that cannot load is reported before anything starts (the gateway checks it again).
+  try {
+    await loadPolicyFile(options.policyPath);
+  } catch (err) {
+    throw new SandboxStartError(`the policy cannot be used:\n${problemsText(err)}`);
   }
   // Stopped in reverse order of starting, on failure as on close.
   const stack: Array<() => Promise<void>> = [];
