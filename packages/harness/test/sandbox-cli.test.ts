@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import {
   BIN,
@@ -20,6 +20,9 @@ import {
   startSandboxChild,
   stillRunning,
 } from './sandbox-support.js';
+
+// Each test starts `bastion sandbox` as a user would (node, tsx, every server): slow on a loaded machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
 
 interface HttpServerConfig {
   url: string;

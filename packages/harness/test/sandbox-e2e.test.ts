@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { DEFAULT_POLICY } from '../src/cli/sandbox.js';
 import { verifies } from '../src/requirements/index.js';
 import { type SandboxTier, tierAvailability } from '../src/sandbox/targets.js';
@@ -23,6 +23,9 @@ import {
   startSandboxChild,
   stillRunning,
 } from './sandbox-support.js';
+
+// Each test starts `bastion sandbox` as a user would (node, tsx, every server): slow on a loaded machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
 
 const EXEC_LIMIT = 3;
 

@@ -134,16 +134,17 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const workDir = await makeTempDir('bastion-sandbox-');
     stack.push(() => rm(workDir, { recursive: true, force: true }));
 
-    const [broker, ssh] = await Promise.all([
-      startSandboxBroker(options.tier).then((b) => {
-        stack.push(() => b.stop());
-        return b;
-      }),
-      startSandboxSshHost(options.tier, options.sshShell).then((h) => {
-        stack.push(() => h.stop());
-        return h;
-      }),
+    // Both at once; whichever started is stopped even if the other failed.
+    const [brokerStart, sshStart] = await Promise.allSettled([
+      startSandboxBroker(options.tier),
+      startSandboxSshHost(options.tier, options.sshShell),
     ]);
+    if (brokerStart.status === 'fulfilled') stack.push(() => brokerStart.value.stop());
+    if (sshStart.status === 'fulfilled') stack.push(() => sshStart.value.stop());
+    if (brokerStart.status === 'rejected') throw brokerStart.reason;
+    if (sshStart.status === 'rejected') throw sshStart.reason;
+    const broker = brokerStart.value;
+    const ssh = sshStart.value;
 
     const devices = await startDeviceFleet({ url: broker.url });
     stack.push(() => devices.close());
