@@ -138,6 +138,19 @@ describeEachTier('bastion sandbox end to end', providers, (ctx) => {
       expect(reading.unit).toBe('C');
       expect(typeof reading.value).toBe('number');
     }
+    // A command, and the device's answer.
+    const published = await call(mqtt, 'mqttPublish', {
+      topic: `${info.telemetry.prefix}/device-1/command`,
+      payload: '{"led": "on"}',
+      qos: 1,
+    });
+    expect(published.isError, published.text).toBe(false);
+    const reply = await call<{ messages: Message[] }>(mqtt, 'mqttReadMessages', {
+      topic: `${info.telemetry.prefix}/device-1/command/reply`,
+      waitMs: 10_000,
+      limit: 1,
+    });
+    expect(JSON.parse(reply.structured.messages[0]?.payload ?? '{}')).toMatchObject({ ok: true, led: 'on' });
   });
 
   it(verifies('sandbox.ssh.seeded'), async () => {

@@ -23,7 +23,7 @@ export const sandboxRequirements: Requirement[] = [
   {
     id: 'sandbox.telemetry',
     statement:
-      'simulated devices publish telemetry every second and retained status topics, which an agent reads through the gateway',
+      'simulated devices publish telemetry every second and retained status topics, which an agent reads through the gateway, and answer commands published to them',
     source: issue,
   },
   {
