@@ -3,6 +3,7 @@
  * with its exit status, console summary, JUnit XML and JSON report.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { CONTRACT_MQTT_POLICY } from '../src/suites/gateway/policies.js';
 import { BINS, type RunningService, startOwnGateway, startOwnMqttServer } from '../src/suites/own-targets.js';
 import { HARNESS_ROOT } from '../src/suites/paths.js';
 import type { RunReport } from '../src/suites/report.js';
+import { waitFor } from '../src/suites/wait.js';
 import { freePort } from '../src/targets/process.js';
 import { type NaiveGateway, startNaiveGateway } from './contract-fixtures/naive-gateway.js';
 
@@ -42,6 +44,47 @@ function bastion(args: string[]): Promise<{ code: number | null; stdout: string;
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Every live descendant of `pid` (from /proc), with its command line. */
+function descendants(pid: number): Array<{ pid: number; cmd: string }> {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces; the parent pid is the second field after it.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: Array<{ pid: number; cmd: string }> = [];
+  const visit = (parent: number) => {
+    for (const [child, ppid] of parents) {
+      if (ppid !== parent) continue;
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${child}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        continue;
+      }
+      found.push({ pid: child, cmd });
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 let dir: string;
 beforeAll(async () => {
@@ -124,6 +167,32 @@ describe('bastion test', () => {
       expect.stringMatching(/> tools-call-image fails as expected: no fixture tool/),
     );
     expect(report.tests.every((t) => t.file === 'test/conformance-external.test.ts')).toBe(true);
+  }, 120_000);
+
+  it('stops what the tests started and exits 130 when interrupted', async () => {
+    const child = spawn(process.execPath, [BASTION, 'test', '--suite', 'conformance'], {
+      env: childEnv(),
+      cwd: HARNESS_ROOT,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const pid = child.pid ?? 0;
+    // Interrupt once the servers and the gateway are up.
+    const started = await waitFor(
+      () => {
+        const all = descendants(pid);
+        return all.some((p) => p.cmd.includes('bastion-gateway.js')) ? all : undefined;
+      },
+      'the conformance environment to start',
+      60_000,
+    );
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    await waitFor(
+      () => (started.every((p) => !alive(p.pid)) ? true : undefined),
+      'every child to be gone',
+      10_000,
+    );
   }, 120_000);
 
   describe('--suite gateway against a gateway given by URL', () => {

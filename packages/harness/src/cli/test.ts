@@ -221,6 +221,7 @@ export function testCommand(ctx: CliContext): Command {
         stderr: ctx.stderr,
         signal: ctx.signal,
       });
-      ctx.setExitCode(report.exitCode);
+      // 130, as for any command stopped by Ctrl-C; the report says what ran before.
+      ctx.setExitCode(ctx.signal.aborted ? 130 : report.exitCode);
     });
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createGrantToken } from '@bastion/gateway';
 import { freePort, ServiceProcess } from '../targets/process.js';
 import { HARNESS_ROOT } from './paths.js';
+import { reapOnExit } from './reaper.js';
 
 const bin = (pkg: string, name: string) => join(HARNESS_ROOT, 'node_modules', '@bastion', pkg, 'bin', name);
 
@@ -40,9 +41,11 @@ async function runBin(
     port,
     readyTimeoutMs: 20_000,
   });
+  const release = reapOnExit(() => service.pid);
   try {
     await service.start();
   } catch (err) {
+    release();
     await cleanup?.();
     throw err;
   }
@@ -52,6 +55,7 @@ async function runBin(
     process: service,
     async stop() {
       await service.stop();
+      release();
       await cleanup?.();
     },
   };

@@ -36,8 +36,12 @@ export class ProgressReporter implements Reporter {
     private readonly root: string,
   ) {}
 
+  /** Called once vitest is set up, before any test runs. */
+  onReady: (() => void) | undefined;
+
   onInit(vitest: Vitest): void {
     this.vitest = vitest;
+    this.onReady?.();
   }
 
   onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {

@@ -43,6 +43,17 @@ export async function runSuites(options: RunSuitesOptions): Promise<RunSuitesRes
   // startVitest returns when the run is over; the reporter hands over the instance as it starts, so
   // Ctrl-C can cancel the run (tests stop, their afterAll hooks still release what they started).
   const onAbort = () => void progress.vitest?.cancelCurrentRun('keyboard-input');
+  // Vitest's logger exits the process on SIGINT/SIGTERM, before the tests' afterAll hooks could stop
+  // what they started. bin.ts owns the signals: its handler aborts `signal`, which cancels the run.
+  const before = new Map(
+    (['SIGINT', 'SIGTERM'] as const).map((s) => [s, new Set(process.listeners(s))] as const),
+  );
+  progress.onReady = () => {
+    for (const [signal, known] of before) {
+      for (const listener of process.listeners(signal))
+        if (!known.has(listener)) process.off(signal, listener);
+    }
+  };
   options.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const vitest = await startVitest(

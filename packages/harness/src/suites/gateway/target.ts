@@ -9,6 +9,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ServiceProcess } from '../../targets/process.js';
 import { CONTRACT_ENV } from '../env.js';
 import { openEndpoint, type TransportChoice } from '../mcp-client.js';
+import { reapOnExit } from '../reaper.js';
 import { CallLedger, GatewayAgent, type GatewayEndpoint } from './agent.js';
 import type { GatewayCheckContext } from './checks.js';
 
@@ -82,7 +83,10 @@ export class UpstreamCommand {
     });
   }
 
+  private release: (() => void) | undefined;
+
   start(): Promise<void> {
+    this.release ??= reapOnExit(() => this.service.pid);
     return this.service.start();
   }
 
@@ -91,8 +95,10 @@ export class UpstreamCommand {
     await this.service.start();
   }
 
-  stop(): Promise<void> {
-    return this.service.stop();
+  async stop(): Promise<void> {
+    await this.service.stop();
+    this.release?.();
+    this.release = undefined;
   }
 }
 
