@@ -9,8 +9,8 @@
  * to the workers and the processes they start through the environment.
  *
  * At the end, even when tests failed or a worker died: any process still recorded is killed, any
- * container with the run's label removed, the directory deleted. The same sweep runs from an 'exit'
- * hook, synchronously, for a run that ends without its teardown (Ctrl-C).
+ * container with the run's label removed, the directory deleted. The same sweep runs synchronously
+ * from 'exit' and SIGINT/SIGTERM hooks, for a run that ends without its teardown (Ctrl-C).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync } from 'node:fs';
@@ -36,21 +36,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const atExit = () => {
     sweepRun(scope);
   };
+  // Ctrl-C: without a listener Node ends the process at once and no 'exit' hook runs, so sweep on
+  // the signal itself, then let it take its course (re-raised when nobody else handles it).
+  const onSignal = (signal: NodeJS.Signals) => {
+    unhook();
+    sweepRun(scope);
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const unhook = () => {
+    process.off('exit', atExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   process.once('exit', atExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
   const state: BastionRunState = { id: scope.id, dir: scope.dir, pkiDir: null, preflight: {} };
   try {
     state.pkiDir = (await createSharedTestPki()) ?? null;
     if (tierSelection().selected.has('container')) state.preflight.container = await containerTierPreflight();
   } catch (err) {
-    process.off('exit', atExit);
+    unhook();
     sweepRun(scope);
     throw err;
   }
   project.provide('bastionRun', state);
 
   return async () => {
-    process.off('exit', atExit);
+    unhook();
     let containers = 0;
     try {
       containers = await removeRunContainers(scope.id);
