@@ -22,8 +22,7 @@ describeEachTier('redis target', redisProviders, (ctx) => {
     expect(await ping(host, port)).toBe('+PONG');
   });
 
-  it('comes back on the same port after a restart', async (t) => {
-    if (ctx.tier === 'external') t.skip();
+  ctx.itWith('restart')('comes back on the same port after a restart', async () => {
     const { host, port } = ctx.target();
     await ctx.target().restart();
     expect(await ping(host, port)).toBe('+PONG');

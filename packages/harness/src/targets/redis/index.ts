@@ -19,7 +19,10 @@ export interface RedisTarget extends Stoppable {
 
 const REDIS_ARGS = ['--save', '', '--appendonly', 'no', '--daemonize', 'no'];
 
-export const redisProcessProvider: TargetProvider<RedisTarget> = {
+/** What a Redis test may need beyond connecting: `restart()`. */
+export type RedisCapability = 'restart';
+
+export const redisProcessProvider: TargetProvider<RedisTarget, RedisCapability> = {
   kind: 'redis',
   tier: 'process',
   availability() {
@@ -71,7 +74,7 @@ async function redisAnswers(host: string, port: number, timeoutMs = 20_000): Pro
   throw new Error(`no PONG from ${host}:${port} after ${timeoutMs} ms`);
 }
 
-export const redisContainerProvider: TargetProvider<RedisTarget> = {
+export const redisContainerProvider: TargetProvider<RedisTarget, RedisCapability> = {
   kind: 'redis',
   tier: 'container',
   availability: () => dockerAvailability(),
@@ -99,9 +102,10 @@ export const redisContainerProvider: TargetProvider<RedisTarget> = {
   },
 };
 
-export const redisExternalProvider: TargetProvider<RedisTarget> = {
+export const redisExternalProvider: TargetProvider<RedisTarget, RedisCapability> = {
   kind: 'redis',
   tier: 'external',
+  lacks: () => 'the harness cannot restart an external Redis',
   availability() {
     return process.env.BASTION_EXTERNAL_REDIS_URL
       ? { available: true }
@@ -126,7 +130,7 @@ export const redisExternalProvider: TargetProvider<RedisTarget> = {
   },
 };
 
-export const redisProviders: ReadonlyArray<TargetProvider<RedisTarget>> = [
+export const redisProviders: ReadonlyArray<TargetProvider<RedisTarget, RedisCapability>> = [
   redisProcessProvider,
   redisContainerProvider,
   redisExternalProvider,
