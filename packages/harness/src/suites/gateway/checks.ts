@@ -9,12 +9,13 @@
  *   allowed       a tool the policy allows is listed and admitted
  *   batch         a JSON-RPC batch cannot carry a denied call past the policy
  *   restart       the agent's session survives an upstream restart (when the harness runs the upstream)
- *   limit         max N per window: exactly the N calls left in the window are admitted, the next is
- *                 denied with retryAfterMs
  *   names         case variants and Unicode look-alikes of a listed or hidden name are denied
+ *   limit         max N per window: exactly the N calls left in the window are admitted, the next is
+ *                 denied with retryAfterMs (a tool's own limits first, then all_tools ones)
  *
- * Order matters: the restart check ends with a fresh agent session, and the limit checks account for
- * every call the checks before them made (the ledger), so a check never fails for another's calls.
+ * Order matters: the restart check ends with a fresh agent session; the name variants run while
+ * quota is left (a gateway that folds names would otherwise hide behind a limit's denial); the limit
+ * checks come last and account for every call the checks before them made (the ledger).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CompiledLimit, type CompiledPolicy, isCallable, isHidden } from '@bastion/gateway';
@@ -47,8 +48,8 @@ export const CHECK_ORDER: ReadonlyArray<GatewayCheckKind> = [
   'allowed',
   'batch',
   'restart',
-  'limit',
   'names',
+  'limit',
 ];
 
 export interface GatewayCheckContext {
@@ -464,9 +465,10 @@ const SHORT_WINDOW_MS = 10_000;
 
 function limitChecks(policy: CompiledPolicy): GatewayCheck[] {
   const targets: Array<{ limit: CompiledLimit; tool: string | undefined }> = [];
-  for (const limit of policy.allToolsLimits) targets.push({ limit, tool: undefined });
+  // A tool's own limits first: checking an all_tools limit uses up what every other call needs.
   for (const [name, rule] of policy.rules)
     for (const limit of rule.limits) targets.push({ limit, tool: name });
+  for (const limit of policy.allToolsLimits) targets.push({ limit, tool: undefined });
   return targets.map(({ limit, tool: named }) =>
     check(
       'limit',
@@ -574,9 +576,17 @@ function namesChecks(policy: CompiledPolicy): GatewayCheck[] {
       async (ctx) => {
         const real = new Set([...(await knownToolNames(ctx)), ...policy.rules.keys(), ...policy.hidden]);
         const args = await argsFor(ctx, name);
+        const variants = nameVariants(name).filter((v) => !real.has(v.name));
+        // A gateway that takes a variant for the name would count it against the name's limits: let
+        // short windows turn first, so such a variant is admitted (and seen) rather than rate-limited.
+        const now = Date.now();
+        const waits = applicableLimits(policy, name)
+          .filter((l) => !l.sliding && l.windowMs <= SHORT_WINDOW_MS)
+          .filter((l) => remainingFor(ctx, [l], now) < variants.length)
+          .map((l) => Math.floor(now / l.windowMs + 1) * l.windowMs - now + 30);
+        if (waits.length > 0) await sleep(Math.max(...waits));
         const problems: string[] = [];
-        for (const variant of nameVariants(name)) {
-          if (real.has(variant.name)) continue;
+        for (const variant of variants) {
           const call = await ctx.agent().call(variant.name, args);
           if (call.kind !== 'denied') {
             problems.push(`${JSON.stringify(variant.name)} (${variant.kind}) was ${describeCall(call)}`);
