@@ -61,6 +61,12 @@ export const reconnectRequirements: Requirement[] = [
     source: policy,
   },
   {
+    id: 'reconnect.gateway.upstream-down',
+    statement:
+      'a call while the upstream MCP server is down ends with an isError result naming the upstream (UPSTREAM_UNAVAILABLE or UPSTREAM_RESTARTED) instead of hanging, and the same agent session works again once the upstream is back',
+    source: policy,
+  },
+  {
     id: 'reconnect.gateway.audit-restart',
     statement:
       'after the gateway process is restarted (SIGTERM or SIGKILL), `bastion-gateway audit verify` passes and the first row written after the restart is chained to the last row written before it',
