@@ -81,7 +81,8 @@ async function runToExit(args: string[]): Promise<{ code: number | null; stderr:
   return { code, stderr };
 }
 
-describe('bastion-gateway command line', () => {
+// Each test starts the bin (tsx) once or more: generous headroom for a loaded CI machine.
+describe('bastion-gateway command line', { timeout: 90_000 }, () => {
   it(verifies('gateway.cli.grant-create'), async () => {
     const { stdout, token, entry } = await grantCreate('alice', 'mqtt', 'ssh');
     expect(token).toMatch(/^bgw_[A-Za-z0-9_-]{43}$/);

@@ -45,7 +45,7 @@ const OPERATOR_POLICY = {
 
 describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) => {
   for (const kind of ['stdio', 'http'] as const) {
-    describe(`bastion-mqtt over ${kind}`, () => {
+    describe(`bastion-mqtt over ${kind}`, { timeout: 90_000 }, () => {
       const marker = randomUUID();
       const clock = new FakeClock(T0);
       let server: ServerProcess | undefined;

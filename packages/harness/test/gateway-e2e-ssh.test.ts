@@ -45,7 +45,7 @@ const OPERATOR_POLICY = {
 
 describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
   for (const kind of ['stdio', 'http'] as const) {
-    describe(`bastion-ssh over ${kind}`, () => {
+    describe(`bastion-ssh over ${kind}`, { timeout: 90_000 }, () => {
       const marker = randomUUID();
       const upstreamToken = randomBytes(16).toString('hex');
       const clock = new FakeClock(T0);

@@ -40,7 +40,7 @@ async function overHttp() {
   return { h: harness, up: upstream };
 }
 
-describe('upstream reconnect', () => {
+describe('upstream reconnect', { timeout: 90_000 }, () => {
   it(verifies('gateway.reconnect.http-restart'), async () => {
     const { h, up } = await overHttp();
     const agent = await h.connect('fx', 'alice');
