@@ -90,10 +90,10 @@ export class UpstreamLink {
   private transport: Transport | undefined;
   private generation = 0;
   private readonly inflight = new Set<InFlight>();
-  private readonly waiters = new Set<{ resolve(c: Client): void; reject(e: Error): void }>();
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnecting = false;
+  /** A connection attempt under way (background or asked for by a request). */
+  private connecting: Promise<Client> | undefined;
   private probing = false;
   private lastError: string | undefined;
   private closed = false;
@@ -193,9 +193,6 @@ export class UpstreamLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
-    const gone = new UpstreamUnavailableError('the agent session closed');
-    for (const waiter of this.waiters) waiter.reject(gone);
-    this.waiters.clear();
     for (const entry of this.inflight) entry.reject(new SessionClosedError('the agent session closed'));
     this.inflight.clear();
     await this.dispose(this.client, this.transport, true);
@@ -292,31 +289,30 @@ export class UpstreamLink {
     return tools;
   }
 
-  /** The connected client, or the next one if a reconnect is under way (bounded wait). */
+  /**
+   * The connected client; or, while the upstream is away, the result of an attempt made now: a
+   * request does not wait for the next backoff step (an upstream that is back is used at once, one
+   * that is still down fails the request quickly). Bounded by `reconnectWaitMs`.
+   */
   private ready(): Promise<Client> {
     if (this.closed) return Promise.reject(new UpstreamUnavailableError('the agent session closed'));
     if (this.client !== undefined) return Promise.resolve(this.client);
-    this.scheduleReconnect();
+    const unavailable = () =>
+      new UpstreamUnavailableError(
+        `upstream '${this.options.server}' is unavailable${this.lastError ? ` (${this.lastError})` : ''}`,
+      );
     return new Promise<Client>((resolve, reject) => {
-      const waiter = {
-        resolve: (c: Client) => {
+      const timer = setTimeout(() => reject(unavailable()), this.options.reconnectWaitMs ?? 10_000);
+      this.attempt().then(
+        (client) => {
           clearTimeout(timer);
-          resolve(c);
+          resolve(client);
         },
-        reject: (e: Error) => {
+        () => {
           clearTimeout(timer);
-          reject(e);
+          reject(unavailable());
         },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(
-          new UpstreamUnavailableError(
-            `upstream '${this.options.server}' is unavailable (reconnecting${this.lastError ? `; last error: ${this.lastError}` : ''})`,
-          ),
-        );
-      }, this.options.reconnectWaitMs ?? 10_000);
-      this.waiters.add(waiter);
+      );
     });
   }
 
@@ -364,38 +360,49 @@ export class UpstreamLink {
       });
   }
 
+  /** Background reconnects: one attempt after each backoff step (with jitter) until one succeeds. */
   private scheduleReconnect(): void {
-    if (this.closed || this.reconnecting || this.client !== undefined) return;
-    this.reconnecting = true;
+    if (this.closed || this.client !== undefined || this.connecting !== undefined) return;
+    if (this.reconnectTimer !== undefined) return;
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      this.connect().then(
-        async (client) => {
-          this.reconnecting = false;
-          this.backoff.reset();
-          this.lastError = undefined;
-          this.options.onReconnect?.();
-          this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
-          try {
-            await this.options.onReconnected?.(client);
-          } catch (err) {
-            this.options.logger.warn(
-              { err, server: this.options.server },
-              'could not restore session state upstream',
-            );
-          }
-          for (const waiter of this.waiters) waiter.resolve(client);
-          this.waiters.clear();
-        },
-        (err: unknown) => {
-          this.reconnecting = false;
-          this.lastError = describe(err);
-          this.options.logger.debug({ server: this.options.server, err: this.lastError }, 'reconnect failed');
-          this.scheduleReconnect();
-        },
-      );
+      this.attempt().catch(() => undefined);
     }, delay);
+  }
+
+  /** One connection attempt (joined if one is under way); on failure the next is scheduled. */
+  private attempt(): Promise<Client> {
+    if (this.connecting !== undefined) return this.connecting;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const attempt = this.connect().then(
+      async (client) => {
+        this.connecting = undefined;
+        this.backoff.reset();
+        this.lastError = undefined;
+        this.options.onReconnect?.();
+        this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
+        try {
+          await this.options.onReconnected?.(client);
+        } catch (err) {
+          this.options.logger.warn(
+            { err, server: this.options.server },
+            'could not restore session state upstream',
+          );
+        }
+        return client;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        this.lastError = describe(err);
+        this.options.logger.debug({ server: this.options.server, err: this.lastError }, 'reconnect failed');
+        this.scheduleReconnect();
+        throw err;
+      },
+    );
+    this.connecting = attempt;
+    return attempt;
   }
 
   /** Closes a client and its transport; on a clean close, an HTTP session is ended upstream too. */
