@@ -67,13 +67,19 @@ interface InFlight {
   reject(err: Error): void;
 }
 
-/** A request that never reached the upstream: safe to send again. */
+/**
+ * A request that never reached the upstream: safe to send again. A 404 means the upstream does not
+ * know the session (it restarted). A `fetch failed` can only come from sending: an MCP HTTP server
+ * answers a POST with its headers as soon as it has dispatched the message (the result follows on
+ * the event stream, where a later failure is reported as the stream breaking, not here), so a POST
+ * that got no headers was refused, or went out on a kept-alive connection the old process had
+ * already closed.
+ */
 function isNotDelivered(err: unknown): boolean {
   if (err instanceof StreamableHTTPError) return err.code === 404;
   if (!(err instanceof Error) || err instanceof McpError) return false;
   if (/\(HTTP 404\)/.test(err.message) || err.message === 'Not connected') return true;
-  const cause = (err as { cause?: { code?: string } }).cause;
-  return err.name === 'TypeError' && /fetch failed/.test(err.message) && cause?.code === 'ECONNREFUSED';
+  return err.name === 'TypeError' && /fetch failed/.test(err.message);
 }
 
 function isConnectionClosed(err: unknown): boolean {
