@@ -20,6 +20,12 @@ HERE="$(cd "$(dirname "$0")/.." && pwd)"
 export DOCKER_HOST="unix://$SOCK"
 if ! docker version >/dev/null 2>&1; then
   log "starting dockerd on $SOCK"
+  # A dockerd killed without a clean stop (a session ending) leaves its pid file and socket behind.
+  if [ -f "$STATE_DIR/dockerd.pid" ]; then
+    kill "$(cat "$STATE_DIR/dockerd.pid")" 2>/dev/null || true
+    rm -f "$STATE_DIR/dockerd.pid"
+  fi
+  rm -f "$SOCK"
   mkdir -p "$STATE_DIR/data" "$STATE_DIR/exec"
   nohup dockerd --data-root "$STATE_DIR/data" --exec-root "$STATE_DIR/exec" \
     --pidfile "$STATE_DIR/dockerd.pid" -H "$DOCKER_HOST" >"$STATE_DIR/dockerd.log" 2>&1 &
