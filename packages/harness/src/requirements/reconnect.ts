@@ -63,7 +63,7 @@ export const reconnectRequirements: Requirement[] = [
   {
     id: 'reconnect.gateway.upstream-down',
     statement:
-      'a call while the upstream MCP server is down ends with an isError result naming the upstream (UPSTREAM_UNAVAILABLE or UPSTREAM_RESTARTED) instead of hanging, and the same agent session works again once the upstream is back',
+      'a call while the upstream MCP server is down ends with an isError result naming the upstream (UPSTREAM_UNAVAILABLE or UPSTREAM_RESTARTED) instead of hanging, and the first call once the upstream is back succeeds in the same agent session',
     source: policy,
   },
   {
