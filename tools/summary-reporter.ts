@@ -16,7 +16,8 @@ interface Tally {
 
 const newTally = (): Tally => ({ passed: 0, failed: 0, skipped: 0, reasons: new Set() });
 const TIER_TAG = /\[tier:([a-z]+)\]/;
-const SKIP_REASON = /\(skipped: ([^)]*)\)/;
+// The reason may hold parentheses itself; it ends where the suite name does (` > ` or the end).
+const SKIP_REASON = /\(skipped: (.*?)\)(?= > |$)/;
 
 function count(tally: Tally, test: TestCase): void {
   const state = test.result().state;
