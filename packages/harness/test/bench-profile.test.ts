@@ -37,7 +37,9 @@ describe('the CPU profile summary', () => {
   });
 
   it('charges Node core work to the nearest caller outside Node core', () => {
-    expect(summary.owners).toEqual([{ name: 'packages/gateway/src/proxy/session.ts', selfMs: 4, selfPercent: 80 }]);
+    expect(summary.owners).toEqual([
+      { name: 'packages/gateway/src/proxy/session.ts', selfMs: 4, selfPercent: 80 },
+    ]);
     expect(summary.packages.map((p) => p.name)).toEqual([
       'node core',
       '@bastion/gateway',
