@@ -71,6 +71,12 @@ export interface McpHttpHostOptions<P extends Principal = Principal> {
   publicRoutes?: ReadonlyArray<string>;
   /** Interval of SSE comment heartbeats on legacy streams, as the MQTTX server's 10 s. */
   sseHeartbeatMs?: number;
+  /**
+   * A Streamable HTTP session with no request in flight and none for this long is closed, so that
+   * clients that vanish without a DELETE do not hold their session (and its broker or SSH
+   * connections) forever. Legacy SSE sessions end with their stream instead. Default 30 minutes.
+   */
+  idleSessionTimeoutMs?: number;
   logger: Logger;
   /** Name used in the listening log line. */
   name: string;
@@ -107,6 +113,9 @@ interface LiveSession {
   transport: StreamableHTTPServerTransport | SSEServerTransport;
   handle: SessionHandle | undefined;
   closed: boolean;
+  /** Requests (including a long-lived GET stream) still open on this session. */
+  inFlight: number;
+  lastActive: number;
 }
 
 function hostnameOf(hostHeader: string): string {
@@ -175,6 +184,32 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     log.debug({ sessionId: session.id }, 'session closed');
   }
 
+  /** Counts a request as activity on its session until its response closes. */
+  function track(session: LiveSession, res: ServerResponse): void {
+    session.inFlight++;
+    session.lastActive = Date.now();
+    res.once('close', () => {
+      session.inFlight--;
+      session.lastActive = Date.now();
+    });
+  }
+
+  const idleTimeoutMs = options.idleSessionTimeoutMs ?? 30 * 60_000;
+  const idleSweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const session of sessions.values()) {
+        if (!(session.transport instanceof StreamableHTTPServerTransport)) continue;
+        if (session.inFlight === 0 && now - session.lastActive >= idleTimeoutMs) {
+          log.info({ sessionId: session.id }, 'closing idle session');
+          void closeSession(session);
+        }
+      }
+    },
+    Math.max(10, Math.min(idleTimeoutMs / 4, 60_000)),
+  );
+  idleSweep.unref();
+
   function checkHost(req: IncomingMessage): string | undefined {
     const host = req.headers.host;
     if (host === undefined || !allowed.has(hostnameOf(host))) return `Host '${host ?? ''}' is not allowed`;
@@ -233,6 +268,7 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
         sendRpcError(res, 404, -32001, 'Session not found');
         return;
       }
+      track(session, res);
       await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
       return;
     }
@@ -250,8 +286,11 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
       transport,
       handle: undefined,
       closed: false,
+      inFlight: 0,
+      lastActive: Date.now(),
     };
     sessions.set(id, session);
+    track(session, res);
     transport.onclose = () => void closeSession(session);
     try {
       session.handle = await endpoint.openSession(transport, {
@@ -282,6 +321,8 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
       transport,
       handle: undefined,
       closed: false,
+      inFlight: 0,
+      lastActive: Date.now(),
     };
     sessions.set(session.id, session);
     const heartbeatMs = options.sseHeartbeatMs ?? 10_000;
@@ -426,6 +467,7 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     close() {
       closed ??= (async () => {
         closing = true;
+        clearInterval(idleSweep);
         await Promise.all([...sessions.values()].map((s) => closeSession(s)));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -91,6 +91,40 @@ describe('mcp-http host', () => {
     expect(host.sessionCount()).toBe(0);
   });
 
+  it('closes a Streamable HTTP session that stays idle past the timeout, and keeps an active one', async () => {
+    const host = await startEcho({ idleSessionTimeoutMs: 200 });
+    // A client that initializes and then vanishes without a DELETE (and holds no GET stream).
+    const init = await fetch(`${host.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'gone', version: '1' },
+        },
+      }),
+    });
+    await init.text();
+    expect(init.headers.get('mcp-session-id')).toBeTruthy();
+    // The SDK client keeps a GET stream open and calls now and then: alive, never closed.
+    const active = await connect(new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`)));
+    await expect
+      .poll(
+        async () => {
+          await active.callTool({ name: 'echo', arguments: { text: 'x' } });
+          return closed;
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(1);
+    expect(host.sessionCount()).toBe(1);
+    expect((await active.callTool({ name: 'echo', arguments: { text: 'still' } })).isError).toBeFalsy();
+  });
+
   it('closes every open session when the host closes', async () => {
     const host = await startEcho();
     await connect(new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`)));
