@@ -13,6 +13,7 @@ import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcon
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../src/faults/tcp-proxy.js';
 import { verifies } from '../src/requirements/index.js';
+import { ORIGINAL_TOOLS } from '../src/suites/mqtt-contract.js';
 import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { eventually, MQTT_BIN, silentLogger, textOf } from './mqtt-helpers.js';
@@ -46,29 +47,6 @@ function statusOf(
     req.end(options.body);
   });
 }
-
-const ORIGINAL_TOOLS = {
-  mqttConnect: {
-    description: 'Connects to an MQTT broker with the specified parameters.',
-    required: ['clientId', 'host', 'port'],
-    fields: { host: 'string', port: 'number', clientId: 'string', username: 'string', password: 'string' },
-  },
-  mqttSubscribe: {
-    description: 'Subscribes to the specified MQTT topic.',
-    required: ['topic'],
-    fields: { topic: 'string', qos: 'number' },
-  },
-  mqttPublish: {
-    description: 'Publishes a message to the specified MQTT topic.',
-    required: ['payload', 'topic'],
-    fields: { topic: 'string', payload: 'string', qos: 'number', retain: 'boolean' },
-  },
-  mqttDisconnect: {
-    description: 'Disconnects from the currently connected MQTT broker.',
-    required: [],
-    fields: {},
-  },
-} as const;
 
 describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
   let host: McpHttpHost;
