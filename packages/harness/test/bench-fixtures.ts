@@ -15,6 +15,7 @@ export const TINY: BenchOptions = {
   engineTools: 20,
   engineGrants: 50,
   engineDecisions: 2000,
+  engineMaxMs: 10_000,
 };
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */

@@ -99,7 +99,7 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
         tools: options.engineTools,
         grants: options.engineGrants,
         decisions: options.engineDecisions,
-        maxMs: options.phaseMaxMs,
+        maxMs: options.engineMaxMs,
         signal,
       });
       progress(
