@@ -10,7 +10,7 @@ import { type Logger, pino } from 'pino';
 import { AuditLog, auditEntryFor } from './audit/log.js';
 import { type Clock, systemClock } from './clock.js';
 import { ANONYMOUS_GRANT, type GatewayConfig, LOCAL_GRANT } from './config.js';
-import { findGrant } from './grants.js';
+import { indexGrants } from './grants.js';
 import { MemoryCounterStore } from './limits/memory-store.js';
 import type { CounterStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
@@ -157,6 +157,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.approval === undefined ? {} : { approval: options.approval }),
   });
 
+  const grantIndex = indexGrants(config.grants.values());
   function authenticate(token: string | undefined, path?: string): Principal | undefined {
     const server = path === undefined ? undefined : SERVER_PATH.exec(path)?.[1];
     const reaches = (servers: ReadonlySet<string>) => server === undefined || servers.has(server);
@@ -166,7 +167,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ? { id: ANONYMOUS_GRANT, kind: 'anonymous' }
         : undefined;
     }
-    const grant = findGrant(config.grants.values(), token);
+    const grant = grantIndex.find(token);
     return grant !== undefined && reaches(grant.servers) ? { id: grant.label, kind: 'grant' } : undefined;
   }
 

@@ -1,9 +1,14 @@
 /**
- * Grant tokens: random bearer tokens handed out once, stored only as their SHA-256. Lookups compare
- * digests with timingSafeEqual against every grant, so the time taken says nothing about which grant
- * (or how much of a hash) matched.
+ * Grant tokens: random bearer tokens handed out once, stored only as their SHA-256.
+ *
+ * A presented token is looked up by its SHA-256 in a map, once per request, whatever the number of
+ * grants. (Comparing against every grant, as this file first did, cost 4.4 ms a request with 10,000
+ * grants.) The lookup's timing can at most tell a caller how much of *its own token's digest*
+ * matches a stored digest; a stored digest is useless without a preimage, and tokens carry 256
+ * random bits, so this leaks nothing that helps forge a token (the usual practice for hashed API
+ * tokens).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { GrantConfig } from './config.js';
 
 export const TOKEN_PREFIX = 'bgw_';
@@ -17,18 +22,16 @@ export function createGrantToken(): { token: string; tokenSha256: string } {
   return { token, tokenSha256: hashToken(token) };
 }
 
-/** The grant a token belongs to, if any. */
-export function findGrant(grants: Iterable<GrantConfig>, token: string): GrantConfig | undefined {
-  const presented = Buffer.from(hashToken(token), 'hex');
-  let found: GrantConfig | undefined;
-  for (const grant of grants) {
-    const stored = Buffer.from(grant.tokenSha256, 'hex');
-    // Every grant is compared, match or not.
-    if (stored.length === presented.length && timingSafeEqual(stored, presented) && found === undefined) {
-      found = grant;
-    }
-  }
-  return found;
+export interface GrantIndex {
+  /** The grant a token belongs to, if any. */
+  find(token: string): GrantConfig | undefined;
+}
+
+/** Indexes grants by their token digest; build it once per configuration. */
+export function indexGrants(grants: Iterable<GrantConfig>): GrantIndex {
+  const byDigest = new Map<string, GrantConfig>();
+  for (const grant of grants) byDigest.set(grant.tokenSha256.toLowerCase(), grant);
+  return { find: (token) => byDigest.get(hashToken(token)) };
 }
 
 /** The config entry to paste for a new grant. */

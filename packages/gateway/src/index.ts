@@ -26,7 +26,14 @@ export {
   type OpenSessionOptions,
   type UpstreamCheck,
 } from './gateway.js';
-export { createGrantToken, findGrant, grantConfigEntry, hashToken, TOKEN_PREFIX } from './grants.js';
+export {
+  createGrantToken,
+  type GrantIndex,
+  grantConfigEntry,
+  hashToken,
+  indexGrants,
+  TOKEN_PREFIX,
+} from './grants.js';
 export { MemoryCounterStore } from './limits/memory-store.js';
 export {
   type CounterStore,

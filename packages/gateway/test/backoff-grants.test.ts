@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GrantConfig } from '../src/config.js';
-import { createGrantToken, findGrant, hashToken } from '../src/grants.js';
+import { createGrantToken, hashToken, indexGrants } from '../src/grants.js';
 import { Backoff } from '../src/upstream/backoff.js';
 
 describe('backoff', () => {
@@ -26,8 +26,9 @@ describe('grant tokens', () => {
       { label: 'a', tokenSha256: a.tokenSha256, servers: new Set(), policies: new Map() },
       { label: 'b', tokenSha256: b.tokenSha256, servers: new Set(), policies: new Map() },
     ];
-    expect(findGrant(grants, b.token)?.label).toBe('b');
-    expect(findGrant(grants, b.tokenSha256)).toBeUndefined();
-    expect(findGrant(grants, `${a.token}x`)).toBeUndefined();
+    const index = indexGrants(grants);
+    expect(index.find(b.token)?.label).toBe('b');
+    expect(index.find(b.tokenSha256)).toBeUndefined();
+    expect(index.find(`${a.token}x`)).toBeUndefined();
   });
 });

@@ -4,16 +4,16 @@
  * answers at once, so that nothing but the decision is timed. Built from the gateway's exported API:
  * the config resolver (grants and inline policies), `createCallPipeline` (the same steps, in the same
  * order, as the running gateway) and the in-memory counter store; and, as a second figure, the
- * bearer-token lookup (`findGrant`) that every HTTP request pays before its call reaches the pipeline.
+ * bearer-token lookup (`indexGrants(...).find`) that every HTTP request pays before its call reaches the pipeline.
  */
 import {
   type CallContext,
   type CallTarget,
   createCallPipeline,
   createGrantToken,
-  findGrant,
   type GatewayConfig,
   type GrantResolution,
+  indexGrants,
   MemoryCounterStore,
   type Principal,
   resolveConfig,
@@ -182,11 +182,11 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
   let withAuth = 0;
   const a0 = process.hrtime.bigint();
   const authDeadline = performance.now() + options.maxMs;
-  const grants = [...fixture.config.grants.values()];
+  const grants = indexGrants(fixture.config.grants.values());
   for (; withAuth < options.decisions && !options.signal.aborted; withAuth++) {
     if ((withAuth & 63) === 0 && performance.now() > authDeadline) break;
     const g = grantIndex(withAuth);
-    const grant = findGrant(grants, fixture.tokens[g] ?? '');
+    const grant = grants.find(fixture.tokens[g] ?? '');
     if (grant === undefined) throw new Error(`token of grant ${g} not found`);
     await pipeline(contextFor(withAuth, { id: grant.label, kind: 'grant' }));
   }
