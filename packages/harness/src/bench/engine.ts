@@ -209,6 +209,6 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
       `1/5 with a rate limit, the rest allowed), a limit on all tools; ${options.grants} grants, 1 in ${OVERRIDE_EVERY} with its own policy. ` +
       `Calls spread over grants and tools, 1 in 50 to an unknown tool: ${allowed} allowed, ${denied} denied. ` +
       'Pipeline = resolve grant, hide/deny, known tool, conditions, limits (reserve/commit), forward to an instant upstream; ' +
-      'no audit file. "With authentication" adds the bearer-token lookup (SHA-256, then a constant-time compare with every grant) that each HTTP request makes.',
+      'no audit file. "With authentication" adds the bearer-token lookup (findGrant) that each HTTP request makes first.',
   };
 }
