@@ -67,6 +67,39 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
   throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
 }
 
+/**
+ * Polls until the service on the port *answers* as expected: a mapped container port accepts
+ * connections before the service behind it runs, so an open port is not enough. Each attempt
+ * connects, optionally writes `greeting.send`, and passes the first chunk to `greeting.ready`.
+ */
+export async function waitForGreeting(
+  port: number,
+  host: string,
+  greeting: { send?: string; ready: (firstChunk: Buffer) => boolean; what: string },
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(1_000, () => done(false));
+      socket.once('data', (chunk: Buffer) => done(greeting.ready(chunk)));
+      socket.once('error', () => done(false));
+      socket.once('close', () => done(false));
+      socket.connect(port, host, () => {
+        if (greeting.send !== undefined) socket.write(greeting.send);
+      });
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`no ${greeting.what} from ${host}:${port} after ${timeoutMs} ms`);
+}
+
 export interface ServiceProcessOptions {
   /** Shown in errors, e.g. 'mosquitto'. */
   name: string;

@@ -1,11 +1,9 @@
 /**
  * A Redis server in the process and container tiers (the gateway's shared counter store uses it).
  */
-import { Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stoppable, TargetProvider } from '../../testing/tiers.js';
 import { dockerAvailability, imageFor, startTargetContainer } from '../container.js';
-import { findBinary, freePort, ServiceProcess } from '../process.js';
+import { findBinary, freePort, ServiceProcess, waitForGreeting } from '../process.js';
 
 export interface RedisTarget extends Stoppable {
   readonly tier: 'process' | 'container' | 'external';
@@ -52,28 +50,6 @@ export const redisProcessProvider: TargetProvider<RedisTarget, RedisCapability> 
   },
 };
 
-/** Resolves once the server answers PING with +PONG. */
-async function redisAnswers(host: string, port: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      const done = (value: boolean) => {
-        socket.destroy();
-        resolve(value);
-      };
-      socket.setTimeout(1_000, () => done(false));
-      socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('+PONG')));
-      socket.once('error', () => done(false));
-      socket.once('close', () => done(false));
-      socket.connect(port, host, () => socket.write('PING\r\n'));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`no PONG from ${host}:${port} after ${timeoutMs} ms`);
-}
-
 export const redisContainerProvider: TargetProvider<RedisTarget, RedisCapability> = {
   kind: 'redis',
   tier: 'container',
@@ -84,7 +60,12 @@ export const redisContainerProvider: TargetProvider<RedisTarget, RedisCapability
       image: imageFor('BASTION_REDIS_IMAGE', 'redis:7'),
       ports: { redis: 6379 },
       command: ['redis-server', '--protected-mode', 'no', ...REDIS_ARGS],
-      ready: (host, ports) => redisAnswers(host, ports.redis),
+      ready: (host, ports) =>
+        waitForGreeting(ports.redis, host, {
+          what: 'PONG',
+          send: 'PING\r\n',
+          ready: (chunk) => chunk.toString().startsWith('+PONG'),
+        }),
     });
     const { host } = container;
     const port = container.ports.redis;

@@ -7,39 +7,16 @@
  * Image: BASTION_SSHD_IMAGE (scripts/prepare-containers.sh builds one locally where no registry is
  * reachable), else built from docker/sshd/Dockerfile.
  */
-import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GenericContainer } from 'testcontainers';
 import { lacksFrom } from '../../testing/tiers.js';
 import { dockerAvailability, startTargetContainer } from '../container.js';
+import { waitForGreeting } from '../process.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
 export const SSHD_DOCKERFILE_DIR = join(import.meta.dirname, '..', '..', '..', 'docker', 'sshd');
 const SCRATCH = '/tmp/bastion-scratch';
-
-/** Resolves once the port answers with an SSH banner (a mapped port may accept before sshd runs). */
-async function waitForSshBanner(host: string, port: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      const done = (value: boolean) => {
-        socket.destroy();
-        resolve(value);
-      };
-      socket.setTimeout(1_000, () => done(false));
-      socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-')));
-      socket.once('error', () => done(false));
-      socket.once('close', () => done(false));
-      socket.connect(port, host);
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`no SSH banner on ${host}:${port} after ${timeoutMs} ms`);
-}
 
 export const SSHD_BUILT_IMAGE = 'bastion-sshd:test';
 
@@ -62,7 +39,11 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
       { content: `bastion-pw:${password}\n`, target: '/run/bastion-pw.txt', mode: 0o600 },
       { content: `${key.publicKey}\n`, target: '/home/bastion-key/.ssh/authorized_keys', mode: 0o600 },
     ],
-    ready: (host, ports) => waitForSshBanner(host, ports.ssh),
+    ready: (host, ports) =>
+      waitForGreeting(ports.ssh, host, {
+        what: 'SSH banner',
+        ready: (chunk) => chunk.toString('latin1').startsWith('SSH-'),
+      }),
   });
   const { host } = container;
   const port = container.ports.ssh;
