@@ -29,7 +29,7 @@ describeEachTier('reconnect: sshd restarted', sshHostProvidersWith('restart'), (
   beforeAll(async () => {
     server = await startSshMcpServer({}, logs);
   });
-  afterAll(() => server.close());
+  afterAll(() => server?.close()); // undefined when the target did not start
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as FaultSignal[]) {
     it(`${verifies('reconnect.ssh.restart')} (after ${signal})`, async () => {

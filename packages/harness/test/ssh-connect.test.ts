@@ -42,7 +42,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
   });
   afterAll(async () => {
     for (const s of servers) await s.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it(verifies('ssh.auth.password', 'ssh.hostkey.pinned'), async (test) => {

@@ -49,7 +49,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     connectionId = await connectOrFail(client, connectArgs(ctx.target(), 'key'));
   });
   afterAll(async () => {
-    await server.close();
+    await server?.close();
   });
 
   it(verifies('ssh.exec.output'), async () => {

@@ -50,9 +50,9 @@ describeEachTier('ssh-server files', sshHostProviders, (ctx) => {
     connectionId = await connectOrFail(client, connectArgs(ctx.target(), 'key'));
   });
   afterAll(async () => {
-    await confined.close();
-    await unconfined.close();
-    rmSync(outside, { recursive: true, force: true });
+    await confined?.close();
+    await unconfined?.close();
+    if (outside !== undefined) rmSync(outside, { recursive: true, force: true });
   });
 
   it(verifies('ssh.sftp.round-trip'), async () => {

@@ -41,8 +41,8 @@ describeEachTier('ssh-server sessions and reconnects', sshHostProviders, (ctx) =
     fastKeepalives = await startSshMcpServer({ keepaliveIntervalMs: 200, keepaliveCountMax: 3 }, logs);
   });
   afterAll(async () => {
-    await server.close();
-    await fastKeepalives.close();
+    await server?.close();
+    await fastKeepalives?.close();
   });
 
   it(verifies('ssh.session.isolation'), async () => {

@@ -4,7 +4,12 @@
  * at locally built images (scripts/prepare-containers.sh) while a user's machine pulls public ones.
  */
 import { existsSync } from 'node:fs';
-import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import {
+  GenericContainer,
+  getContainerRuntimeClient,
+  type StartedTestContainer,
+  type WaitStrategy,
+} from 'testcontainers';
 import type { Availability } from '../testing/tiers.js';
 import { type FaultSignal, freePort } from './process.js';
 import { containerLabels, RUN_LABEL } from './run-scope.js';
@@ -47,6 +52,31 @@ class LoopbackContainer extends GenericContainer {
 }
 
 const LOOPBACK = '127.0.0.1';
+
+/**
+ * The wait strategy of every target container: none, because readiness is `spec.ready()`, which
+ * speaks the service's protocol on 127.0.0.1. testcontainers' default strategy dials each published
+ * port on the host it resolves for the engine, and when the tests themselves run inside a container
+ * (a `/.dockerenv` file, as on CI machines) that host is the docker0 gateway, where ports published
+ * on 127.0.0.1 only are refused: every container start then timed out after 60 s. Written by hand
+ * because testcontainers exports the interface but no strategy that waits for nothing.
+ */
+class ReadinessCheckedByCaller implements WaitStrategy {
+  private timeoutMs = 60_000;
+  private timeoutSet = false;
+  async waitUntilReady(): Promise<void> {}
+  withStartupTimeout(startupTimeoutMs: number): this {
+    this.timeoutMs = startupTimeoutMs;
+    this.timeoutSet = true;
+    return this;
+  }
+  isStartupTimeoutSet(): boolean {
+    return this.timeoutSet;
+  }
+  getStartupTimeout(): number {
+    return this.timeoutMs;
+  }
+}
 
 export interface TargetContainerSpec<P extends string> {
   /** Shown in errors. */
@@ -97,6 +127,7 @@ export async function startTargetContainer<P extends string>(
   }
   let definition = new LoopbackContainer(spec.image)
     .withLoopbackPorts(mappings)
+    .withWaitStrategy(new ReadinessCheckedByCaller())
     .withLabels(containerLabels());
   if (spec.command !== undefined) definition = definition.withCommand(spec.command);
   if (spec.files !== undefined && spec.files.length > 0)
