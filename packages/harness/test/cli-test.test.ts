@@ -241,7 +241,9 @@ describe('bastion test', () => {
       const run = await bastion(args(gateway.url, token, s, reportDir));
       expect(run.code, run.stdout + run.stderr).toBe(1);
       expect(run.stdout).toContain('Result: FAIL');
-      expect(run.stdout).toMatch(/admitted \d+ calls to 'mqttDisconnect' where \d+ were left/);
+      // The fault is in every limit; which one the run names first depends on where the windows
+      // stood (a check skips while a window turns), so any limit's over-admission will do.
+      expect(run.stdout).toMatch(/admitted \d+ calls to '\w+' where \d+ were left/);
       const report = await readReport(reportDir);
       expect(outcomeOf(report, 'gateway.limit.fixed-window')).toBe('fail');
       for (const id of [
