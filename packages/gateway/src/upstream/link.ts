@@ -16,10 +16,7 @@
  *     attempts, and `onReconnected` replays what the agent had set up (log level, subscriptions).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -38,6 +35,7 @@ import type { z } from 'zod';
 import type { UpstreamConfig } from '../config.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './errors.js';
+import { NodeHttpClientTransport, UpstreamNotDeliveredError } from './http-transport.js';
 import { ResponsesLastTransport } from './ordered-transport.js';
 import { createUpstreamTransport } from './transport.js';
 
@@ -69,13 +67,16 @@ interface InFlight {
 
 /**
  * A request that never reached the upstream: safe to send again. A 404 means the upstream does not
- * know the session (it restarted). A `fetch failed` can only come from sending: an MCP HTTP server
+ * know the session (it restarted). A request that failed before its response headers (an
+ * UpstreamNotDeliveredError from the HTTP transport, a `fetch failed` from the SDK's legacy SSE
+ * one) can only have failed in sending: an MCP HTTP server
  * answers a POST with its headers as soon as it has dispatched the message (the result follows on
  * the event stream, where a later failure is reported as the stream breaking, not here), so a POST
  * that got no headers was refused, or went out on a kept-alive connection the old process had
  * already closed.
  */
 function isNotDelivered(err: unknown): boolean {
+  if (err instanceof UpstreamNotDeliveredError) return true;
   if (err instanceof StreamableHTTPError) return err.code === 404;
   if (!(err instanceof Error) || err instanceof McpError) return false;
   if (/\(HTTP 404\)/.test(err.message) || err.message === 'Not connected') return true;
@@ -420,7 +421,7 @@ export class UpstreamLink {
     if (client === undefined) return;
     client.onclose = undefined;
     client.onerror = undefined;
-    if (clean && transport instanceof StreamableHTTPClientTransport) {
+    if (clean && transport instanceof NodeHttpClientTransport) {
       await transport.terminateSession().catch(() => undefined);
     }
     await client.close().catch(() => undefined);

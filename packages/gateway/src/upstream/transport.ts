@@ -7,20 +7,12 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
+import { NodeHttpClientTransport, type ResponseStreamHooks } from './http-transport.js';
 
-export interface UpstreamTransportHooks {
-  /**
-   * A POST carrying request `id` got an event stream back, and later that stream ended. Streamable
-   * HTTP gives no error when an upstream shuts down cleanly with a call in flight (the stream just
-   * ends, without the answer), so the link checks then whether the answer came.
-   */
-  onResponseStream(id: string | number): void;
-  onResponseStreamEnd(id: string | number): void;
-}
+export type UpstreamTransportHooks = ResponseStreamHooks;
 
 /** The id of the JSON-RPC request in a POST body, if it carries exactly one. */
 function requestIdOf(body: unknown): string | number | undefined {
@@ -37,7 +29,7 @@ function requestIdOf(body: unknown): string | number | undefined {
 }
 
 /**
- * fetch for the SDK's HTTP transports: silences undici's MaxListenersExceededWarning on long-lived
+ * fetch for the SDK's legacy SSE transport: silences undici's MaxListenersExceededWarning on long-lived
  * signals (ENVIRONMENT.md) and reports when a request's response stream ends.
  */
 function observingFetch(hooks: UpstreamTransportHooks): typeof fetch {
@@ -83,9 +75,9 @@ export function createUpstreamTransport(
       return transport;
     }
     case 'http':
-      return new StreamableHTTPClientTransport(new URL(config.url), {
-        requestInit: { headers: config.headers },
-        fetch: observingFetch(hooks),
+      return new NodeHttpClientTransport(new URL(config.url), {
+        headers: config.headers,
+        hooks,
       });
     case 'sse':
       return new SSEClientTransport(new URL(config.url), {
