@@ -14,11 +14,11 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
+import { StreamableSessionTransport } from './streamable-session.js';
 
 /** Who is calling, as decided by `authenticate`. `id` binds a session to the caller that opened it. */
 export interface Principal {
@@ -110,7 +110,7 @@ export function bearerTokenAuthenticator(
 interface LiveSession {
   id: string;
   principalId: string;
-  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  transport: StreamableSessionTransport | SSEServerTransport;
   handle: SessionHandle | undefined;
   closed: boolean;
   /** Requests (including a long-lived GET stream) still open on this session. */
@@ -199,7 +199,7 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     () => {
       const now = Date.now();
       for (const session of sessions.values()) {
-        if (!(session.transport instanceof StreamableHTTPServerTransport)) continue;
+        if (!(session.transport instanceof StreamableSessionTransport)) continue;
         if (session.inFlight === 0 && now - session.lastActive >= idleTimeoutMs) {
           log.info({ sessionId: session.id }, 'closing idle session');
           void closeSession(session);
@@ -269,17 +269,16 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
         return;
       }
       track(session, res);
-      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      await (session.transport as StreamableSessionTransport).handleRequest(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       sendRpcError(res, 400, -32000, 'Bad Request: no valid session id, and not an initialize request');
       return;
     }
-    // The id is chosen here rather than by the SDK so that the session is registered, and its
-    // server connected, before the initialize message is handled.
+    // The session is registered, and its server connected, before the initialize message is handled.
     const id = randomUUID();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    const transport = new StreamableSessionTransport(id);
     const session: LiveSession = {
       id,
       principalId: principal.id,
