@@ -89,12 +89,15 @@ export class StreamableSessionTransport implements Transport {
     const stream = this.byRequest.get(requestId);
     if (stream === undefined)
       throw new Error(`No connection established for request ID: ${String(requestId)}`);
-    writeEvent(stream.res, message);
-    if (isResponse) {
-      stream.unanswered.delete(requestId);
-      this.byRequest.delete(requestId);
-      if (stream.unanswered.size === 0) stream.res.end();
+    if (!isResponse) {
+      writeEvent(stream.res, message);
+      return;
     }
+    stream.unanswered.delete(requestId);
+    this.byRequest.delete(requestId);
+    // The last answer and the end of the stream go out in one write.
+    if (stream.unanswered.size === 0) stream.res.end(eventText(message));
+    else writeEvent(stream.res, message);
   }
 
   async close(): Promise<void> {
@@ -217,6 +220,10 @@ function rpcError(code: number, message: string): string {
   return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
+function eventText(message: JSONRPCMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
 function writeEvent(res: ServerResponse, message: JSONRPCMessage): void {
-  if (!res.writableEnded) res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  if (!res.writableEnded) res.write(eventText(message));
 }
