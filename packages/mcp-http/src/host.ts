@@ -69,7 +69,10 @@ export interface McpHttpHostOptions<P extends Principal = Principal> {
   routes?: Readonly<Record<string, RouteHandler>>;
   /** Routes that skip authentication (still Host-checked), e.g. `/healthz`. */
   publicRoutes?: ReadonlyArray<string>;
-  /** Interval of SSE comment heartbeats on legacy streams, as the MQTTX server's 10 s. */
+  /**
+   * Interval of SSE comment heartbeats on event streams (legacy SSE, as the MQTTX server's 10 s, and
+   * Streamable HTTP's POST and GET streams). Default 10 s.
+   */
   sseHeartbeatMs?: number;
   /**
    * A Streamable HTTP session with no request in flight and none for this long is closed, so that
@@ -278,7 +281,7 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
     }
     // The session is registered, and its server connected, before the initialize message is handled.
     const id = randomUUID();
-    const transport = new StreamableSessionTransport(id);
+    const transport = new StreamableSessionTransport(id, { keepAliveMs: options.sseHeartbeatMs ?? 10_000 });
     const session: LiveSession = {
       id,
       principalId: principal.id,

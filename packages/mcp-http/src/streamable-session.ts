@@ -54,8 +54,20 @@ export class StreamableSessionTransport implements Transport {
   private readonly byRequest = new Map<RequestId, ResponseStream>();
   /** The GET stream, for messages not tied to a request. */
   private standalone: ServerResponse | undefined;
+  /** Every event stream still open (POST streams and the GET stream), for the keep-alive. */
+  private readonly open = new Set<ServerResponse>();
+  private keepAlive: NodeJS.Timeout | undefined;
 
-  constructor(readonly sessionId: string) {}
+  constructor(
+    readonly sessionId: string,
+    private readonly options: {
+      /**
+       * An SSE comment on every open stream this often, so proxies and idle timeouts do not cut a
+       * stream while a long call runs (the SDK's default is 15 s). 0 turns it off.
+       */
+      keepAliveMs?: number;
+    } = {},
+  ) {}
 
   async start(): Promise<void> {}
 
@@ -107,6 +119,8 @@ export class StreamableSessionTransport implements Transport {
     this.byRequest.clear();
     this.standalone?.end();
     this.standalone = undefined;
+    this.open.clear();
+    clearInterval(this.keepAlive);
     this.onclose?.();
   }
 
@@ -175,8 +189,7 @@ export class StreamableSessionTransport implements Transport {
       stream.unanswered.add(message.id);
       this.byRequest.set(message.id, stream);
     }
-    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
-    res.flushHeaders();
+    this.openStream(res);
     // The client went away: its answers have nowhere to go (send() then says so).
     res.once('close', () => {
       for (const id of stream.unanswered) {
@@ -184,6 +197,22 @@ export class StreamableSessionTransport implements Transport {
       }
     });
     for (const message of messages) this.onmessage?.(message, extra);
+  }
+
+  /** Sends an event stream's headers at once, and keeps it alive until it closes. */
+  private openStream(res: ServerResponse): void {
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    res.flushHeaders();
+    this.open.add(res);
+    res.once('close', () => this.open.delete(res));
+    const every = this.options.keepAliveMs ?? 15_000;
+    if (this.keepAlive === undefined && every > 0) {
+      // One timer per session, not per stream: a call then costs no timer of its own.
+      this.keepAlive = setInterval(() => {
+        for (const stream of this.open) if (!stream.writableEnded) stream.write(': keepalive\n\n');
+      }, every);
+      this.keepAlive.unref();
+    }
   }
 
   private handleGet(req: IncomingMessage, res: ServerResponse): void {
@@ -197,8 +226,7 @@ export class StreamableSessionTransport implements Transport {
       this.reject(res, refused);
       return;
     }
-    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
-    res.flushHeaders();
+    this.openStream(res);
     this.standalone = res;
     res.once('close', () => {
       if (this.standalone === res) this.standalone = undefined;

@@ -29,10 +29,11 @@ afterEach(async () => {
   servers.length = 0;
 });
 
-async function startHost(): Promise<string> {
+async function startHost(sseHeartbeatMs?: number): Promise<string> {
   const host = await startMcpHttpHost({
     name: 'test',
     logger,
+    ...(sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs }),
     endpoints: [
       {
         streamablePath: '/mcp',
@@ -209,6 +210,20 @@ describe('Streamable HTTP session transport', () => {
     const deleted = await fetch(url, { method: 'DELETE', headers: h });
     expect(deleted.status).toBe(200);
     expect((await post(url, { jsonrpc: '2.0', id: 5, method: 'ping' }, h)).status).toBe(404);
+  });
+
+  it('keeps an idle event stream alive with SSE comments', async () => {
+    const url = await startHost(20);
+    const session = await rawSession(url);
+    const controller = new AbortController();
+    const stream = await fetch(url, {
+      headers: { 'mcp-session-id': session, accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    const reader = stream.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe(': keepalive\n\n');
+    controller.abort();
   });
 
   it('carries progress and a server-to-client request on the call stream, and notifications on the GET stream', async () => {
