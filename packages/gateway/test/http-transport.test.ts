@@ -247,6 +247,28 @@ describe('NodeHttpClientTransport', () => {
     await expect(transport.send({ jsonrpc: '2.0', id: 1, method: 'ping' })).rejects.toThrow('Not connected');
   });
 
+  it('takes an empty JSON answer to a notification, and names an answer that is not JSON', async () => {
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on('end', () => {
+        const isRequest = (JSON.parse(body) as { id?: unknown }).id !== undefined;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(isRequest ? '{nope' : '');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as AddressInfo;
+    const transport = new NodeHttpClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+    cleanups.push(() => transport.close());
+    await transport.send({ jsonrpc: '2.0', method: 'notifications/something' });
+    await expect(transport.send({ jsonrpc: '2.0', id: 1, method: 'ping' })).rejects.toThrow(
+      'the upstream answered with invalid JSON: {nope',
+    );
+  });
+
   it('refuses a URL that is not http or https', () => {
     expect(() => new NodeHttpClientTransport(new URL('ws://127.0.0.1:1/mcp'))).toThrow(/http or https/);
   });

@@ -127,7 +127,14 @@ export class NodeHttpClientTransport implements Transport {
     }
     if (type.startsWith('application/json')) {
       const text = await readText(res);
-      for (const item of [JSON.parse(text) as unknown].flat()) this.deliver(item);
+      if (text.trim() === '') return; // some servers answer a notification with 200 and no body
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new Error(`the upstream answered with invalid JSON: ${text.slice(0, 200)}`);
+      }
+      for (const item of [parsed].flat()) this.deliver(item);
       return;
     }
     res.resume();
