@@ -115,11 +115,10 @@ export class StreamableSessionTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const stream of new Set(this.byRequest.values())) stream.res.end();
-    this.byRequest.clear();
-    this.standalone?.end();
-    this.standalone = undefined;
+    for (const res of this.open) res.end();
     this.open.clear();
+    this.byRequest.clear();
+    this.standalone = undefined;
     clearInterval(this.keepAlive);
     this.onclose?.();
   }

@@ -12,48 +12,19 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
 import { NodeHttpClientTransport, type ResponseStreamHooks } from './http-transport.js';
 
-export type UpstreamTransportHooks = ResponseStreamHooks;
-
-/** The id of the JSON-RPC request in a POST body, if it carries exactly one. */
-function requestIdOf(body: unknown): string | number | undefined {
-  if (typeof body !== 'string') return undefined;
-  try {
-    const message = JSON.parse(body) as { id?: unknown; method?: unknown };
-    const id = message.id;
-    return typeof message.method === 'string' && (typeof id === 'string' || typeof id === 'number')
-      ? id
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * fetch for the SDK's legacy SSE transport: silences undici's MaxListenersExceededWarning on long-lived
- * signals (ENVIRONMENT.md) and reports when a request's response stream ends.
+ * fetch for the SDK's legacy SSE transport, whose POSTs all share one long-lived abort signal:
+ * silences undici's MaxListenersExceededWarning on it (ENVIRONMENT.md). (Its POSTs are answered 202;
+ * the answers come on the GET stream, so there is no response stream to watch, unlike Streamable HTTP.)
  */
-function observingFetch(hooks: UpstreamTransportHooks): typeof fetch {
-  return async (input, init) => {
-    if (init?.signal) setMaxListeners(0, init.signal);
-    const response = await fetch(input, init);
-    const isEventStream = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
-    const id = init?.method === 'POST' ? requestIdOf(init.body) : undefined;
-    if (id === undefined || !isEventStream || response.body === null) return response;
-    hooks.onResponseStream(id);
-    const watched = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({ flush: () => hooks.onResponseStreamEnd(id) }),
-    );
-    return new Response(watched, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-  };
-}
+const legacySseFetch: typeof fetch = (input, init) => {
+  if (init?.signal) setMaxListeners(0, init.signal);
+  return fetch(input, init);
+};
 
 export function createUpstreamTransport(
   config: UpstreamConfig,
-  hooks: UpstreamTransportHooks,
+  hooks: ResponseStreamHooks,
   logger: Logger,
 ): Transport {
   switch (config.transport) {
@@ -82,7 +53,7 @@ export function createUpstreamTransport(
     case 'sse':
       return new SSEClientTransport(new URL(config.url), {
         requestInit: { headers: config.headers },
-        fetch: observingFetch(hooks),
+        fetch: legacySseFetch,
       });
   }
 }
