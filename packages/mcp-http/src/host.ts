@@ -18,6 +18,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
+import { sendJson, sendRpcError } from './responses.js';
 import { StreamableSessionTransport } from './streamable-session.js';
 
 /** Who is calling, as decided by `authenticate`. `id` binds a session to the caller that opened it. */
@@ -125,23 +126,6 @@ function hostnameOf(hostHeader: string): string {
   // `[::1]:4000` -> `[::1]`, `localhost:4000` -> `localhost`.
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
   return (hostHeader.split(':')[0] ?? '').toLowerCase();
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-/** Errors before a JSON-RPC message is read are still answered in JSON-RPC shape, as the SDK does. */
-function sendRpcError(
-  res: ServerResponse,
-  status: number,
-  code: number,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 }
 
 export async function startMcpHttpHost<P extends Principal = Principal>(

@@ -18,18 +18,30 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
+  type JSONRPCErrorResponse,
   type JSONRPCMessage,
   JSONRPCMessageSchema,
+  type JSONRPCRequest,
+  type JSONRPCResultResponse,
   type MessageExtraInfo,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import { sendRpcError } from './responses.js';
 
 /** The SDK's limit on messages in one POST. */
 const MAX_BATCH_SIZE = 100;
+
+/*
+ * Structural tests for messages that already passed JSONRPCMessageSchema: the SDK's `isJSONRPC*`
+ * guards each run a zod parse, and this file is on every call's path. `initialize` keeps the SDK's
+ * guard, which also checks its params (an initialize with bad params is not an initialization).
+ */
+const isRequest = (m: JSONRPCMessage): m is JSONRPCRequest => 'method' in m && 'id' in m;
+const isResponse = (m: JSONRPCMessage): m is JSONRPCResultResponse | JSONRPCErrorResponse =>
+  'result' in m || 'error' in m;
+const isInitialize = (m: JSONRPCMessage): boolean =>
+  'method' in m && m.method === 'initialize' && isInitializeRequest(m);
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -71,27 +83,21 @@ export class StreamableSessionTransport implements Transport {
 
   async start(): Promise<void> {}
 
-  /** Serves one HTTP request of this session; `body` is the parsed JSON of a POST. */
+  /**
+   * Serves one HTTP request of this session: POST, GET or DELETE (the host answers other methods);
+   * `body` is the parsed JSON of a POST.
+   */
   async handleRequest(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    switch (req.method) {
-      case 'POST':
-        return this.handlePost(req, res, body);
-      case 'GET':
-        return this.handleGet(req, res);
-      case 'DELETE':
-        await this.close();
-        res.writeHead(200).end();
-        return;
-      default:
-        res.writeHead(405, { allow: 'GET, POST, DELETE', 'content-type': 'application/json' });
-        res.end(rpcError(-32000, 'Method not allowed.'));
-    }
+    if (req.method === 'POST') return this.handlePost(req, res, body);
+    if (req.method === 'GET') return this.handleGet(req, res);
+    await this.close();
+    res.writeHead(200).end();
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) return;
-    const isResponse = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
-    const requestId = isResponse ? message.id : options?.relatedRequestId;
+    const answer = isResponse(message);
+    const requestId = answer ? message.id : options?.relatedRequestId;
     if (requestId === undefined) {
       // Not tied to a request: the GET stream, or nowhere if the client has none open (as the SDK
       // does without an event store).
@@ -101,7 +107,7 @@ export class StreamableSessionTransport implements Transport {
     const stream = this.byRequest.get(requestId);
     if (stream === undefined)
       throw new Error(`No connection established for request ID: ${String(requestId)}`);
-    if (!isResponse) {
+    if (!answer) {
       writeEvent(stream.res, message);
       return;
     }
@@ -125,13 +131,14 @@ export class StreamableSessionTransport implements Transport {
 
   private reject(res: ServerResponse, problem: Problem): void {
     this.onerror?.(new Error(problem.message));
-    res
-      .writeHead(problem.status, { 'content-type': 'application/json' })
-      .end(rpcError(problem.code, problem.message));
+    sendRpcError(res, problem.status, problem.code, problem.message);
   }
 
   /** The messages of a POST, or why it is refused (the SDK's checks, in the SDK's order). */
-  private checkPost(req: IncomingMessage, body: unknown): JSONRPCMessage[] | Problem {
+  private checkPost(
+    req: IncomingMessage,
+    body: unknown,
+  ): { messages: JSONRPCMessage[]; initialize: boolean } | Problem {
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
       return problem(
@@ -150,11 +157,11 @@ export class StreamableSessionTransport implements Transport {
       messages.push(parsed.data);
     }
     if (this.closed) return problem(404, -32001, 'Session not found');
-    if (messages.some(isInitializeRequest)) {
+    if (messages.some(isInitialize)) {
       if (this.initialized) return problem(400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1)
         return problem(400, -32600, 'Invalid Request: Only one initialization request is allowed');
-      return messages;
+      return { messages, initialize: true };
     }
     if (!this.initialized) return problem(400, -32000, 'Bad Request: Server not initialized');
     const version = req.headers['mcp-protocol-version'];
@@ -166,27 +173,28 @@ export class StreamableSessionTransport implements Transport {
         `Bad Request: Unsupported protocol version: ${version} (supported versions: ${supported})`,
       );
     }
-    return messages;
+    return { messages, initialize: false };
   }
 
   private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown): void {
-    const messages = this.checkPost(req, body);
-    if (!Array.isArray(messages)) {
-      this.reject(res, messages);
+    const checked = this.checkPost(req, body);
+    if ('status' in checked) {
+      this.reject(res, checked);
       return;
     }
-    if (messages.some(isInitializeRequest)) this.initialized = true;
+    const { messages } = checked;
+    if (checked.initialize) this.initialized = true;
     const extra: MessageExtraInfo = { requestInfo: { headers: { ...req.headers } } };
-    if (!messages.some(isJSONRPCRequest)) {
+    const requests = messages.filter(isRequest);
+    if (requests.length === 0) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message, extra);
       return;
     }
     const stream: ResponseStream = { res, unanswered: new Set() };
-    for (const message of messages) {
-      if (!isJSONRPCRequest(message)) continue;
-      stream.unanswered.add(message.id);
-      this.byRequest.set(message.id, stream);
+    for (const request of requests) {
+      stream.unanswered.add(request.id);
+      this.byRequest.set(request.id, stream);
     }
     this.openStream(res);
     // The client went away: its answers have nowhere to go (send() then says so).
@@ -241,10 +249,6 @@ interface Problem {
 
 function problem(status: number, code: number, message: string): Problem {
   return { status, code, message };
-}
-
-function rpcError(code: number, message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
 function eventText(message: JSONRPCMessage): string {
