@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { HARNESS_ROOT } from '../suites/paths.js';
-import { reapOnExit } from '../suites/reaper.js';
+import { trackChild } from '../targets/run-scope.js';
 
 export const CONFORMANCE_VERSION = '0.1.13';
 
@@ -102,9 +102,7 @@ export async function runConformance(options: RunConformanceOptions): Promise<Co
     if (options.baseline !== undefined) args.push('--expected-failures', options.baseline);
     if (options.scenario !== undefined) args.push('--scenario', options.scenario);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const release = reapOnExit(() =>
-      child.exitCode === null && child.signalCode === null ? child.pid : undefined,
-    );
+    trackChild(child, 'conformance-cli');
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
@@ -120,7 +118,6 @@ export async function runConformance(options: RunConformanceOptions): Promise<Co
       child.once('exit', (code) => resolve(code));
     });
     clearTimeout(timer);
-    release();
     options.signal?.removeEventListener('abort', kill);
 
     const scenarios: Array<ScenarioResult & { dir: string }> = [];

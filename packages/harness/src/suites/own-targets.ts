@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { createGrantToken } from '@bastion/gateway';
 import { freePort, ServiceProcess } from '../targets/process.js';
 import { HARNESS_ROOT } from './paths.js';
-import { reapOnExit } from './reaper.js';
 
 const bin = (pkg: string, name: string) => join(HARNESS_ROOT, 'node_modules', '@bastion', pkg, 'bin', name);
 
@@ -41,11 +40,10 @@ async function runBin(
     port,
     readyTimeoutMs: 20_000,
   });
-  const release = reapOnExit(() => service.pid);
+  // start() tracks the child (run-scope.ts): killed if this process exits before stop() runs.
   try {
     await service.start();
   } catch (err) {
-    release();
     await cleanup?.();
     throw err;
   }
@@ -55,7 +53,6 @@ async function runBin(
     process: service,
     async stop() {
       await service.stop();
-      release();
       await cleanup?.();
     },
   };

@@ -9,7 +9,6 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ServiceProcess } from '../../targets/process.js';
 import { CONTRACT_ENV } from '../env.js';
 import { openEndpoint, type TransportChoice } from '../mcp-client.js';
-import { reapOnExit } from '../reaper.js';
 import { CallLedger, GatewayAgent, type GatewayEndpoint } from './agent.js';
 import type { GatewayCheckContext } from './checks.js';
 
@@ -83,10 +82,8 @@ export class UpstreamCommand {
     });
   }
 
-  private release: (() => void) | undefined;
-
+  /** ServiceProcess tracks every child it starts (run-scope.ts), so none outlives this process. */
   start(): Promise<void> {
-    this.release ??= reapOnExit(() => this.service.pid);
     return this.service.start();
   }
 
@@ -97,8 +94,6 @@ export class UpstreamCommand {
 
   async stop(): Promise<void> {
     await this.service.stop();
-    this.release?.();
-    this.release = undefined;
   }
 }
 
