@@ -6,6 +6,7 @@
  *     not among the formats CI understands).
  */
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { tierOf } from '../packages/harness/src/testing/tier-names.js';
 
 interface Tally {
   passed: number;
@@ -15,9 +16,6 @@ interface Tally {
 }
 
 const newTally = (): Tally => ({ passed: 0, failed: 0, skipped: 0, reasons: new Set() });
-const TIER_TAG = /\[tier:([a-z]+)\]/;
-// The reason may hold parentheses itself; it ends where the suite name does (` > ` or the end).
-const SKIP_REASON = /\(skipped: (.*?)\)(?= > |$)/;
 
 function count(tally: Tally, test: TestCase): void {
   const state = test.result().state;
@@ -37,12 +35,11 @@ export default class SummaryReporter implements Reporter {
       for (const suite of module.children.allSuites()) brokenSuites += suite.errors().length;
       for (const test of module.children.allTests()) {
         count(total, test);
-        const tier = TIER_TAG.exec(test.fullName)?.[1];
-        if (tier === undefined) continue;
+        const { tier, skipReason: reason } = tierOf(test.fullName);
+        if (tier === null) continue;
         const tally = tiers.get(tier) ?? newTally();
         tiers.set(tier, tally);
         count(tally, test);
-        const reason = SKIP_REASON.exec(test.fullName)?.[1];
         if (reason !== undefined && test.result().state === 'skipped') tally.reasons.add(reason);
       }
     }

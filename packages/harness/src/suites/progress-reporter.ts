@@ -5,7 +5,8 @@
  */
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule, TestSpecification, Vitest } from 'vitest/node';
-import { citedRequirements, type Outcome, type TestRecord, tierOf } from './report.js';
+import { tierOf } from '../testing/tier-names.js';
+import { citedRequirements, type Outcome, type TestRecord } from './report.js';
 
 function outcomeOf(test: TestCase): Outcome {
   const state = test.result().state;

@@ -56,8 +56,6 @@ export interface RunReport {
 
 const ID = '[a-z0-9-]+(?:\\.[a-z0-9-]+)+';
 const CITATION = new RegExp(`\\[(${ID}(?:, ${ID})*)\\]`, 'g');
-const TIER_TAG = /\[tier:([a-z]+)\]/;
-const SKIP_REASON = /\(skipped: ([^)]*)\)/;
 const known = new Map(REQUIREMENTS.map((r) => [r.id, r]));
 
 /** The requirement ids a test name (suites included) cites through `verifies()`. */
@@ -67,12 +65,6 @@ export function citedRequirements(fullName: string): string[] {
     for (const id of (match[1] ?? '').split(', ')) if (known.has(id)) ids.add(id);
   }
   return [...ids];
-}
-
-export function tierOf(fullName: string): { tier: string | null; skipReason?: string } {
-  const tier = TIER_TAG.exec(fullName)?.[1] ?? null;
-  const reason = SKIP_REASON.exec(fullName)?.[1];
-  return reason === undefined ? { tier } : { tier, skipReason: reason };
 }
 
 const UNTIERED = 'untiered';

@@ -10,8 +10,8 @@
  * BASTION_REQUIRE_TIERS=embedded,process   turns an unavailable tier into a failing test instead of
  * a skip; CI sets it so that a missing mosquitto or sshd can never pass silently.
  *
- * Suite names carry `[tier:NAME]` and, when skipped, `(skipped: why)`; tools/summary-reporter.ts
- * reads both to print the per-tier summary.
+ * Suite names carry `[tier:NAME]` and, when skipped, `(skipped: why)`; tier-names.ts reads both
+ * back for tools/summary-reporter.ts's per-tier summary and the `bastion test` report.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { runState } from './run-state.js';
