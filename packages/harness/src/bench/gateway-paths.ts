@@ -5,20 +5,11 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGrantToken } from '@bastion/gateway';
+import { BASTION_BINS } from '../targets/mcp-process.js';
 import { freePort } from '../targets/process.js';
 import { openMcpSession } from './clients.js';
 import { type OpenedPath, type PathContext, type PathSpec, upstreamOf } from './paths.js';
-import { HARNESS_ROOT } from './processes.js';
 
-/** The gateway's own bin, through the harness's dependency on @bastion/gateway. */
-export const GATEWAY_BIN = join(
-  HARNESS_ROOT,
-  'node_modules',
-  '@bastion',
-  'gateway',
-  'bin',
-  'bastion-gateway.js',
-);
 const SERVER = 'echo';
 
 /** (b): every tool allowed, nothing counted, no audit log. */
@@ -62,7 +53,7 @@ async function startGateway(
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const hop = await ctx.processes.startNode({
     name: `bastion-gateway (${id})`,
-    script: GATEWAY_BIN,
+    script: BASTION_BINS.gateway,
     args: ['--config', configPath, '--host', '127.0.0.1', '--port', String(port)],
     port,
     nodeArgs,

@@ -4,12 +4,12 @@
  * all of them are owned here so that one `stopAll()` (or, at a hard exit, `killAllSync()`) leaves
  * nothing running.
  */
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { HARNESS_ROOT } from '../suites/paths.js';
 import { freePort, ServiceProcess } from '../targets/process.js';
 
-/** The harness package root and its CLI, which also serves the benchmark's own servers. */
-export const HARNESS_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const HARNESS_BIN = fileURLToPath(new URL('../../bin/bastion.js', import.meta.url));
+/** The harness's CLI, which also serves the benchmark's own servers. */
+export const HARNESS_BIN = join(HARNESS_ROOT, 'bin', 'bastion.js');
 
 export type BenchServerKind = 'echo-upstream' | 'bare-echo' | 'peer-mcp-proxy';
 

@@ -7,8 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { type BenchOptions, FULL_OPTIONS, PATH_IDS, type PathId, QUICK_OPTIONS } from '../bench/options.js';
-import { BenchProcesses, HARNESS_ROOT } from '../bench/processes.js';
+import { BenchProcesses } from '../bench/processes.js';
 import type { RunningServer } from '../bench/servers/echo-upstream.js';
+import { HARNESS_ROOT } from '../suites/paths.js';
 import type { CliContext } from './context.js';
 
 function positiveInt(value: string): number {

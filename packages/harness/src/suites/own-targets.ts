@@ -7,16 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGrantToken } from '@bastion/gateway';
+import { BASTION_BINS } from '../targets/mcp-process.js';
 import { freePort, ServiceProcess } from '../targets/process.js';
-import { HARNESS_ROOT } from './paths.js';
 
-const bin = (pkg: string, name: string) => join(HARNESS_ROOT, 'node_modules', '@bastion', pkg, 'bin', name);
-
-export const BINS = {
-  mqtt: bin('mqtt-server', 'bastion-mqtt.js'),
-  ssh: bin('ssh-server', 'bastion-ssh.js'),
-  gateway: bin('gateway', 'bastion-gateway.js'),
-} as const;
+/** Under the name the tests use; defined once in targets/mcp-process.ts, which launches them its own way. */
+export { BASTION_BINS as BINS } from '../targets/mcp-process.js';
 
 export interface RunningService {
   /** http://127.0.0.1:PORT */
@@ -60,7 +55,7 @@ async function runBin(
 
 /** bastion-mqtt over HTTP: Streamable HTTP at /mcp, legacy SSE at /mqttx/sse. */
 export function startOwnMqttServer(extraArgs: string[] = []): Promise<RunningService> {
-  return runBin('bastion-mqtt', BINS.mqtt, (port) => [
+  return runBin('bastion-mqtt', BASTION_BINS.mqtt, (port) => [
     '--transport',
     'http',
     '--port',
@@ -73,7 +68,7 @@ export function startOwnMqttServer(extraArgs: string[] = []): Promise<RunningSer
 
 /** bastion-ssh over HTTP: Streamable HTTP at /mcp, legacy SSE at /sse. */
 export function startOwnSshServer(extraArgs: string[] = []): Promise<RunningService> {
-  return runBin('bastion-ssh', BINS.ssh, (port) => [
+  return runBin('bastion-ssh', BASTION_BINS.ssh, (port) => [
     '--transport',
     'http',
     '--port',
@@ -120,7 +115,7 @@ export async function startOwnGateway(
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const running = await runBin(
     'bastion-gateway',
-    BINS.gateway,
+    BASTION_BINS.gateway,
     (port) => ['--config', configPath, '--port', String(port), '--log-level', 'warn'],
     () => rm(dir, { recursive: true, force: true }),
   );

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { HARNESS_ROOT } from '../suites/paths.js';
 import { type FaultSignal, freePort } from './process.js';
 import { trackChild } from './run-scope.js';
 
@@ -161,8 +161,6 @@ function listeningUrl(line: string): string | undefined {
     return undefined;
   }
 }
-
-const HARNESS_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The bins of the packages the harness depends on, as pnpm installs them into the harness. */
 export const BASTION_BINS = {
