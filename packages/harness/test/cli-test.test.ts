@@ -3,20 +3,20 @@
  * with its exit status, console summary, JUnit XML and JSON report.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HARNESS_BIN } from '../src/bench/processes.js';
 import { CONTRACT_MQTT_POLICY } from '../src/suites/gateway/policies.js';
 import { BINS, type RunningService, startOwnGateway, startOwnMqttServer } from '../src/suites/own-targets.js';
 import { HARNESS_ROOT } from '../src/suites/paths.js';
 import type { RunReport } from '../src/suites/report.js';
 import { waitFor } from '../src/suites/wait.js';
 import { freePort } from '../src/targets/process.js';
+import { isAlive } from './bench-fixtures.js';
 import { type NaiveGateway, startNaiveGateway } from './contract-fixtures/naive-gateway.js';
-
-const BASTION = join(HARNESS_ROOT, 'bin', 'bastion.js');
+import { commandOf, descendantsOf, runHarnessBin } from './sandbox-support.js';
 
 /** The child's environment: ours without vitest's own variables or a target left in the environment. */
 function childEnv(): NodeJS.ProcessEnv {
@@ -29,62 +29,7 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function bastion(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BASTION, ...args], { env: childEnv(), cwd: HARNESS_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Every live descendant of `pid` (from /proc), with its command line. */
-function descendants(pid: number): Array<{ pid: number; cmd: string }> {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces; the parent pid is the second field after it.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(entry), ppid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: Array<{ pid: number; cmd: string }> = [];
-  const visit = (parent: number) => {
-    for (const [child, ppid] of parents) {
-      if (ppid !== parent) continue;
-      let cmd = '';
-      try {
-        cmd = readFileSync(`/proc/${child}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      } catch {
-        continue;
-      }
-      found.push({ pid: child, cmd });
-      visit(child);
-    }
-  };
-  visit(pid);
-  return found;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const bastion = (args: string[]) => runHarnessBin(args, { env: childEnv(), cwd: HARNESS_ROOT });
 
 let dir: string;
 beforeAll(async () => {
@@ -170,7 +115,7 @@ describe('bastion test', () => {
   }, 120_000);
 
   it('stops what the tests started and exits 130 when interrupted', async () => {
-    const child = spawn(process.execPath, [BASTION, 'test', '--suite', 'conformance'], {
+    const child = spawn(process.execPath, [HARNESS_BIN, 'test', '--suite', 'conformance'], {
       env: childEnv(),
       cwd: HARNESS_ROOT,
       stdio: 'ignore',
@@ -180,8 +125,8 @@ describe('bastion test', () => {
     // Interrupt once the servers and the gateway are up.
     const started = await waitFor(
       () => {
-        const all = descendants(pid);
-        return all.some((p) => p.cmd.includes('bastion-gateway.js')) ? all : undefined;
+        const all = descendantsOf(pid);
+        return all.some((p) => commandOf(p.pid).includes('bastion-gateway.js')) ? all : undefined;
       },
       'the conformance environment to start',
       60_000,
@@ -189,7 +134,7 @@ describe('bastion test', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(130);
     await waitFor(
-      () => (started.every((p) => !alive(p.pid)) ? true : undefined),
+      () => (started.every((p) => !isAlive(p.pid)) ? true : undefined),
       'every child to be gone',
       10_000,
     );

@@ -2,14 +2,11 @@
  * The audit log through the running gateway: one row per decision with its facts, secret values kept
  * out, a hash chain that `bastion-gateway audit verify` checks, and nothing lost on a clean shutdown.
  */
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { GATEWAY_BIN } from './gateway-fixtures/bin.js';
 import {
   call,
   FakeClock,
@@ -18,8 +15,8 @@ import {
   startFixtureHttp,
   startGateway,
 } from './gateway-fixtures/harness.js';
+import { verifyAudit } from './gateway-fixtures/processes.js';
 
-const run = promisify(execFile);
 let upstream: FixtureHttp;
 let harness: GatewayHarness | undefined;
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -64,16 +61,6 @@ async function rows(h: GatewayHarness): Promise<Array<Record<string, unknown>>> 
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function verify(file: string): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await run(process.execPath, [GATEWAY_BIN, 'audit', 'verify', file]);
-    return { code: 0, out: stdout };
-  } catch (err) {
-    const e = err as { code: number; stdout: string };
-    return { code: e.code, out: e.stdout };
-  }
 }
 
 describe('gateway audit log', () => {
@@ -134,12 +121,12 @@ describe('gateway audit log', () => {
     for (let i = 0; i < 4; i++) await call(agent, 'sessionInfo');
     await h.gateway.close();
     const file = join(h.dir, 'audit.jsonl');
-    const intact = await verify(file);
+    const intact = await verifyAudit(file);
     expect(intact).toEqual({ code: 0, out: 'ok: 4 rows, chain intact\n' });
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     lines[2] = (lines[2] ?? '').replace('"decision":"allow"', '"decision":"deny"');
     await writeFile(file, `${lines.join('\n')}\n`);
-    const tampered = await verify(file);
+    const tampered = await verifyAudit(file);
     expect(tampered.code).toBe(1);
     expect(tampered.out).toMatch(/^broken at line 3: hash does not match the row content/);
   });
@@ -165,6 +152,6 @@ describe('gateway audit log', () => {
     expect(
       all.filter((r) => r.tool === 'slow').map((r) => (r.upstream as { outcome: string }).outcome),
     ).toEqual(Array(5).fill('closed'));
-    expect((await verify(join(h.dir, 'audit.jsonl'))).code).toBe(0);
+    expect((await verifyAudit(join(h.dir, 'audit.jsonl'))).code).toBe(0);
   });
 });

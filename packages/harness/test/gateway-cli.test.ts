@@ -12,7 +12,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { GATEWAY_BIN } from './gateway-fixtures/bin.js';
+import { BASTION_BINS } from '../src/targets/mcp-process.js';
 import { call, MQTT_POLICY_TEXT, policyOf, stdioFixture, textOf } from './gateway-fixtures/harness.js';
 
 const run = promisify(execFile);
@@ -36,7 +36,7 @@ afterEach(async () => {
 
 async function grantCreate(label: string, ...servers: string[]) {
   const { stdout } = await run(process.execPath, [
-    GATEWAY_BIN,
+    BASTION_BINS.gateway,
     'grant',
     'create',
     label,
@@ -58,7 +58,7 @@ async function writeConfig(config: unknown): Promise<string> {
 
 /** Starts the gateway bin and waits for its `listening` log line. */
 async function serve(configPath: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [GATEWAY_BIN, '--config', configPath, '--port', '0'], {
+  const child = spawn(process.execPath, [BASTION_BINS.gateway, '--config', configPath, '--port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
@@ -71,7 +71,9 @@ async function serve(configPath: string): Promise<{ child: ChildProcess; url: st
 }
 
 async function runToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [GATEWAY_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BASTION_BINS.gateway, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -135,7 +137,16 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
     await agent.connect(
       new StdioClientTransport({
         command: process.execPath,
-        args: [GATEWAY_BIN, '--stdio', '--config', config, '--server', 'fx', '--log-level', 'silent'],
+        args: [
+          BASTION_BINS.gateway,
+          '--stdio',
+          '--config',
+          config,
+          '--server',
+          'fx',
+          '--log-level',
+          'silent',
+        ],
         stderr: 'ignore',
       }),
     );
@@ -209,8 +220,11 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
   });
 
   it(verifies('gateway.config.json-schema'), async () => {
-    const { stdout } = await run(process.execPath, [GATEWAY_BIN, 'schema']);
-    const published = await readFile(join(GATEWAY_BIN, '..', '..', 'gateway-config.schema.json'), 'utf8');
+    const { stdout } = await run(process.execPath, [BASTION_BINS.gateway, 'schema']);
+    const published = await readFile(
+      join(BASTION_BINS.gateway, '..', '..', 'gateway-config.schema.json'),
+      'utf8',
+    );
     expect(JSON.parse(stdout)).toEqual(JSON.parse(published));
     const schema = JSON.parse(published) as {
       properties: Record<string, unknown>;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { verifyAuditLog } from '@bastion/gateway';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { BASTION_BINS, type McpServerProcess, startMqttServerProcess } from '../src/targets/mcp-process.js';
 import { type MqttBrokerTarget, mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
@@ -17,15 +18,11 @@ import {
   type GatewayHarness,
   MQTT_POLICY_TEXT,
   policyOf,
+  reconnects,
   startGateway,
   textOf,
 } from './gateway-fixtures/harness.js';
-import {
-  MQTT_BIN,
-  pidsWithEnv,
-  type ServerProcess,
-  startHttpServerProcess,
-} from './gateway-fixtures/processes.js';
+import { pidsWithEnv } from './gateway-fixtures/processes.js';
 
 // Half a minute into a clock-aligned minute; each test starts a minute later.
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 30);
@@ -48,7 +45,7 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
     describe(`bastion-mqtt over ${kind}`, { timeout: 90_000 }, () => {
       const marker = randomUUID();
       const clock = new FakeClock(T0);
-      let server: ServerProcess | undefined;
+      let server: McpServerProcess | undefined;
       let h: GatewayHarness;
       let broker: MqttBrokerTarget;
 
@@ -59,11 +56,11 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
             ? {
                 transport: 'stdio',
                 command: process.execPath,
-                args: [MQTT_BIN, '--transport', 'stdio', '--log-level', 'warn'],
+                args: [BASTION_BINS.mqtt, '--transport', 'stdio', '--log-level', 'warn'],
                 env: { BASTION_E2E_MARKER: marker },
               }
             : await (async () => {
-                server = await startHttpServerProcess(MQTT_BIN, ['--transport', 'http']);
+                server = await startMqttServerProcess();
                 return { transport: 'http', url: `${server.url}/mcp` };
               })();
         h = await startGateway(
@@ -199,16 +196,16 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
         async () => {
           const alice = await h.connect('mqtt', 'alice');
           expect((await call(alice, 'mqttDisconnect')).isError).toBeFalsy();
-          const before = await reconnects(h);
+          const before = await reconnects(h, 'mqtt');
           if (kind === 'http') {
-            await server?.kill();
+            await server?.kill('SIGKILL');
             await server?.start();
           } else {
             const pids = await pidsWithEnv('BASTION_E2E_MARKER', marker);
             expect(pids.length).toBeGreaterThan(0);
             for (const pid of pids) process.kill(pid, 'SIGKILL');
           }
-          await vi.waitFor(async () => expect(await reconnects(h)).toBeGreaterThan(before), {
+          await vi.waitFor(async () => expect(await reconnects(h, 'mqtt')).toBeGreaterThan(before), {
             timeout: 20_000,
           });
           // The agent's session went on; its calls reach a fresh bastion-mqtt session.
@@ -220,8 +217,3 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
     });
   }
 });
-
-async function reconnects(h: GatewayHarness): Promise<number> {
-  const text = await h.gateway.metrics.text();
-  return Number(/bastion_gateway_upstream_reconnects_total\{server="mqtt"\} (\d+)/.exec(text)?.[1] ?? 0);
-}

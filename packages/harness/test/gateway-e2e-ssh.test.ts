@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { verifyAuditLog } from '@bastion/gateway';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { BASTION_BINS, type McpServerProcess, startSshServerProcess } from '../src/targets/mcp-process.js';
 import { type SshHostTarget, sshHostProviders } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
@@ -17,16 +18,12 @@ import {
   FakeClock,
   type GatewayHarness,
   policyOf,
+  reconnects,
   SSH_POLICY_TEXT,
   startGateway,
   textOf,
 } from './gateway-fixtures/harness.js';
-import {
-  pidsWithEnv,
-  type ServerProcess,
-  SSH_BIN,
-  startHttpServerProcess,
-} from './gateway-fixtures/processes.js';
+import { pidsWithEnv } from './gateway-fixtures/processes.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 30);
 
@@ -49,7 +46,7 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
       const marker = randomUUID();
       const upstreamToken = randomBytes(16).toString('hex');
       const clock = new FakeClock(T0);
-      let server: ServerProcess | undefined;
+      let server: McpServerProcess | undefined;
       let h: GatewayHarness;
       let host: SshHostTarget;
 
@@ -60,16 +57,11 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
             ? {
                 transport: 'stdio',
                 command: process.execPath,
-                args: [SSH_BIN, '--transport', 'stdio', '--log-level', 'warn'],
+                args: [BASTION_BINS.ssh, '--transport', 'stdio', '--log-level', 'warn'],
                 env: { BASTION_E2E_MARKER: marker },
               }
             : await (async () => {
-                server = await startHttpServerProcess(SSH_BIN, [
-                  '--transport',
-                  'http',
-                  '--auth-token',
-                  upstreamToken,
-                ]);
+                server = await startSshServerProcess(['--auth-token', upstreamToken]);
                 return {
                   transport: 'http',
                   url: `${server.url}/mcp`,
@@ -196,16 +188,16 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
         async () => {
           const alice = await h.connect('ssh', 'alice');
           expect(policyOf(await call(alice, 'disconnect', { connectionId: 'x' }))).toBeUndefined();
-          const before = await reconnects(h);
+          const before = await reconnects(h, 'ssh');
           if (kind === 'http') {
-            await server?.kill();
+            await server?.kill('SIGKILL');
             await server?.start();
           } else {
             const pids = await pidsWithEnv('BASTION_E2E_MARKER', marker);
             expect(pids.length).toBeGreaterThan(0);
             for (const pid of pids) process.kill(pid, 'SIGKILL');
           }
-          await vi.waitFor(async () => expect(await reconnects(h)).toBeGreaterThan(before), {
+          await vi.waitFor(async () => expect(await reconnects(h, 'ssh')).toBeGreaterThan(before), {
             timeout: 20_000,
           });
           const after = await call(alice, 'disconnect', { connectionId: 'y' });
@@ -216,8 +208,3 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
     });
   }
 });
-
-async function reconnects(h: GatewayHarness): Promise<number> {
-  const text = await h.gateway.metrics.text();
-  return Number(/bastion_gateway_upstream_reconnects_total\{server="ssh"\} (\d+)/.exec(text)?.[1] ?? 0);
-}

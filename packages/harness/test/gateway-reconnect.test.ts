@@ -9,6 +9,7 @@ import {
   call,
   type FixtureHttp,
   type GatewayHarness,
+  reconnects,
   startFixtureHttp,
   startGateway,
   stdioFixture,
@@ -25,11 +26,6 @@ afterEach(async () => {
   await upstream?.stop();
   upstream = undefined;
 });
-
-async function reconnects(h: GatewayHarness): Promise<number> {
-  const text = await h.gateway.metrics.text();
-  return Number(/bastion_gateway_upstream_reconnects_total\{server="fx"\} (\d+)/.exec(text)?.[1] ?? 0);
-}
 
 async function overHttp() {
   upstream = await startFixtureHttp();
@@ -52,7 +48,7 @@ describe('upstream reconnect', { timeout: 90_000 }, () => {
     const after = await call(agent, 'sessionInfo');
     expect(after.isError).toBeFalsy();
     expect(after.structuredContent).toMatchObject({ calls: 1 });
-    expect(await reconnects(h)).toBe(1);
+    expect(await reconnects(h, 'fx')).toBe(1);
     expect((await agent.readResource({ uri: 'fixture://greeting' })).contents).toHaveLength(1);
   });
 
@@ -68,7 +64,7 @@ describe('upstream reconnect', { timeout: 90_000 }, () => {
     expect(textOf(caught)).toMatch(/^upstream restarted, call not completed/);
     expect(caught.structuredContent).toEqual({ code: 'UPSTREAM_RESTARTED' });
     await up.restart();
-    await vi.waitFor(async () => expect(await reconnects(h)).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await reconnects(h, 'fx')).toBe(1), { timeout: 10_000 });
     expect((await call(agent, 'sessionInfo')).structuredContent).toMatchObject({ calls: 1 });
   });
 
@@ -85,14 +81,14 @@ describe('upstream reconnect', { timeout: 90_000 }, () => {
     const caught = await call(agent, 'exitProcess');
     expect(caught.isError).toBe(true);
     expect(textOf(caught)).toMatch(/^upstream restarted, call not completed/);
-    await vi.waitFor(async () => expect(await reconnects(h)).toBe(1), { timeout: 15_000 });
+    await vi.waitFor(async () => expect(await reconnects(h, 'fx')).toBe(1), { timeout: 15_000 });
     const second = (await call(agent, 'sessionInfo')).structuredContent as { pid: number; calls: number };
     expect(second.pid).not.toBe(first.pid);
     expect(second.calls).toBe(1);
 
     // Killed from outside between calls: a new process takes over before the next call.
     process.kill(second.pid, 'SIGKILL');
-    await vi.waitFor(async () => expect(await reconnects(h)).toBe(2), { timeout: 15_000 });
+    await vi.waitFor(async () => expect(await reconnects(h, 'fx')).toBe(2), { timeout: 15_000 });
     const third = (await call(agent, 'sessionInfo')).structuredContent as { pid: number };
     expect(third.pid).not.toBe(second.pid);
   });

@@ -2,7 +2,6 @@
  * What the tiered MQTT tests share: a real SDK client talking to a fresh MQTT server session, the
  * connect arguments for one of a target's listeners, and a poll that waits on behaviour.
  */
-import { join } from 'node:path';
 import {
   createMqttServer,
   type MqttServerOptions,
@@ -13,20 +12,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
+import { textOf } from '../src/suites/mcp-client.js';
+import { waitFor } from '../src/suites/wait.js';
 import type { MqttBrokerTarget, MqttListeners } from '../src/targets/mqtt/index.js';
 
-export const silentLogger = pino({ level: 'silent' });
+export { textOf };
 
-/** The bin as the harness's dependency on @bastion/mqtt-server installs it. */
-export const MQTT_BIN = join(
-  import.meta.dirname,
-  '..',
-  'node_modules',
-  '@bastion',
-  'mqtt-server',
-  'bin',
-  'bastion-mqtt.js',
-);
+export const silentLogger = pino({ level: 'silent' });
 
 export interface McpSession {
   client: Client;
@@ -36,10 +28,6 @@ export interface McpSession {
   /** Calls and expects success; returns structuredContent. */
   ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
   close(): Promise<void>;
-}
-
-export function textOf(result: CallToolResult): string {
-  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
 }
 
 export async function openMcpSession(options: MqttServerOptions = {}): Promise<McpSession> {
@@ -121,16 +109,7 @@ export interface ReadResult {
   dropped: number;
 }
 
-/** Polls `check` until it returns something other than undefined; waits on behaviour, not a clock. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 25_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** `waitFor` with room for broker round trips on a loaded machine (25 s). */
+export function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
+  return waitFor(check, what, 25_000);
 }

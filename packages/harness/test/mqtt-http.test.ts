@@ -14,9 +14,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../src/faults/tcp-proxy.js';
 import { verifies } from '../src/requirements/index.js';
 import { ORIGINAL_TOOLS } from '../src/suites/mqtt-contract.js';
+import { BASTION_BINS } from '../src/targets/mcp-process.js';
 import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
-import { eventually, MQTT_BIN, silentLogger, textOf } from './mqtt-helpers.js';
+import { eventually, silentLogger, textOf } from './mqtt-helpers.js';
 
 const clients: Client[] = [];
 async function connect<T extends SSEClientTransport | StreamableHTTPClientTransport | StdioClientTransport>(
@@ -138,7 +139,7 @@ describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
     const t = ctx.target();
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [MQTT_BIN, '--transport', 'stdio', '--log-level', 'warn'],
+      args: [BASTION_BINS.mqtt, '--transport', 'stdio', '--log-level', 'warn'],
       stderr: 'pipe',
     });
     const { client, call } = await connect(transport);

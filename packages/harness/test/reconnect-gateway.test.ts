@@ -5,10 +5,8 @@
  *     port: the agent's gateway session survives and its next call succeeds;
  *   - the gateway itself is restarted: its audit log stays one intact hash chain across the restart.
  */
-import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createGrantToken } from '@bastion/gateway';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -25,9 +23,8 @@ import { mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import type { FaultSignal } from '../src/targets/process.js';
 import { makeTempDir } from '../src/targets/run-scope.js';
 import { describeEachTier, type TargetProvider } from '../src/testing/tiers.js';
+import { verifyAudit } from './gateway-fixtures/processes.js';
 import { clientId, connectArgs, eventually, textOf } from './mqtt-helpers.js';
-
-const run = promisify(execFile);
 
 interface Agent {
   client: Client;
@@ -215,16 +212,6 @@ async function rows(file: string): Promise<Row[]> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Row);
-}
-
-async function verifyAudit(file: string): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await run(process.execPath, [BASTION_BINS.gateway, 'audit', 'verify', file]);
-    return { code: 0, out: stdout };
-  } catch (err) {
-    const e = err as { code: number; stdout: string };
-    return { code: e.code, out: e.stdout };
-  }
 }
 
 describeEachTier('reconnect: gateway restarted', [auditedGatewayProvider], (ctx) => {

@@ -10,13 +10,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it, vi } from 'vitest';
+import { HARNESS_BIN } from '../src/bench/processes.js';
 import { verifies } from '../src/requirements/index.js';
 import {
-  BIN,
   call,
   descendantsOf,
   gatewayClient,
   REPO_ROOT,
+  runHarnessBin,
   startSandboxChild,
   stillRunning,
 } from './sandbox-support.js';
@@ -38,25 +39,9 @@ function jsonAfter(text: string, heading: string): { mcpServers: Record<string, 
   return JSON.parse(text.slice(from, to)) as { mcpServers: Record<string, HttpServerConfig> };
 }
 
-function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'sandbox', ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
-
 describe('bastion sandbox for a person', () => {
   it(verifies('sandbox.print.client-configs'), async () => {
-    const child = spawn(process.execPath, [BIN, 'sandbox', '--port', '0'], {
+    const child = spawn(process.execPath, [HARNESS_BIN, 'sandbox', '--port', '0'], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -157,7 +142,7 @@ describe('bastion sandbox for a person', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as { port: number }).port;
     try {
-      const child = spawn(process.execPath, [BIN, 'sandbox', '--port', String(port)], {
+      const child = spawn(process.execPath, [HARNESS_BIN, 'sandbox', '--port', String(port)], {
         cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -182,7 +167,7 @@ describe('bastion sandbox for a person', () => {
   });
 
   it('refuses a policy that cannot load before starting anything, naming the problem', async () => {
-    const result = await runToEnd(['--port', '0', '--policy', 'no-such-policy.json']);
+    const result = await runHarnessBin(['sandbox', '--port', '0', '--policy', 'no-such-policy.json']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /the policy cannot be used:\n.*no-such-policy\.json: \(document\): cannot read: ENOENT/,
@@ -190,12 +175,12 @@ describe('bastion sandbox for a person', () => {
   });
 
   it('refuses --ssh-shell outside the embedded tier, saying whose shell runs there', async () => {
-    const result = await runToEnd(['--tier', 'process', '--ssh-shell', 'host']);
+    const result = await runHarnessBin(['sandbox', '--tier', 'process', '--ssh-shell', 'host']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(
       "--ssh-shell applies to the embedded tier only; in the process tier commands run in the real shell of this machine's sshd logins",
     );
-    const bad = await runToEnd(['--tier', 'vm']);
+    const bad = await runHarnessBin(['sandbox', '--tier', 'vm']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("argument 'vm' is invalid");
   });

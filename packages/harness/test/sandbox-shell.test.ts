@@ -12,7 +12,13 @@ import ssh2, { type SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { type SandboxSshHost, startSandboxSshHost } from '../src/sandbox/targets.js';
-import { callTool, LogCapture, type SshServerUnderTest, startSshMcpServer } from './ssh-support.js';
+import {
+  callTool,
+  connectOrFail,
+  LogCapture,
+  type SshServerUnderTest,
+  startSshMcpServer,
+} from './ssh-support.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -29,15 +35,14 @@ async function connectTo(
   server: SshServerUnderTest,
 ): Promise<{ client: Client; id: string }> {
   const client = await server.session();
-  const result = await callTool<{ connectionId: string }>(client, 'connect', {
+  const id = await connectOrFail(client, {
     host: host.host,
     port: host.port,
     username: host.username,
     password: host.password,
     hostFingerprint: host.fingerprint,
   });
-  if (result.isError) throw new Error(`connect failed: ${result.text}`);
-  return { client, id: result.structured.connectionId };
+  return { client, id };
 }
 
 function sftpSession(host: SandboxSshHost): Promise<{ sftp: SFTPWrapper; end(): void }> {

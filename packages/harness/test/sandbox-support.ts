@@ -1,7 +1,7 @@
 /**
  * Fixtures of the sandbox's end-to-end tests: `bastion sandbox --json` as a child process (as a user
  * starts it), its ready line and event lines parsed, the processes it started found through /proc,
- * and an MCP client through its gateway.
+ * an MCP client through its gateway, and the `bastion` bin run to its end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,10 +9,34 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { HARNESS_BIN } from '../src/bench/processes.js';
 import type { SandboxInfo } from '../src/sandbox/sandbox.js';
 
-export const BIN = fileURLToPath(new URL('../bin/bastion.js', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** `bastion ...args` run to its end (from the repository root unless told): exit code and output. */
+export function runHarnessBin(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HARNESS_BIN, ...args], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 export type SandboxLine = Record<string, unknown> & { event: string };
 
@@ -30,7 +54,7 @@ export interface SandboxChild {
 }
 
 export async function startSandboxChild(args: string[], timeoutMs = 90_000): Promise<SandboxChild> {
-  const child = spawn(process.execPath, [BIN, 'sandbox', '--json', ...args], {
+  const child = spawn(process.execPath, [HARNESS_BIN, 'sandbox', '--json', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,7 +3,6 @@
  * with its pino output captured for the secret-leak check, and a typed tool-call helper that also
  * keeps every result for the same check.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createSshServer,
   createSshServerShared,
@@ -15,6 +14,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, pino } from 'pino';
+import { waitFor } from '../src/suites/wait.js';
 import type { SshHostTarget } from '../src/targets/ssh/index.js';
 
 /** A pino logger at trace level whose output is kept in memory. */
@@ -114,11 +114,7 @@ export async function connectOrFail(client: Client, args: Record<string, unknown
 
 /** Polls `check` until it returns true; a bounded wait for a state change, not a timing assertion. */
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(25);
-  }
+  await waitFor(async () => ((await check()) ? true : undefined), 'the condition', timeoutMs);
 }
 
 /** Lines of key material worth searching for: the secret itself and each long line of it. */

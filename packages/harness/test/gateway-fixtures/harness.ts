@@ -211,8 +211,13 @@ export async function call(
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
-export function textOf(result: CallToolResult): string {
-  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+export { textOf } from '../../src/suites/mcp-client.js';
+
+/** How often the gateway reconnected to `server`'s upstream so far (its metric). */
+export async function reconnects(h: GatewayHarness, server: string): Promise<number> {
+  const text = await h.gateway.metrics.text();
+  const metric = new RegExp(`bastion_gateway_upstream_reconnects_total\\{server="${server}"\\} (\\d+)`);
+  return Number(metric.exec(text)?.[1] ?? 0);
 }
 
 export function policyOf(result: CallToolResult): Record<string, unknown> | undefined {
