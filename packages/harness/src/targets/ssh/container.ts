@@ -5,10 +5,10 @@
  * port 22 on a fixed port of 127.0.0.1 so that a restarted container is found where the old one was.
  *
  * Image: BASTION_SSHD_IMAGE (scripts/prepare-containers.sh builds one locally where no registry is
- * reachable), else built from docker/sshd/Dockerfile.
+ * reachable), else built from docker/sshd/Dockerfile when not built yet.
  */
 import { join } from 'node:path';
-import { GenericContainer } from 'testcontainers';
+import { GenericContainer, getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { lacksFrom } from '../../testing/tiers.js';
 import { dockerAvailability, startTargetContainer } from '../container.js';
 import { waitForGreeting } from '../process.js';
@@ -20,11 +20,20 @@ const SCRATCH = '/tmp/bastion-scratch';
 
 export const SSHD_BUILT_IMAGE = 'bastion-sshd:test';
 
-/** BASTION_SSHD_IMAGE, else the image built from docker/sshd/Dockerfile (cached by Docker). */
+/**
+ * BASTION_SSHD_IMAGE, else the image built from docker/sshd/Dockerfile. A test run's preflight
+ * (targets/preflight.ts) builds it once; here it is built only when missing, so that each start
+ * does not send the build context to the engine again.
+ */
 async function sshdImage(env: NodeJS.ProcessEnv): Promise<string> {
   const name = env.BASTION_SSHD_IMAGE;
   if (name !== undefined && name !== '') return name;
-  await GenericContainer.fromDockerfile(SSHD_DOCKERFILE_DIR).build(SSHD_BUILT_IMAGE, { deleteOnExit: false });
+  const client = await getContainerRuntimeClient();
+  if (!(await client.image.exists(ImageName.fromString(SSHD_BUILT_IMAGE)))) {
+    await GenericContainer.fromDockerfile(SSHD_DOCKERFILE_DIR).build(SSHD_BUILT_IMAGE, {
+      deleteOnExit: false,
+    });
+  }
   return SSHD_BUILT_IMAGE;
 }
 
