@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { fingerprintOf } from '@bastion/ssh-server';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 import ssh2, { type Connection, type ParsedKey, type SFTPWrapper } from 'ssh2';
 import { lacksFrom } from '../../testing/tiers.js';
@@ -75,7 +76,7 @@ function publicKeyOf(privateKey: string): { key: ParsedKey; publicKey: SshHostKe
     key,
     publicKey: {
       publicKey: `${key.type} ${blob.toString('base64')}`,
-      fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,
+      fingerprint: fingerprintOf(blob),
     },
   };
 }

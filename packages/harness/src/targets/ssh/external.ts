@@ -13,8 +13,9 @@
  *   BASTION_EXTERNAL_SSH_SCRATCH               a directory the user may write in (default /tmp); the
  *                                              harness works in a fresh subdirectory it removes
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { fingerprintOf } from '@bastion/ssh-server';
 import ssh2 from 'ssh2';
 import { type Availability, lacksFrom } from '../../testing/tiers.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
@@ -87,8 +88,7 @@ function publicKeyLine(privateKey: string): string {
 function hostKeyOf(blob: Buffer): SshHostKey {
   const typeLength = blob.readUInt32BE(0);
   const type = blob.subarray(4, 4 + typeLength).toString('latin1');
-  const fingerprint = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-  return { publicKey: `${type} ${blob.toString('base64')}`, fingerprint };
+  return { publicKey: `${type} ${blob.toString('base64')}`, fingerprint: fingerprintOf(blob) };
 }
 
 /** Runs one command as the key user; resolves with stdout and the exit code. */
