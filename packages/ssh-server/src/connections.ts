@@ -41,18 +41,23 @@ export class ManagedConnection {
   reconnects = 0;
   activeExecs = 0;
   private reconnecting: Promise<SshConnection> | undefined;
+  /** Dropped on close. */
+  private params: ConnectParams | undefined;
+  /** The host key seen on the first connect; a reconnect accepts only this one. */
+  private readonly hostKey: Buffer;
 
   constructor(
     readonly name: string,
-    private params: ConnectParams | undefined,
+    params: ConnectParams,
     private connection: SshConnection,
-    private readonly hostKey: Buffer,
     private readonly log: Logger,
   ) {
-    this.fingerprint = fingerprintOf(hostKey);
-    this.host = params?.host ?? '';
-    this.port = params?.port ?? 0;
-    this.username = params?.username ?? '';
+    this.params = params;
+    this.hostKey = connection.hostKey;
+    this.fingerprint = fingerprintOf(connection.hostKey);
+    this.host = params.host;
+    this.port = params.port;
+    this.username = params.username;
     this.watch(connection);
   }
 
@@ -88,6 +93,25 @@ export class ManagedConnection {
     if (this.state === 'ready' && this.connection.isOpen())
       return { connection: this.connection, reconnected: false };
     return { connection: await this.reconnect(), reconnected: true };
+  }
+
+  /**
+   * Runs `op` on the live connection. If it fails and the connection turns out to be gone, marks it
+   * dead, reconnects once and runs `op` again; a failure on a connection that is still open, or was
+   * just re-established, is final and is passed through `onFinal` (if given) before it is thrown.
+   */
+  async withRetry<T>(
+    op: (connection: SshConnection) => Promise<T>,
+    onFinal: (err: unknown) => unknown = (err) => err,
+  ): Promise<{ value: T; reconnected: boolean }> {
+    const first = await this.acquire();
+    try {
+      return { value: await op(first.connection), reconnected: first.reconnected };
+    } catch (err) {
+      if (first.reconnected || first.connection.isOpen()) throw onFinal(err);
+      this.markDead(err instanceof Error ? err.message : String(err));
+      return { value: await op(await this.reconnect()), reconnected: true };
+    }
   }
 
   /**
@@ -195,7 +219,7 @@ export class ConnectionRegistry {
     } finally {
       this.pending--;
     }
-    const managed = new ManagedConnection(name, params, connection, connection.hostKey, this.log);
+    const managed = new ManagedConnection(name, params, connection, this.log);
     if (this.closed) {
       await managed.close();
       throw new SshError('closed', 'this session closed while connecting');

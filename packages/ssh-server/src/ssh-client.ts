@@ -23,7 +23,7 @@ import ssh2, {
 const { Client } = ssh2;
 
 import { SshError } from './errors.js';
-import { algorithmsForKeyType, fingerprintOf } from './host-keys.js';
+import { algorithmsForKeyType } from './host-keys.js';
 
 export interface ConnectParams {
   host: string;
@@ -78,7 +78,6 @@ export interface SftpSession {
 export interface SshConnection {
   /** The host key the server presented (already verified). */
   readonly hostKey: Buffer;
-  readonly fingerprint: string;
   exec(command: string): Promise<ExecChannel>;
   /** Runs `fn` with an SFTP session that is always closed afterwards. */
   withSftp<T>(fn: (sftp: SftpSession) => Promise<T>): Promise<T>;
@@ -133,7 +132,6 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
   let hostKey: Buffer | undefined;
   let refusal: string | undefined;
   let lastError: Error | undefined;
-  let open = false;
   const closeListeners: Array<(error: Error | undefined) => void> = [];
   let closed = false;
 
@@ -144,7 +142,6 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
   // algorithm meeting delayed ACKs; Node sockets have Nagle on by default.
   client.on('connect', () => client.setNoDelay(true));
   client.on('close', () => {
-    open = false;
     if (closed) return;
     closed = true;
     for (const listener of closeListeners.splice(0)) listener(lastError);
@@ -192,23 +189,10 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
       settled = true;
       client.off('error', onError);
       client.off('close', onEarlyClose);
-      open = true;
-      const key = hostKey ?? Buffer.alloc(0);
-      resolve(
-        makeConnection(
-          client,
-          key,
-          () => open,
-          closeListeners,
-          () => closed,
-        ),
-      );
+      resolve(makeConnection(client, hostKey ?? Buffer.alloc(0), closeListeners, () => closed));
     };
-    // A peer that hangs up during the handshake may close without an 'error'.
-    const onEarlyClose = () => {
-      if (!open)
-        onError(Object.assign(new Error('the server closed the connection during the handshake'), {}));
-    };
+    // A peer that hangs up during the handshake may close without an 'error'. (Removed at 'ready'.)
+    const onEarlyClose = () => onError(new Error('the server closed the connection during the handshake'));
     client.once('error', onError);
     client.once('ready', onReady);
     client.once('close', onEarlyClose);
@@ -235,14 +219,13 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
 function makeConnection(
   client: SshClient,
   hostKey: Buffer,
-  isOpen: () => boolean,
   closeListeners: Array<(error: Error | undefined) => void>,
   isClosed: () => boolean,
 ): SshConnection {
   return {
     hostKey,
-    fingerprint: fingerprintOf(hostKey),
-    isOpen,
+    // Made only at 'ready', so open until 'close'.
+    isOpen: () => !isClosed(),
     onClose(listener) {
       if (isClosed()) listener(undefined);
       else closeListeners.push(listener);

@@ -5,7 +5,7 @@ import type { ManagedConnection } from '../connections.js';
 import { SshError } from '../errors.js';
 import { type ExecOutcome, runExec } from '../exec.js';
 import { buildCommand, ENV_NAME_PATTERN } from '../shell.js';
-import type { ExecChannel, SshConnection } from '../ssh-client.js';
+import type { ExecChannel } from '../ssh-client.js';
 import { runTool, type ToolContext } from './context.js';
 
 export const execInput = {
@@ -87,23 +87,15 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
 }
 
 /** Opens the exec channel, reconnecting once if the connection turns out to be gone. */
-async function openChannel(
+function openChannel(
   managed: ManagedConnection,
   line: string,
-): Promise<{ channel: ExecChannel; reconnected: boolean }> {
-  const first = await managed.acquire();
-  let connection: SshConnection = first.connection;
-  try {
-    return { channel: await connection.exec(line), reconnected: first.reconnected };
-  } catch (err) {
-    // Only a connection that is gone is worth a reconnect; a refusal on a live one is final.
-    if (first.reconnected || connection.isOpen()) {
-      throw new SshError('exec_failed', (err as Error).message, {}, { cause: err });
-    }
-    managed.markDead((err as Error).message);
-    connection = await managed.reconnect();
-    return { channel: await connection.exec(line), reconnected: true };
-  }
+): Promise<{ value: ExecChannel; reconnected: boolean }> {
+  return managed.withRetry(
+    (connection) => connection.exec(line),
+    // A refusal on a live connection is final, and reported as the command failing to start.
+    (err) => new SshError('exec_failed', (err as Error).message, {}, { cause: err }),
+  );
 }
 
 async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
@@ -130,7 +122,7 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
     reconnected = opened.reconnected;
     ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec started');
     outcome = await runExec({
-      channel: opened.channel,
+      channel: opened.value,
       startedAt,
       stdin: args.stdin === undefined ? undefined : Buffer.from(args.stdin, 'utf8'),
       cwdFailedMarker: built.cwdFailedMarker,

@@ -6,19 +6,11 @@ import type { SftpSession } from '../ssh-client.js';
  * Runs an SFTP operation on a connection, reconnecting once if the connection is found gone (as exec
  * does). Transfers here are whole-file writes or reads, so repeating one after a reconnect is safe.
  */
-export async function withSftp<T>(
+export function withSftp<T>(
   managed: ManagedConnection,
   fn: (sftp: SftpSession) => Promise<T>,
 ): Promise<{ value: T; reconnected: boolean }> {
-  const first = await managed.acquire();
-  try {
-    return { value: await first.connection.withSftp(fn), reconnected: first.reconnected };
-  } catch (err) {
-    if (first.reconnected || first.connection.isOpen()) throw err;
-    managed.markDead(err instanceof Error ? err.message : String(err));
-    const connection = await managed.reconnect();
-    return { value: await connection.withSftp(fn), reconnected: true };
-  }
+  return managed.withRetry((connection) => connection.withSftp(fn));
 }
 
 export const REMOTE_PATH_RULE = (p: string) => !p.includes('\0');
