@@ -1,7 +1,7 @@
 /**
  * Host-key verification. ssh2 accepts any host key unless `hostVerifier` is set (the defect of Mcp
- * Ssh), so every connection here goes through `HostKeyPolicy.check`, and a key is accepted only when
- * it matches, in this order:
+ * Ssh), so every connection here goes through `HostKeyPolicy.forConnect(...).check`, and a key is
+ * accepted only when it matches, in this order:
  *   1. the `hostFingerprint` the caller pinned (then nothing else is consulted);
  *   2. the `--known-hosts` file (OpenSSH format: plain, `[host]:port`, wildcards, hashed `|1|` names,
  *      `@revoked`); a host listed there with other keys is refused even under TOFU;
@@ -40,10 +40,15 @@ export function algorithmsForKeyType(type: string): string[] {
   return [type];
 }
 
+interface HostPattern {
+  negated: boolean;
+  regex: RegExp;
+}
+
 interface KnownHostEntry {
   marker: 'revoked' | undefined;
-  /** Host patterns (possibly negated) or one hashed name. */
-  patterns: string[];
+  /** Host patterns, compiled once when the file is read (empty for a hashed name). */
+  patterns: HostPattern[];
   hashed: { salt: Buffer; hash: Buffer } | undefined;
   keyType: string;
   key: Buffer;
@@ -53,6 +58,11 @@ interface KnownHostEntry {
 export function knownHostsName(host: string, port: number): string {
   const h = host.toLowerCase();
   return port === 22 ? h : `[${h}]:${port}`;
+}
+
+function compilePattern(raw: string): HostPattern {
+  const negated = raw.startsWith('!');
+  return { negated, regex: globToRegExp(negated ? raw.slice(1) : raw) };
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -69,10 +79,8 @@ function entryMatches(entry: KnownHostEntry, name: string): boolean {
     return digest.equals(entry.hashed.hash);
   }
   let matched = false;
-  for (const raw of entry.patterns) {
-    const negated = raw.startsWith('!');
-    const pattern = negated ? raw.slice(1) : raw;
-    if (globToRegExp(pattern).test(name)) {
+  for (const { negated, regex } of entry.patterns) {
+    if (regex.test(name)) {
       if (negated) return false;
       matched = true;
     }
@@ -120,10 +128,23 @@ export function parseKnownHosts(text: string, source = 'known_hosts'): KnownHost
       }
       hashed = { salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
     }
-    entries.push({ marker, patterns: hashed ? [] : hosts.split(','), hashed, keyType, key });
+    entries.push({
+      marker,
+      patterns: hashed ? [] : hosts.split(',').map(compilePattern),
+      hashed,
+      keyType,
+      key,
+    });
   });
   if (problems.length > 0) throw new KnownHostsError(`invalid known_hosts file:\n${problems.join('\n')}`);
   return entries;
+}
+
+export interface KnownHostsMatch {
+  keys: Buffer[];
+  /** The type of each of `keys`, in the same order. */
+  keyTypes: string[];
+  revoked: Buffer[];
 }
 
 export class KnownHosts {
@@ -141,9 +162,10 @@ export class KnownHosts {
   }
 
   /** Keys listed for host:port (revoked ones separately). */
-  lookup(host: string, port: number): { keys: Buffer[]; revoked: Buffer[] } {
+  lookup(host: string, port: number): KnownHostsMatch {
     const name = knownHostsName(host, port);
     const keys: Buffer[] = [];
+    const keyTypes: string[] = [];
     const revoked: Buffer[] = [];
     for (const entry of this.entries) {
       if (entry.marker === 'revoked') {
@@ -151,9 +173,12 @@ export class KnownHosts {
         revoked.push(entry.key);
         continue;
       }
-      if (entryMatches(entry, name)) keys.push(entry.key);
+      if (entryMatches(entry, name)) {
+        keys.push(entry.key);
+        keyTypes.push(entry.keyType);
+      }
     }
-    return { keys, revoked };
+    return { keys, keyTypes, revoked };
   }
 }
 
@@ -168,6 +193,12 @@ export interface HostKeyPolicyOptions {
   trustOnFirstUse: boolean;
 }
 
+export interface HostKeyCheck {
+  /** Key types to prefer, so the server presents the key on record (none when a fingerprint is pinned). */
+  preferredKeyTypes: string[];
+  check(key: Buffer): HostKeyDecision;
+}
+
 /**
  * Decides about host keys for the whole server: shared by every MCP session, so that a key pinned on
  * first use in one session binds all the others for the server's lifetime.
@@ -177,21 +208,40 @@ export class HostKeyPolicy {
 
   constructor(private readonly options: HostKeyPolicyOptions) {}
 
-  /** Key types to prefer for a host, so the server presents the key we have on record. */
-  preferredKeyTypes(host: string, port: number, pinnedFingerprint?: string): string[] {
-    if (pinnedFingerprint !== undefined) return [];
-    const types = new Set<string>();
-    for (const key of this.options.knownHosts?.lookup(host, port).keys ?? []) {
-      const type = keyTypeOf(key);
-      if (type) types.add(type);
+  /**
+   * The host-key handling of one connect to host:port. known_hosts is looked up once (an HMAC per
+   * hashed entry) and the result serves both the preferred key types and the check.
+   */
+  forConnect(host: string, port: number, pinnedFingerprint?: string): HostKeyCheck {
+    if (pinnedFingerprint !== undefined) {
+      return {
+        preferredKeyTypes: [],
+        check: (key) => this.decide(host, port, key, pinnedFingerprint, undefined),
+      };
     }
+    const known = this.options.knownHosts?.lookup(host, port);
+    const types = new Set(known?.keyTypes);
     const tofu = this.firstUse.get(knownHostsName(host, port));
     const tofuType = tofu ? keyTypeOf(tofu) : undefined;
     if (tofuType) types.add(tofuType);
-    return [...types];
+    return {
+      preferredKeyTypes: [...types],
+      check: (key) => this.decide(host, port, key, undefined, known),
+    };
   }
 
+  /** A one-off decision, outside a connect. */
   check(host: string, port: number, key: Buffer, pinnedFingerprint?: string): HostKeyDecision {
+    return this.forConnect(host, port, pinnedFingerprint).check(key);
+  }
+
+  private decide(
+    host: string,
+    port: number,
+    key: Buffer,
+    pinnedFingerprint: string | undefined,
+    known: KnownHostsMatch | undefined,
+  ): HostKeyDecision {
     const offered = fingerprintOf(key);
     const hostName = `${host}:${port}`;
     if (pinnedFingerprint !== undefined) {
@@ -201,7 +251,6 @@ export class HostKeyPolicy {
         reason: `host key of ${hostName} does not match the pinned hostFingerprint ${pinnedFingerprint}; the server offered ${offered}`,
       };
     }
-    const known = this.options.knownHosts?.lookup(host, port);
     if (known?.revoked.some((k) => k.equals(key))) {
       return {
         accepted: false,

@@ -127,6 +127,7 @@ async function connect(ctx: ToolContext, args: ConnectArgs) {
     config.maxReadyTimeoutMs,
   );
 
+  const hostKeys = ctx.hostKeys.forConnect(host, args.port, pinned);
   let decision: { source: 'pinned' | 'known_hosts' | 'trust_on_first_use'; firstUse: boolean } | undefined;
   let offered: string | undefined;
   const params: ConnectParams = {
@@ -140,10 +141,10 @@ async function connect(ctx: ToolContext, args: ConnectArgs) {
     readyTimeoutMs,
     keepaliveIntervalMs: config.keepaliveIntervalMs,
     keepaliveCountMax: config.keepaliveCountMax,
-    preferredHostKeyTypes: ctx.hostKeys.preferredKeyTypes(host, args.port, pinned),
+    preferredHostKeyTypes: hostKeys.preferredKeyTypes,
     verifyHostKey: (key) => {
       offered = fingerprintOf(key);
-      const result = ctx.hostKeys.check(host, args.port, key, pinned);
+      const result = hostKeys.check(key);
       if (!result.accepted) return result.reason;
       decision = { source: result.source, firstUse: result.firstUse };
       return undefined;
