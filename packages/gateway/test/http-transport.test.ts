@@ -191,7 +191,7 @@ describe('NodeHttpClientTransport', () => {
     cleanups.push(() => upstream.close());
     const ended: Array<string | number> = [];
     const transport = new NodeHttpClientTransport(upstream.url, {
-      hooks: { onResponseStream: () => undefined, onResponseStreamEnd: (id) => ended.push(id) },
+      hooks: { onStreamEndedUnanswered: (id) => ended.push(id) },
     });
     const client = new Client({ name: 'test', version: '1' });
     await client.connect(transport);

@@ -18,8 +18,9 @@
  * How failures look to the link (upstream/link.ts): an error before the response headers is an
  * `UpstreamNotDeliveredError` (the message never reached the server, or reached a process that had
  * closed the connection); a 404 is a `StreamableHTTPError` with code 404 (the server forgot the
- * session); a stream that breaks is reported to `onerror`; a response stream that ends is reported
- * to `hooks.onResponseStreamEnd`, so the link can check whether the answer came.
+ * session); a stream that breaks is reported to `onerror`; a response stream that ends without the
+ * answer to its request is reported to `hooks.onStreamEndedUnanswered`, so the link can check that
+ * the upstream is still there.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -37,12 +38,13 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface ResponseStreamHooks {
   /**
-   * A POST carrying request `id` got an event stream back, and later that stream ended. Streamable
-   * HTTP gives no error when an upstream shuts down cleanly with a call in flight (the stream just
-   * ends, without the answer), so the link checks then whether the answer came.
+   * A POST carrying request `id` got an event stream back, and that stream ended before the answer
+   * to `id` came on it. Streamable HTTP gives no error when an upstream shuts down cleanly with a
+   * call in flight (the stream just ends, without the answer), so the link then checks that the
+   * upstream is still there. Called once per request, for the first stream only: the stream is still
+   * resumed (when it can be) as usual, and a resumed part that ends again is not reported.
    */
-  onResponseStream(id: string | number): void;
-  onResponseStreamEnd(id: string | number): void;
+  onStreamEndedUnanswered(id: string | number): void;
 }
 
 export interface NodeHttpClientTransportOptions {
@@ -121,7 +123,6 @@ export class NodeHttpClientTransport implements Transport {
     const requestId = isJSONRPCRequest(message) ? message.id : undefined;
     if (type.startsWith('text/event-stream')) {
       // Resolves once the headers are in; the answer follows on the stream (as with the SDK).
-      if (requestId !== undefined) this.options.hooks?.onResponseStream(requestId);
       this.readEventStream(res, { requestId, attempt: 0 });
       return;
     }
@@ -243,9 +244,11 @@ export class NodeHttpClientTransport implements Transport {
     });
     res.on('end', () => {
       if (this.closed) return;
-      const isGetStream = stream.requestId === undefined;
-      if (!isGetStream && stream.attempt === 0) this.options.hooks?.onResponseStreamEnd(stream.requestId!);
       if (answered) return;
+      // Every message of the stream was parsed (and `answered` set) in 'data', before 'end'.
+      const isGetStream = stream.requestId === undefined;
+      if (!isGetStream && stream.attempt === 0)
+        this.options.hooks?.onStreamEndedUnanswered(stream.requestId!);
       const canResume = lastEventId !== undefined || isGetStream;
       const attempt = delivered ? 0 : stream.attempt;
       if (!canResume || attempt >= (this.options.maxReconnects ?? 2)) return;

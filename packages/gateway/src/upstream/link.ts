@@ -5,8 +5,8 @@
  * How the upstream going away is noticed:
  *   - stdio: the child exits (the transport closes).
  *   - HTTP: a request is answered 404 (the upstream restarted and forgot the session) or cannot
- *     connect; or the transport reports an error, or a response stream ends while calls are in
- *     flight, and a ping then fails. The ping matters: an upstream that shuts down cleanly ends its
+ *     connect; or the transport reports an error, or a response stream ends without the answer to
+ *     its request, and a ping then fails. The ping matters: an upstream that shuts down cleanly ends its
  *     streams without an error, and a call waiting on one would otherwise wait for its timeout.
  * What happens then:
  *   - every call in flight fails at once with UpstreamLostError (it may or may not have run);
@@ -226,27 +226,15 @@ export class UpstreamLink {
   }
 
   private async connect(): Promise<Client> {
-    /** Requests whose response stream is open: answered yet or not. */
-    const streams = new Map<string | number, boolean>();
     const transport = createUpstreamTransport(
       this.options.upstream,
       {
-        onResponseStream: (id) => streams.set(id, false),
-        onResponseStreamEnd: (id) => {
-          // The answer normally came down the stream just before it ended; let it be parsed first.
-          setImmediate(() => {
-            const answered = streams.get(id);
-            streams.delete(id);
-            if (answered === false)
-              this.suspect(client, new Error(`response stream for request ${id} ended without an answer`));
-          });
-        },
+        onStreamEndedUnanswered: (id) =>
+          this.suspect(client, new Error(`response stream for request ${id} ended without an answer`)),
       },
       this.options.logger,
     );
-    const ordered = new ResponsesLastTransport(transport, (id) => {
-      if (streams.has(id)) streams.set(id, true);
-    });
+    const ordered = new ResponsesLastTransport(transport);
     const client = new Client(this.options.clientInfo, { capabilities: this.options.clientCapabilities });
     this.options.setup(client);
     let connected = false;

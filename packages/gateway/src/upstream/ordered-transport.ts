@@ -18,16 +18,11 @@ export class ResponsesLastTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
 
-  constructor(
-    readonly inner: Transport,
-    /** Sees each response as it arrives (the link notes which requests were answered). */
-    onResponse: (id: string | number) => void = () => undefined,
-  ) {
+  constructor(readonly inner: Transport) {
     inner.onclose = () => this.onclose?.();
     inner.onerror = (error) => this.onerror?.(error);
     inner.onmessage = (message, extra) => {
       if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-        if (message.id !== undefined && message.id !== null) onResponse(message.id);
         queueMicrotask(() => this.onmessage?.(message, extra));
       } else {
         this.onmessage?.(message, extra);
