@@ -88,6 +88,9 @@ export interface ProxySession {
 /** Server-to-agent requests may wait on a person (elicitation); the upstream's own timeout governs. */
 const AGENT_REQUEST_TIMEOUT_MS = 30 * 60_000;
 
+/** The secret argument names of a tool the upstream does not list. */
+const NO_SECRETS: ReadonlySet<string> = new Set();
+
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 function withoutTasks<T extends { tasks?: unknown }>(capabilities: T): Omit<T, 'tasks'> {
@@ -134,7 +137,13 @@ export async function openProxySession(
   const subscriptions = new Set<string>();
   /** Tools the agent was shown with an outputSchema that does not admit the gateway's own results. */
   const shownUnwrapped = new Set<string>();
-  let toolIndex: { source: ReadonlyArray<Tool>; byName: Map<string, Tool> } | undefined;
+  /**
+   * The upstream's current tools by name, rebuilt when the link's list changes (a new array), with
+   * each known tool's secret argument names (a schema walk) worked out once, when first audited.
+   */
+  let toolIndex:
+    | { source: ReadonlyArray<Tool>; byName: Map<string, Tool>; secrets: Map<string, ReadonlySet<string>> }
+    | undefined;
 
   const deferred = new DeferredTransport(transport, (request) => void initialize(request));
   metrics.activeSessions.inc({ server: runtime.name });
@@ -151,10 +160,24 @@ export async function openProxySession(
     return link;
   }
 
-  function tools(): Map<string, Tool> {
+  function tools(): NonNullable<typeof toolIndex> {
     const source = link?.currentTools() ?? [];
-    if (toolIndex?.source !== source) toolIndex = { source, byName: new Map(source.map((t) => [t.name, t])) };
-    return toolIndex.byName;
+    if (toolIndex?.source !== source)
+      toolIndex = { source, byName: new Map(source.map((t) => [t.name, t])), secrets: new Map() };
+    return toolIndex;
+  }
+
+  function secretArgs(name: string): ReadonlySet<string> {
+    const index = tools();
+    const tool = index.byName.get(name);
+    // Only known tools are cached, so calls to made-up names cannot grow the map.
+    if (tool === undefined) return NO_SECRETS;
+    let secrets = index.secrets.get(name);
+    if (secrets === undefined) {
+      secrets = secretFieldsOf(tool.inputSchema);
+      index.secrets.set(name, secrets);
+    }
+    return secrets;
   }
 
   const related = () => inflight.at(-1);
@@ -315,9 +338,12 @@ export async function openProxySession(
       principal,
       signal: extra.signal,
       target: {
-        hasTool: async (tool) => (await upstream.freshTools()).some((t) => t.name === tool),
-        knowsTool: (tool) => tools().has(tool),
-        secretArgs: (tool) => secretFieldsOf(tools().get(tool)?.inputSchema),
+        hasTool: async (tool) => {
+          await upstream.freshTools(); // lists again if the tool list changed; tools() then sees it
+          return tools().byName.has(tool);
+        },
+        knowsTool: (tool) => tools().byName.has(tool),
+        secretArgs,
         callTool: (signal) =>
           upstream
             .request(

@@ -25,7 +25,7 @@ function scopeKey(limit: CompiledLimit, ctx: CallContext): string {
 }
 
 /** Counters are per server: two servers' policies may both name a counter `calls`. */
-export function counterKey(limit: CompiledLimit, ctx: CallContext): string {
+function counterKey(limit: CompiledLimit, ctx: CallContext): string {
   return JSON.stringify([ctx.server, limit.counter, scopeKey(limit, ctx)]);
 }
 
