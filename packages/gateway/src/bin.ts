@@ -15,18 +15,9 @@ import { verifyAuditLog } from './audit/verify.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
-import { formatProblems, PolicyLoadError } from './policy/problems.js';
+import { describeLoadError, formatProblems } from './policy/problems.js';
 
 const VERSION = '0.1.0';
-
-/** Problems go to stderr as plain lines a person can read, one per problem. */
-function reportLoadError(err: unknown): void {
-  const errors = err instanceof AggregateError ? err.errors : [err];
-  for (const e of errors) {
-    if (e instanceof PolicyLoadError) process.stderr.write(`${formatProblems(e.problems, e.source)}\n`);
-    else process.stderr.write(`bastion-gateway: ${(e as Error).message}\n`);
-  }
-}
 
 interface ServeFlags {
   config?: string;
@@ -57,7 +48,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     gateway = await createGateway({ config, logger });
   } catch (err) {
-    reportLoadError(err);
+    // Problems go to stderr as plain lines a person can read, one per problem.
+    process.stderr.write(`${describeLoadError(err, 'bastion-gateway: ')}\n`);
     process.exit(2);
   }
 

@@ -73,7 +73,13 @@ export {
 } from './policy/compile.js';
 export { type CompiledCondition, compileCondition, readPath } from './policy/conditions.js';
 export { loadPolicyFile, type PolicyResult, parsePolicy, parsePolicyText } from './policy/load.js';
-export { formatProblems, PolicyLoadError, type Problem, toPointer } from './policy/problems.js';
+export {
+  describeLoadError,
+  formatProblems,
+  PolicyLoadError,
+  type Problem,
+  toPointer,
+} from './policy/problems.js';
 export { type PolicyDocument, policySchema } from './policy/schema.js';
 export type { ReloadEvent } from './policy/source.js';
 export type { ProxySession } from './proxy/session.js';

@@ -47,3 +47,19 @@ export class PolicyLoadError extends Error {
     super(`${source ?? 'policy'} has ${problems.length} problem(s):\n${formatProblems(problems, source)}`);
   }
 }
+
+/**
+ * What went wrong when a config or its policies did not load (one error, or the AggregateError of
+ * several), one line per problem: a PolicyLoadError's problems with their pointers, any other error's
+ * message after `prefix`.
+ */
+export function describeLoadError(err: unknown, prefix = ''): string {
+  const errors = err instanceof AggregateError ? err.errors : [err];
+  return errors
+    .map((e) =>
+      e instanceof PolicyLoadError
+        ? formatProblems(e.problems, e.source)
+        : `${prefix}${(e as Error).message}`,
+    )
+    .join('\n');
+}

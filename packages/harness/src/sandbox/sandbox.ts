@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   createGateway,
   createGrantToken,
+  describeLoadError,
   formatProblems,
   type Gateway,
   loadPolicyFile,
@@ -112,7 +113,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   try {
     await loadPolicyFile(options.policyPath);
   } catch (err) {
-    throw new SandboxStartError(`the policy cannot be used:\n${problemsText(err)}`);
+    throw new SandboxStartError(`the policy cannot be used:\n${describeLoadError(err)}`);
   }
   // Stopped in reverse order of starting, on failure as on close.
   const stack: Array<() => Promise<void>> = [];
@@ -222,7 +223,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     try {
       gateway = await createGateway({ config, logger: logger.child({ component: 'gateway' }) });
     } catch (err) {
-      throw new SandboxStartError(`the policy cannot be used:\n${problemsText(err)}`);
+      throw new SandboxStartError(`the policy cannot be used:\n${describeLoadError(err)}`);
     }
     let follower: AuditFollower | undefined;
     stack.push(async () => {
@@ -314,16 +315,4 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await unwind();
     throw err;
   }
-}
-
-function problemsText(err: unknown): string {
-  const errors = err instanceof AggregateError ? err.errors : [err];
-  return errors
-    .map((e) => {
-      const problems = (e as { problems?: Parameters<typeof formatProblems>[0]; source?: string }).problems;
-      return problems === undefined
-        ? (e as Error).message
-        : formatProblems(problems, (e as { source?: string }).source);
-    })
-    .join('\n');
 }
