@@ -18,7 +18,13 @@
  * checks come last and account for every call the checks before them made (the ledger).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CompiledLimit, type CompiledPolicy, isCallable, isHidden } from '@bastion/gateway';
+import {
+  type CompiledLimit,
+  type CompiledPolicy,
+  fixedWindowStart,
+  isCallable,
+  isHidden,
+} from '@bastion/gateway';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import {
   type CallClass,
@@ -161,7 +167,7 @@ export function applicableLimits(policy: CompiledPolicy, name: string): Compiled
 }
 
 function windowStart(limit: CompiledLimit, now: number): number {
-  return limit.sliding ? now - limit.windowMs : Math.floor(now / limit.windowMs) * limit.windowMs;
+  return limit.sliding ? now - limit.windowMs : fixedWindowStart(now, limit.windowMs);
 }
 
 /** Admitted calls that count against `limit` since `from` (fixed windows aligned to the clock). */
