@@ -9,3 +9,4 @@ export {
   type SessionInfo,
   startMcpHttpHost,
 } from './host.js';
+export { isInitializedMessage, isRequestMessage, isResponseMessage } from './messages.js';

@@ -18,28 +18,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  type JSONRPCErrorResponse,
   type JSONRPCMessage,
   JSONRPCMessageSchema,
-  type JSONRPCRequest,
-  type JSONRPCResultResponse,
   type MessageExtraInfo,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isRequestMessage as isRequest, isResponseMessage as isResponse } from './messages.js';
 import { sendRpcError } from './responses.js';
 
 /** The SDK's limit on messages in one POST. */
 const MAX_BATCH_SIZE = 100;
 
-/*
- * Structural tests for messages that already passed JSONRPCMessageSchema: the SDK's `isJSONRPC*`
- * guards each run a zod parse, and this file is on every call's path. `initialize` keeps the SDK's
- * guard, which also checks its params (an initialize with bad params is not an initialization).
- */
-const isRequest = (m: JSONRPCMessage): m is JSONRPCRequest => 'method' in m && 'id' in m;
-const isResponse = (m: JSONRPCMessage): m is JSONRPCResultResponse | JSONRPCErrorResponse =>
-  'result' in m || 'error' in m;
+// initialize keeps the SDK's guard, which also checks its params (an initialize with bad params is
+// not an initialization); the other type tests are structural (messages.ts).
 const isInitialize = (m: JSONRPCMessage): boolean =>
   'method' in m && m.method === 'initialize' && isInitializeRequest(m);
 

@@ -24,16 +24,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { isInitializedMessage, isRequestMessage, isResponseMessage } from '@bastion/mcp-http';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  isInitializedNotification,
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
-  type JSONRPCMessage,
-  JSONRPCMessageSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface ResponseStreamHooks {
@@ -111,16 +105,16 @@ export class NodeHttpClientTransport implements Transport {
     if (typeof sessionId === 'string' && sessionId !== '') this.sessionIdValue = sessionId;
     if (res.statusCode === 202) {
       res.resume();
-      if (isInitializedNotification(message)) this.openGetStream(undefined, 0);
+      if (isInitializedMessage(message)) this.openGetStream(undefined, 0);
       return;
     }
     if (!isSuccess(res.statusCode)) {
       const text = await readText(res, ERROR_BODY_LIMIT);
       throw new StreamableHTTPError(res.statusCode ?? -1, `Error POSTing to endpoint: ${text}`);
     }
-    if (isInitializedNotification(message)) this.openGetStream(undefined, 0);
+    if (isInitializedMessage(message)) this.openGetStream(undefined, 0);
     const type = res.headers['content-type'] ?? '';
-    const requestId = isJSONRPCRequest(message) ? message.id : undefined;
+    const requestId = isRequestMessage(message) ? message.id : undefined;
     if (type.startsWith('text/event-stream')) {
       // Resolves once the headers are in; the answer follows on the stream (as with the SDK).
       this.readEventStream(res, { requestId, attempt: 0 });
@@ -222,7 +216,7 @@ export class NodeHttpClientTransport implements Transport {
         if (
           message !== undefined &&
           stream.requestId !== undefined &&
-          (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) &&
+          isResponseMessage(message) &&
           message.id === stream.requestId
         )
           answered = true;

@@ -5,13 +5,9 @@
  * would complete the call, the progress handler would be gone, and the agent would miss the last
  * progress step.
  */
+import { isResponseMessage } from '@bastion/mcp-http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
-  type JSONRPCMessage,
-  type MessageExtraInfo,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 
 export class ResponsesLastTransport implements Transport {
   onclose?: () => void;
@@ -22,7 +18,7 @@ export class ResponsesLastTransport implements Transport {
     inner.onclose = () => this.onclose?.();
     inner.onerror = (error) => this.onerror?.(error);
     inner.onmessage = (message, extra) => {
-      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      if (isResponseMessage(message)) {
         queueMicrotask(() => this.onmessage?.(message, extra));
       } else {
         this.onmessage?.(message, extra);
