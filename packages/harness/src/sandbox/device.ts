@@ -46,7 +46,6 @@ export interface DeviceFleetOptions {
 }
 
 export interface DeviceFleet {
-  readonly topics: string[];
   close(): Promise<void>;
 }
 
@@ -199,11 +198,6 @@ export async function startDeviceFleet(options: DeviceFleetOptions): Promise<Dev
     throw err;
   }
   return {
-    topics: specs.flatMap((s) =>
-      ['temperature', 'humidity', 'status', 'info', 'led', 'command', 'command/reply'].map(
-        (t) => `${TOPIC_PREFIX}/${s.id}/${t}`,
-      ),
-    ),
     async close() {
       await Promise.all(devices.map((d) => d.close()));
     },

@@ -28,11 +28,8 @@ const FS_OPS = new Set([
   'rm',
   'mv',
   'chmod',
-  'exists',
   'utimes',
   'readlink',
-  'symlink',
-  'realpath',
 ]);
 
 /** @type {Map<number, AbortController>} */

@@ -49,11 +49,8 @@ export interface SandboxFileSystem {
   rm(path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void>;
   mv(from: string, to: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
-  exists(path: string): Promise<boolean>;
   utimes(path: string, atime: Date, mtime: Date): Promise<void>;
   readlink(path: string): Promise<string>;
-  symlink(target: string, linkPath: string): Promise<void>;
-  realpath(path: string): Promise<string>;
 }
 
 /** A file system error from the worker, with its errno name when just-bash gave one. */
@@ -69,7 +66,6 @@ export class SandboxFsError extends Error {
 
 export interface SimulatedShell {
   readonly fs: SandboxFileSystem;
-  readonly home: string;
   readonly runner: CommandRunner;
   /** Ends the worker: commands still running end as killed, the files are gone. */
   close(): Promise<void>;
@@ -152,11 +148,8 @@ export async function startSimulatedShell(options: SimulatedShellOptions): Promi
     rm: (p, o) => call('rm', p, o),
     mv: (a, b) => call('mv', a, b),
     chmod: (p, m) => call('chmod', p, m),
-    exists: (p) => call('exists', p),
     utimes: (p, a, m) => call('utimes', p, a, m),
     readlink: (p) => call('readlink', p),
-    symlink: (t, l) => call('symlink', t, l),
-    realpath: (p) => call('realpath', p),
   };
 
   const graceMs = options.stdinGraceMs ?? 200;
@@ -206,7 +199,6 @@ export async function startSimulatedShell(options: SimulatedShellOptions): Promi
   let closing: Promise<void> | undefined;
   return {
     fs,
-    home: options.home,
     runner,
     close() {
       closing ??= worker.terminate().then(() => undefined);

@@ -62,11 +62,6 @@ export class McpServerProcess {
     return this.child !== undefined;
   }
 
-  /** How the previous process ended (after `kill()`, or a crash of its own). */
-  exit(): ProcessExit | undefined {
-    return this.lastExit;
-  }
-
   /** The last few KiB the process wrote to stderr. */
   recentOutput(): string {
     return this.output;

@@ -122,11 +122,6 @@ export class EmbeddedSshHost {
     return this.currentHostKey;
   }
 
-  /** Open SSH transport connections. */
-  connectionCount(): number {
-    return this.sockets.size;
-  }
-
   logs(): string {
     return this.lines.join('\n');
   }
