@@ -4,7 +4,8 @@
  * started again on the same port for the reconnect scenarios.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,16 +17,88 @@ import { trackChild } from './run-scope.js';
  */
 export type FaultSignal = 'SIGKILL' | 'SIGTERM';
 
-/** Asks the kernel for a free port on 127.0.0.1. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
+/**
+ * The lowest port of the kernel's ephemeral range (`ip_local_port_range`, 32768 by default). Every
+ * outgoing connection takes its local port from that range, and so does Docker when it publishes a
+ * port, so a port picked there can be taken between `freePort()` and the service's own bind.
+ */
+function ephemeralRangeStart(): number {
+  try {
+    const first = Number.parseInt(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'), 10);
+    return Number.isInteger(first) ? first : 32_768;
+  } catch {
+    return 32_768; // not Linux: the IANA dynamic range starts at 49152, so this stays below it
+  }
+}
+
+/** Below this, ports are left to well-known and registered services. */
+const LOWEST_PICKED_PORT = 10_000;
+
+/**
+ * Ports this process has handed out. A service stopped for a restart scenario still owns its port,
+ * so it is never handed to a second caller.
+ */
+const handedOut = new Set<number>();
+
+function tryListen(port: number, host: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
+    });
   });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+}
+
+/**
+ * A port that is free on `host` now, for a service that binds it itself (a mosquitto listener, an
+ * sshd `Port`, a container's published port). It is picked at random *below* the ephemeral range,
+ * where no outgoing connection or Docker allocation can take it before the service binds it; only
+ * where that range leaves no room is the choice left to the kernel. Nothing does this for us: the
+ * `get-port` style libraries pick in the ephemeral range too.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const high = ephemeralRangeStart() - 1;
+  if (high - LOWEST_PICKED_PORT >= 1_000) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const candidate = randomInt(LOWEST_PICKED_PORT, high + 1);
+      if (handedOut.has(candidate)) continue;
+      if ((await tryListen(candidate, host)) === undefined) continue;
+      handedOut.add(candidate);
+      return candidate;
+    }
+  }
+  for (;;) {
+    const port = await tryListen(0, host);
+    if (port === undefined) throw new Error(`cannot bind any port on ${host}`);
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+/**
+ * True when a service failed because one of its ports was taken after `freePort()` chose it (by a
+ * service another test worker started meanwhile): starting again on fresh ports is then the cure.
+ * The texts are mosquitto's, sshd's and redis-server's.
+ */
+export function isPortTaken(err: unknown): boolean {
+  return (
+    err instanceof Error && /address already in use|unable to create websockets listener/i.test(err.message)
+  );
+}
+
+/** Runs `start` (which picks its own ports) again, up to `attempts` times, while a port was taken. */
+export async function withFreshPorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !isPortTaken(err)) throw err;
+    }
+  }
 }
 
 /** The full path of `name` on PATH or in /usr/sbin and /sbin, or undefined. */
@@ -107,6 +180,13 @@ export interface ServiceProcessOptions {
   args: string[];
   /** The port the service listens on; readiness is a successful connect to it. */
   port: number;
+  /** Further ports the service opens; it is ready when every one of them accepts, too. */
+  morePorts?: number[];
+  /**
+   * A line the service logs once every listener is bound. A port that accepts proves little when
+   * another process took it first, so where the service says when it is up, that is awaited too.
+   */
+  readyLine?: RegExp;
   host?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -141,8 +221,14 @@ export class ServiceProcess {
     });
     this.child = child;
     trackChild(child, this.options.name);
+    const readyLine = this.options.readyLine;
+    let logged = '';
+    let saidReady = readyLine === undefined;
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8192);
+      if (saidReady || readyLine === undefined) return;
+      logged = (logged + chunk.toString()).slice(-4096);
+      saidReady = readyLine.test(logged);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -156,14 +242,20 @@ export class ServiceProcess {
     });
     const host = this.options.host ?? '127.0.0.1';
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 10_000);
-    while (Date.now() < deadline) {
-      if (exited !== undefined) break;
-      if (await canConnect(this.options.port, host)) return;
-      await sleep(25);
+    // Services open their listeners one after another and exit at the first that fails to bind, so
+    // an early port can accept and then vanish: ready means every port accepts, checked while the
+    // process is alive.
+    const waiting = [this.options.port, ...(this.options.morePorts ?? [])];
+    while (Date.now() < deadline && exited === undefined) {
+      const port = waiting[0];
+      if (port === undefined && saidReady) return;
+      if (port !== undefined && (await canConnect(port, host))) waiting.shift();
+      else await sleep(25);
     }
     await this.stop();
+    const where = waiting.length > 0 ? `${host}:${waiting.join(',')}` : `${host} (ports open, no ready line)`;
     throw new Error(
-      `${this.options.name} did not start on ${host}:${this.options.port} (${exited ?? 'timed out'}): ${this.output.trim()}`,
+      `${this.options.name} did not start on ${where} (${exited ?? 'timed out'}): ${this.output.trim()}`,
     );
   }
 

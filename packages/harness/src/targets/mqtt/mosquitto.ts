@@ -8,7 +8,7 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { chmod, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lacksFrom } from '../../testing/tiers.js';
-import { type FaultSignal, findBinary, freePort, ServiceProcess, waitForPort } from '../process.js';
+import { type FaultSignal, findBinary, freePort, ServiceProcess, withFreshPorts } from '../process.js';
 import { makeTempDir } from '../run-scope.js';
 import { createTestPki, opensslAvailable, type TestPki } from './tls.js';
 import {
@@ -144,46 +144,48 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
     const credentials = { username: 'bastion', password: randomBytes(12).toString('hex') };
     const passwd = join(dir, 'passwd');
     await writeFile(passwd, `${mosquittoPasswordLine(credentials.username, credentials.password)}\n`);
-    const ports: MosquittoPorts = {
-      mqtt: await freePort(),
-      password: await freePort(),
-      mqtts: await freePort(),
-      mutualTls: await freePort(),
-      ws: await freePort(),
-      wss: await freePort(),
-    };
-    const configFile = join(dir, 'mosquitto.conf');
-    await writeFile(
-      configFile,
-      mosquittoConfig({
-        ports,
-        bind: HOST,
-        files: {
-          passwd,
-          caCert: pki.files.caCert,
-          serverCert: pki.files.serverCert,
-          serverKey: pki.files.serverKey,
-        },
-      }),
-    );
-    // Started as root, Mosquitto reads the password file and keys as user `mosquitto`: the
-    // directory must be traversable and the files readable by it. All of it is throwaway.
-    await chmod(dir, 0o755);
-    for (const name of await readdir(dir)) await chmod(join(dir, name), 0o644);
-
-    const service = new ServiceProcess({
-      name: 'mosquitto',
-      command: binary,
-      args: ['-c', configFile],
-      port: ports.mqtt,
-      host: HOST,
-    });
-    const startAll = async () => {
+    // The listeners' ports are picked afresh if one was taken before Mosquitto bound it.
+    const { ports, service } = await withFreshPorts(async () => {
+      const ports: MosquittoPorts = {
+        mqtt: await freePort(),
+        password: await freePort(),
+        mqtts: await freePort(),
+        mutualTls: await freePort(),
+        ws: await freePort(),
+        wss: await freePort(),
+      };
+      const configFile = join(dir, 'mosquitto.conf');
+      await writeFile(
+        configFile,
+        mosquittoConfig({
+          ports,
+          bind: HOST,
+          files: {
+            passwd,
+            caCert: pki.files.caCert,
+            serverCert: pki.files.serverCert,
+            serverKey: pki.files.serverKey,
+          },
+        }),
+      );
+      // Started as root, Mosquitto reads the password file and keys as user `mosquitto`: the
+      // directory must be traversable and the files readable by it. All of it is throwaway.
+      await chmod(dir, 0o755);
+      for (const name of await readdir(dir)) await chmod(join(dir, name), 0o644);
+      const { mqtt, ...others } = ports;
+      const service = new ServiceProcess({
+        name: 'mosquitto',
+        command: binary,
+        args: ['-c', configFile],
+        port: mqtt,
+        // All listeners open together; wait for each so no test races the slowest.
+        morePorts: Object.values(others),
+        readyLine: /mosquitto version \S+ running/,
+        host: HOST,
+      });
       await service.start();
-      // All listeners open together; wait for each so no test races the slowest.
-      for (const port of Object.values(ports)) await waitForPort(port, HOST);
-    };
-    await startAll();
+      return { ports, service };
+    });
     return mosquittoTarget({
       tier: 'process',
       host: HOST,
@@ -192,7 +194,7 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
       pki,
       down: (signal) => service.kill(signal),
       async up() {
-        if (service.pid === undefined) await startAll();
+        if (service.pid === undefined) await service.start();
       },
       async stop() {
         await service.stop();

@@ -3,7 +3,7 @@
  */
 import type { Stoppable, TargetProvider } from '../../testing/tiers.js';
 import { dockerAvailability, imageFor, startTargetContainer } from '../container.js';
-import { findBinary, freePort, ServiceProcess, waitForGreeting } from '../process.js';
+import { findBinary, freePort, ServiceProcess, waitForGreeting, withFreshPorts } from '../process.js';
 
 export interface RedisTarget extends Stoppable {
   readonly tier: 'process' | 'container' | 'external';
@@ -31,14 +31,18 @@ export const redisProcessProvider: TargetProvider<RedisTarget, RedisCapability> 
   async start() {
     const binary = findBinary('redis-server');
     if (binary === undefined) throw new Error('redis-server is not on PATH');
-    const port = await freePort();
-    const service = new ServiceProcess({
-      name: 'redis-server',
-      command: binary,
-      args: ['--port', String(port), '--bind', '127.0.0.1', ...REDIS_ARGS],
-      port,
+    const { port, service } = await withFreshPorts(async () => {
+      const port = await freePort();
+      const service = new ServiceProcess({
+        name: 'redis-server',
+        command: binary,
+        args: ['--port', String(port), '--bind', '127.0.0.1', ...REDIS_ARGS],
+        port,
+        readyLine: /Ready to accept connections/,
+      });
+      await service.start();
+      return { port, service };
     });
-    await service.start();
     return {
       tier: 'process',
       host: '127.0.0.1',
