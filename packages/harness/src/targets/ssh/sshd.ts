@@ -17,7 +17,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Availability, lacksFrom } from '../../testing/tiers.js';
-import { type FaultSignal, findBinary, freePort } from '../process.js';
+import { type FaultSignal, findBinary, freePort, withFreshPorts } from '../process.js';
 import { makeTempDirSync, trackChild } from '../run-scope.js';
 import { generateLoginKey, pgrep } from './embedded.js';
 import type {
@@ -147,7 +147,12 @@ export class SshdHost implements SshHostTarget {
     readonly scratchDir: string,
   ) {}
 
-  static async start(options: SshdHostOptions = {}): Promise<SshdHost> {
+  /** Starts sshd on a fresh port (and again on another, if that one was taken before sshd bound it). */
+  static start(options: SshdHostOptions = {}): Promise<SshdHost> {
+    return withFreshPorts(() => SshdHost.startOnce(options));
+  }
+
+  private static async startOnce(options: SshdHostOptions): Promise<SshdHost> {
     const env = options.env ?? process.env;
     const sshd = findBinary('sshd', env);
     if (sshd === undefined) throw new Error('no sshd binary');
