@@ -79,7 +79,6 @@ describe('process-tier ports', () => {
     await occupy(taken[1] as number);
     const failing = listener(taken);
     owned.push(failing);
-    const started = Date.now();
     const error = await failing.start().then(
       () => undefined,
       (err: unknown) => err,
@@ -88,8 +87,8 @@ describe('process-tier ports', () => {
     expect((error as Error).message).toContain('EADDRINUSE');
     expect((error as Error).message).toContain(`127.0.0.1:${taken[1]}`);
     expect(isPortTaken(error)).toBe(true);
-    // It did not wait out the 10 s readiness timeout: the exit ended the wait.
-    expect(Date.now() - started).toBeLessThan(8_000);
+    // The exit ended the wait, not the readiness timeout.
+    expect((error as Error).message).toContain('(exited with 1)');
     expect(failing.pid).toBeUndefined();
   });
 
