@@ -80,9 +80,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /**
- * True when a service failed because one of its ports was taken after `freePort()` chose it (by a
- * service another test worker started meanwhile): starting again on fresh ports is then the cure.
- * The texts are mosquitto's, sshd's and redis-server's.
+ * True when a service failed because one of its ports was taken after `freePort()` chose it (rare
+ * below the ephemeral range, but another process may still pick the same port): starting again on
+ * fresh ports is then the cure. The texts are mosquitto's, sshd's, redis-server's and Node's.
  */
 export function isPortTaken(err: unknown): boolean {
   return (
