@@ -8,6 +8,8 @@
  *   bastion-gateway audit verify FILE
  *   bastion-gateway schema [--policy]
  */
+
+import { normalizeOrigin } from '@bastion/mcp-http';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
@@ -27,6 +29,7 @@ interface ServeFlags {
   server?: string;
   logLevel: string;
   check: boolean;
+  allowedOrigins?: string;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -98,7 +101,23 @@ async function serve(flags: ServeFlags): Promise<void> {
     await shutdown('bad port', 2);
     return;
   }
-  await gateway.listen({ host: flags.host, port });
+  const allowedOrigins = flags.allowedOrigins
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  const bad = allowedOrigins?.find((o) => normalizeOrigin(o) === undefined);
+  if (bad !== undefined) {
+    process.stderr.write(
+      `bastion-gateway: --allowed-origins: '${bad}' is not an origin (scheme://host[:port]; never 'null')\n`,
+    );
+    await shutdown('bad origin', 2);
+    return;
+  }
+  await gateway.listen({
+    host: flags.host,
+    port,
+    ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
+  });
 }
 
 const program = new Command('bastion-gateway')
@@ -109,6 +128,10 @@ const program = new Command('bastion-gateway')
   .option('--config <file>', 'gateway configuration (JSON)')
   .option('--host <address>', 'HTTP: interface to bind', '127.0.0.1')
   .option('--port <port>', 'HTTP: port (0 picks a free one)', '4200')
+  .option(
+    '--allowed-origins <origins>',
+    "HTTP: browser origins allowed besides the gateway's own, comma-separated",
+  )
   .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
   .option('--server <name>', 'with --stdio: the server to serve')
   .option('--no-check', 'do not reach the upstreams at start to check policies against their tools')

@@ -58,6 +58,8 @@ export interface ListenOptions {
   host?: string;
   port?: number;
   allowedHosts?: ReadonlyArray<string>;
+  /** Browser origins allowed besides the gateway's own (see @bastion/mcp-http). */
+  allowedOrigins?: ReadonlyArray<string>;
   maxBodyBytes?: number;
 }
 
@@ -241,6 +243,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(listenOptions.host === undefined ? {} : { host: listenOptions.host }),
       ...(listenOptions.port === undefined ? {} : { port: listenOptions.port }),
       ...(listenOptions.allowedHosts === undefined ? {} : { allowedHosts: listenOptions.allowedHosts }),
+      ...(listenOptions.allowedOrigins === undefined ? {} : { allowedOrigins: listenOptions.allowedOrigins }),
       ...(listenOptions.maxBodyBytes === undefined ? {} : { maxBodyBytes: listenOptions.maxBodyBytes }),
       endpoints: [...runtimes.keys()].map((name) => ({
         name,

@@ -62,8 +62,14 @@ export interface McpHttpHostOptions<P extends Principal = Principal> {
    * undefined answers 401. Default: everyone is `{ id: 'anonymous' }`.
    */
   authenticate?: (token: string | undefined, req: IncomingMessage) => P | undefined | Promise<P | undefined>;
-  /** Host names (no port) accepted in `Host` and `Origin`; default: loopback names and the bind host. */
+  /** Host names (no port) accepted in `Host`; default: loopback names and the bind host. */
   allowedHosts?: ReadonlyArray<string>;
+  /**
+   * Origins (`scheme://host[:port]`) whose pages may call this server, besides the server's own
+   * (`http://<allowed host>:<port>`). A request with any other `Origin`, `null` included, is refused
+   * with 403; a request without `Origin` does not come from a web page and is not refused for it.
+   */
+  allowedOrigins?: ReadonlyArray<string>;
   /** Largest accepted request body. Default 4 MiB. */
   maxBodyBytes?: number;
   /** Plain GET routes outside MCP (e.g. `/healthz`); they pass the same Host and auth checks unless public. */
@@ -122,6 +128,23 @@ interface LiveSession {
   lastActive: number;
 }
 
+/**
+ * The form origins are compared in: `URL.origin` for http(s) (lower case, default port dropped), the
+ * text itself, lower-cased and without a trailing slash, for other schemes (`app://.`), whose
+ * `URL.origin` is the opaque `null`. Undefined for `null` and for text that is not an origin.
+ */
+export function normalizeOrigin(origin: string): string | undefined {
+  if (origin.trim().toLowerCase() === 'null') return undefined;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  return origin.trim().toLowerCase().replace(/\/$/, '');
+}
+
 function hostnameOf(hostHeader: string): string {
   // `[::1]:4000` -> `[::1]`, `localhost:4000` -> `localhost`.
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
@@ -139,6 +162,15 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
   );
   const authenticate =
     options.authenticate ?? ((() => ({ id: 'anonymous' }) as P) as NonNullable<typeof options.authenticate>);
+  const configuredOrigins = new Set<string>();
+  for (const origin of options.allowedOrigins ?? []) {
+    const normalized = normalizeOrigin(origin);
+    if (normalized === undefined)
+      throw new Error(`allowed origin '${origin}' is not an origin (never 'null')`);
+    configuredOrigins.add(normalized);
+  }
+  /** Filled once the port is known: the server's own origins, then the configured ones. */
+  const allowedOrigins = new Set<string>();
   const sessions = new Map<string, LiveSession>();
   const publicRoutes = new Set(options.publicRoutes ?? []);
   let closing = false;
@@ -200,18 +232,15 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
   function checkHost(req: IncomingMessage): string | undefined {
     const host = req.headers.host;
     if (host === undefined || !allowed.has(hostnameOf(host))) return `Host '${host ?? ''}' is not allowed`;
+    // Spec (transports, "Security Warning"): servers MUST validate Origin and answer 403 when it is
+    // present and invalid. Only exact configured origins pass: `null` (sandboxed iframes, file://
+    // pages), extensions and pages on other ports of this machine are all web content that must not
+    // drive a server running without a token.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null') {
-      let parsed: URL;
-      try {
-        parsed = new URL(origin);
-      } catch {
-        return `Origin '${origin}' is not a URL`;
-      }
-      // DNS rebinding comes from web pages, whose origins are http(s). Desktop clients send their
-      // own schemes (MQTTX's Electron renderer: app://., file://), which no web page can forge.
-      const webOrigin = parsed.protocol === 'http:' || parsed.protocol === 'https:';
-      if (webOrigin && !allowed.has(hostnameOf(parsed.host))) return `Origin '${origin}' is not allowed`;
+    if (origin !== undefined) {
+      const normalized = normalizeOrigin(origin);
+      if (normalized === undefined || !allowedOrigins.has(normalized))
+        return `Origin '${origin}' is not allowed`;
     }
     return undefined;
   }
@@ -363,7 +392,7 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
       return;
     }
     // Origin passed the check above, so it may read the answers (the MQTTX server's CORS was open
-    // to all; here only to origins that name this server or are desktop-app origins).
+    // to all; here only to the server's own and the configured origins).
     const origin = req.headers.origin;
     if (origin !== undefined) {
       res.setHeader('access-control-allow-origin', origin);
@@ -442,6 +471,13 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
   const { port } = server.address() as AddressInfo;
   const urlHost = bindHost.includes(':') ? `[${bindHost}]` : bindHost;
   const url = `http://${urlHost}:${port}`;
+  for (const name of allowed) {
+    const own = normalizeOrigin(
+      `http://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`,
+    );
+    if (own !== undefined) allowedOrigins.add(own);
+  }
+  for (const origin of configuredOrigins) allowedOrigins.add(origin);
   const paths = options.endpoints.flatMap((e) => [e.streamablePath, e.sse?.streamPath].filter(Boolean));
   log.info({ name: options.name, url, endpoints: paths.map((p) => `${url}${p}`) }, 'listening');
 

@@ -3,6 +3,7 @@ export {
   type McpEndpoint,
   type McpHttpHost,
   type McpHttpHostOptions,
+  normalizeOrigin,
   type Principal,
   type RouteHandler,
   type SessionHandle,

@@ -13,6 +13,12 @@ const hosts: McpHttpHost[] = [];
 const clients: Client[] = [];
 let opened = 0;
 let closed = 0;
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'page', version: '1' } },
+};
 
 async function startEcho(extra: Partial<Parameters<typeof startMcpHttpHost>[0]> = {}) {
   const host = await startMcpHttpHost({
@@ -166,11 +172,70 @@ describe('mcp-http host', () => {
     expect(okOrigin.status).toBe(400);
   });
 
-  it("accepts desktop-app origins such as MQTTX's app://. and answers CORS preflights for them", async () => {
-    const host = await startEcho({ authenticate: bearerTokenAuthenticator('t') });
-    const preflight = await fetch(`${host.url}/mqttx/sse`, {
+  it('refuses Origin: null with 403 and never answers it with Access-Control-Allow-Origin', async () => {
+    const host = await startEcho();
+    for (const method of ['OPTIONS', 'POST', 'GET'] as const) {
+      const res = await fetch(`${host.url}/mcp`, {
+        method,
+        headers: {
+          origin: 'null',
+          'access-control-request-method': 'POST',
+          'content-type': 'application/json',
+        },
+        ...(method === 'POST' ? { body: JSON.stringify(initialize) } : {}),
+      });
+      expect(res.status, method).toBe(403);
+      expect(res.headers.get('access-control-allow-origin'), method).toBeNull();
+    }
+    expect(opened).toBe(0);
+  });
+
+  it('refuses file://, chrome-extension:// and pages on other ports of this machine', async () => {
+    const host = await startEcho();
+    const otherPort = `http://127.0.0.1:${host.port === 65535 ? 1 : host.port + 1}`;
+    for (const origin of [
+      'file://',
+      'chrome-extension://abcdefghijklmnop',
+      otherPort,
+      'http://localhost',
+      'app://.',
+    ]) {
+      const res = await fetch(`${host.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          origin,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify(initialize),
+      });
+      expect(res.status, origin).toBe(403);
+      expect(res.headers.get('access-control-allow-origin'), origin).toBeNull();
+    }
+    expect(opened).toBe(0);
+  });
+
+  it("accepts the server's own origin and a request without Origin", async () => {
+    const host = await startEcho();
+    for (const headers of [{ origin: host.url }, { origin: `http://localhost:${host.port}` }, {}] as Record<
+      string,
+      string
+    >[]) {
+      const client = await connect(
+        new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`), { requestInit: { headers } }),
+      );
+      expect((await client.listTools()).tools).toHaveLength(1);
+    }
+  });
+
+  it("accepts a configured origin such as a desktop app's app://., and answers its CORS preflight", async () => {
+    const host = await startEcho({
+      authenticate: bearerTokenAuthenticator('t'),
+      allowedOrigins: ['app://.'],
+    });
+    const preflight = await fetch(`${host.url}/mcp`, {
       method: 'OPTIONS',
-      headers: { origin: 'app://.', 'access-control-request-method': 'GET' },
+      headers: { origin: 'app://.', 'access-control-request-method': 'POST' },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('app://.');
@@ -187,6 +252,10 @@ describe('mcp-http host', () => {
     });
     expect(web.status).toBe(403);
     expect(web.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it("refuses to start with 'null' among the configured origins", async () => {
+    await expect(startEcho({ allowedOrigins: ['null'] })).rejects.toThrow(/never 'null'/);
   });
 
   it('answers 413 for a body over the limit and 400 for a body that is not JSON', async () => {

@@ -18,9 +18,10 @@ const program = new Command('bastion-mqtt')
   .option('--host <address>', 'HTTP: interface to bind', '127.0.0.1')
   .option('--port <port>', 'HTTP: port (0 picks a free one)', '4000')
   .option('--auth-token <token>', `HTTP: require "Authorization: Bearer <token>" (or set ${TOKEN_ENV})`)
+  .option('--allowed-hosts <names>', 'HTTP: host names accepted in Host (default: loopback and --host)')
   .option(
-    '--allowed-hosts <names>',
-    'HTTP: host names accepted in Host/Origin (default: loopback and --host)',
+    '--allowed-origins <origins>',
+    "HTTP: browser origins allowed besides the server's own, comma-separated (e.g. app://.)",
   )
   .option(
     '--allow-brokers <list>',
@@ -41,6 +42,7 @@ const options: MqttServerOptions = {
   port: flags.port,
   authToken: flags.authToken ?? process.env[TOKEN_ENV],
   allowedHosts: flags.allowedHosts,
+  allowedOrigins: flags.allowedOrigins,
   allowBrokers: flags.allowBrokers,
   maxPayloadBytes: flags.maxPayloadBytes,
   maxBufferedMessages: flags.bufferSize,

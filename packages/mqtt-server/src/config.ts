@@ -2,6 +2,7 @@
  * The server's options as one zod schema. Command-line strings and programmatic values both pass
  * through it; every problem is reported at once, each naming its option.
  */
+import { normalizeOrigin } from '@bastion/mcp-http';
 import { z } from 'zod';
 
 /** A broker `--allow-brokers` lets through: exact host (case-insensitive) and port, or any port. */
@@ -73,6 +74,20 @@ export const mqttServerConfigSchema = z
     authToken: z.string().min(1, 'must not be empty').optional(),
     /** Host names accepted in Host/Origin headers; default: loopback names and the bind host. */
     allowedHosts: z.preprocess(commaList, z.array(z.string().min(1)).min(1)).optional(),
+    /** Browser origins allowed besides the server's own; `null` never is. */
+    allowedOrigins: z
+      .preprocess(
+        commaList,
+        z.array(
+          z
+            .string()
+            .min(1)
+            .refine((o) => normalizeOrigin(o) !== undefined, {
+              message: "is not an origin (scheme://host[:port]; never 'null')",
+            }),
+        ),
+      )
+      .optional(),
     /**
      * Brokers mqttConnect may reach. Absent: any broker (as the original server); present: only these,
      * so the server is not an open relay.

@@ -25,6 +25,7 @@ export async function startMqttHttpServer(
     port: config.port,
     ...(config.authToken === undefined ? {} : { authenticate: bearerTokenAuthenticator(config.authToken) }),
     ...(config.allowedHosts === undefined ? {} : { allowedHosts: config.allowedHosts }),
+    ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),
     // Room for the largest payload, base64-encoded, inside a JSON-RPC request.
     maxBodyBytes: Math.ceil((config.maxPayloadBytes * 4) / 3) + 64 * 1024,
     endpoints: [

@@ -23,6 +23,10 @@ const program = new Command()
     ).env('BASTION_SSH_AUTH_TOKEN'),
   )
   .option(
+    '--allowed-origins <origins>',
+    "HTTP: browser origins allowed besides the server's own, comma-separated",
+  )
+  .option(
     '--allow-hosts <list>',
     'only connect to these host[:port] entries, comma-separated (default: any host)',
   )
@@ -60,6 +64,7 @@ const input: SshServerConfigInput = {
   port: o.port as string,
   // An empty BASTION_SSH_AUTH_TOKEN means none, as an unset one does.
   authToken: (o.authToken as string | undefined) || undefined,
+  allowedOrigins: o.allowedOrigins as string | undefined,
   allowHosts: o.allowHosts as string | undefined,
   knownHostsFile: o.knownHosts as string | undefined,
   trustOnFirstUse: o.trustOnFirstUse === true,

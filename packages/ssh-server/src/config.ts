@@ -2,6 +2,7 @@
  * The server's options: one zod schema, and every problem reported at once so that a person fixes
  * a command line in one go. Values come from the command line as strings (bin.ts) or from code.
  */
+import { normalizeOrigin } from '@bastion/mcp-http';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -42,6 +43,24 @@ export const sshServerConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     port: count(0, 65535).default(4100),
     authToken: z.string().min(16, 'authToken must be at least 16 characters').optional(),
+    /** Browser origins allowed besides the server's own; `null` never is. */
+    allowedOrigins: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined) return undefined;
+        const items = (Array.isArray(value) ? value : value.split(','))
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+        for (const item of items) {
+          if (normalizeOrigin(item) === undefined)
+            ctx.addIssue({
+              code: 'custom',
+              message: `'${item}' is not an origin (scheme://host[:port]; never 'null')`,
+            });
+        }
+        return items;
+      }),
     /** `host[:port]` entries; empty means any host (the documented default). */
     allowHosts: z
       .union([z.string(), z.array(z.string())])

@@ -20,6 +20,7 @@ export function startSshHttpServer(
     // An upload carries its content base64-encoded in JSON: allow for that and the envelope.
     maxBodyBytes: Math.ceil((config.maxFileBytes * 4) / 3) + 64 * 1024,
     ...(config.authToken === undefined ? {} : { authenticate: bearerTokenAuthenticator(config.authToken) }),
+    ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),
     endpoints: [
       {
         streamablePath: '/mcp',
