@@ -8,7 +8,7 @@ import type {
   JSONRPCMessage,
   JSONRPCRequest,
   JSONRPCResultResponse,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 
 export const isRequestMessage = (m: JSONRPCMessage): m is JSONRPCRequest => 'method' in m && 'id' in m;
 

@@ -11,19 +11,21 @@
  * and others on the session's one GET stream, 202 for a POST without requests, DELETE to end.
  *
  * Left out, because no Bastion server uses them: JSON-only answers (`enableJsonResponse`), an event
- * store for resuming streams, and stateless mode. Session lookup, Host/Origin checks, authentication
+ * store for resuming streams, and stateless mode (the 2026-07-28 era is served by the SDK's
+ * `createMcpHandler`, see modern.ts). Session lookup, Host/Origin checks, authentication
  * and body limits are the host's (host.ts), which hands each request here with its parsed body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
   type JSONRPCMessage,
-  JSONRPCMessageSchema,
   type MessageExtraInfo,
+  parseJSONRPCMessage,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
-} from '@modelcontextprotocol/sdk/types.js';
+  type Transport,
+  type TransportSendOptions,
+} from '@modelcontextprotocol/server';
 import { isRequestMessage as isRequest, isResponseMessage as isResponse } from './messages.js';
 import { sendRpcError } from './responses.js';
 
@@ -144,9 +146,11 @@ export class StreamableSessionTransport implements Transport {
       return problem(400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
     const messages: JSONRPCMessage[] = [];
     for (const item of Array.isArray(body) ? body : [body]) {
-      const parsed = JSONRPCMessageSchema.safeParse(item);
-      if (!parsed.success) return problem(400, -32700, 'Parse error: Invalid JSON-RPC message');
-      messages.push(parsed.data);
+      try {
+        messages.push(parseJSONRPCMessage(item));
+      } catch {
+        return problem(400, -32700, 'Parse error: Invalid JSON-RPC message');
+      }
     }
     if (this.closed) return problem(404, -32001, 'Session not found');
     if (messages.some(isInitialize)) {
@@ -176,7 +180,7 @@ export class StreamableSessionTransport implements Transport {
     }
     const { messages } = checked;
     if (checked.initialize) this.initialized = true;
-    const extra: MessageExtraInfo = { requestInfo: { headers: { ...req.headers } } };
+    const extra: MessageExtraInfo = {};
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202).end();
