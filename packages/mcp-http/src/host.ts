@@ -58,6 +58,19 @@ export interface McpEndpoint<P extends Principal> {
    * Without it, 2026-era requests are answered with the unsupported-protocol-version error.
    */
   openIdentity?(principal: P, endpoint: string): Promise<ModernIdentity>;
+  /**
+   * Serves every request of the Streamable HTTP path itself, both eras, once the guards have passed
+   * and a POST's body is read (the gateway's forwarding core, which keeps no SDK server per session).
+   * When set, `openIdentity` is not used and `openSession` serves only the legacy SSE endpoints.
+   */
+  serve?(req: IncomingMessage, res: ServerResponse, context: RawRequestContext<P>): Promise<void>;
+}
+
+export interface RawRequestContext<P extends Principal> {
+  principal: P;
+  /** The parsed JSON body of a POST (size and depth checked); undefined for GET and DELETE. */
+  body: unknown;
+  endpoint: string;
 }
 
 /** A plain route outside MCP (e.g. `/healthz`); it passes the same Host and auth checks unless public. */
@@ -254,6 +267,8 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
       if (body === BODY_FAILED) return;
     }
     if (route.kind === 'sse-message') return postSseMessage(sessions, principal.id, req, res, body);
+    if (endpoint.serve !== undefined)
+      return endpoint.serve(req, res, { principal, body, endpoint: endpoint.name ?? '' });
     // The 2026 era has no sessions: a session id is 2025-era traffic whatever its body says.
     if (req.headers['mcp-session-id'] !== undefined || isLegacyHttpRequest(req, body))
       return serveLegacy(endpoint, principal, req, res, body);

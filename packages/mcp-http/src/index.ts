@@ -13,6 +13,7 @@ export {
   type McpEndpoint,
   type McpHttpHost,
   type McpHttpHostOptions,
+  type RawRequestContext,
   type RouteHandler,
   type SessionInfo,
   startMcpHttpHost,

@@ -177,3 +177,43 @@ describe('both eras on one URL', () => {
     expect(text(await client.callTool({ name: 'bump', arguments: {} }))).toBe('legacy:1');
   });
 });
+
+describe('raw serving', () => {
+  it('hands every request of the path to serve() after the guards, with the principal and the parsed body', async () => {
+    const seen: Array<{ method?: string; principal: string; body: unknown }> = [];
+    const host = await startMcpHttpHost({
+      name: 'raw',
+      logger,
+      authenticate: tokenAuthenticator(['token-a-0123456789']),
+      endpoints: [
+        {
+          name: 'raw',
+          streamablePath: '/mcp',
+          async openSession() {
+            throw new Error('not used');
+          },
+          async serve(req, res, context) {
+            seen.push({ method: req.method, principal: context.principal.id, body: context.body });
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+          },
+        },
+      ],
+    });
+    hosts.push(host);
+    const refused = await fetch(`${host.url}/mcp`, { method: 'POST', body: '{}' });
+    expect(refused.status).toBe(401);
+    const res = await fetch(`${host.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer token-a-0123456789', 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    expect(await res.json()).toEqual({ ok: true });
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        principal: expect.stringMatching(/^token:/),
+        body: { jsonrpc: '2.0', id: 1, method: 'ping' },
+      },
+    ]);
+  });
+});
