@@ -10,7 +10,6 @@
  */
 
 import { normalizeOrigin } from '@bastion/mcp-http';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
 import { verifyAuditLog } from './audit/verify.js';
@@ -18,6 +17,7 @@ import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './con
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
 import { describeLoadError, formatProblems } from './policy/problems.js';
+import { StdioAgentChannel } from './stdio-agent.js';
 
 const VERSION = '0.1.0';
 
@@ -89,7 +89,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
 
   if (flags.stdio) {
-    const transport = new StdioServerTransport(process.stdin, process.stdout);
+    const transport = new StdioAgentChannel(process.stdin, process.stdout);
     await gateway.serveLocal(flags.server ?? '', transport);
     process.stdin.on('end', () => void shutdown('stdin closed'));
     logger.info({ server: flags.server }, 'serving over stdio');

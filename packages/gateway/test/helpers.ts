@@ -1,5 +1,5 @@
 /** Test doubles for pipeline units: a fake clock and a scripted upstream target. */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Clock } from '../src/clock.js';
 import type { CallContext, CallTarget, Principal } from '../src/pipeline/context.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -26,6 +26,7 @@ export function fakeTarget(
     calls: 0,
     hasTool: async (name) => tools.includes(name),
     knowsTool: (name) => tools.includes(name),
+    withheld: () => undefined,
     secretArgs: () => new Set(),
     callTool: async () => {
       target.calls++;

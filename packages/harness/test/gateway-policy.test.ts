@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { verifies } from '../src/requirements/index.js';
 import {
   call,
+  errorDetails,
   FakeClock,
   type FixtureHttp,
   type GatewayHarness,
@@ -60,13 +61,13 @@ describe('gateway policy decisions', () => {
       const denied = await call(agent, 'mqttConnect', { host: 'h', port: 1883, clientId: 'c' });
       expect(denied.isError).toBe(true);
       expect(textOf(denied)).toMatch(/^\[POLICY DENIED\] /);
-      expect(denied.structuredContent).toEqual({
+      // The error-result convention: no structuredContent, the decision in _meta["dev.bastion/error"].
+      expect(denied.structuredContent).toBeUndefined();
+      expect(errorDetails(denied)).toEqual({
         code: 'POLICY_DENIED',
-        policy: {
-          decision: 'deny',
-          rule: '(default deny)',
-          reason: "tool 'mqttConnect' is not allowed by the policy (default deny)",
-        },
+        decision: 'deny',
+        rule: '(default deny)',
+        reason: "tool 'mqttConnect' is not allowed by the policy (default deny)",
       });
       expect((await call(agent, 'mqttDisconnect')).structuredContent).toEqual({ disconnected: true });
     } finally {
@@ -118,12 +119,11 @@ describe('gateway policy decisions', () => {
       const clock = new FakeClock(T0);
       const h = await withPolicy(mqttPolicy, clock);
       const agent = await h.connect('fx', 'alice');
-      // Listing makes the SDK client validate structuredContent against mqttDisconnect's outputSchema.
+      // Listing makes the SDK client validate results against mqttDisconnect's outputSchema, which
+      // the gateway passes on as the upstream declares it: its denials carry no structuredContent.
       const listed = (await agent.listTools()).tools.find((t) => t.name === 'mqttDisconnect');
-      expect(listed?.outputSchema).toMatchObject({
-        type: 'object',
-        anyOf: [expect.anything(), expect.anything()],
-      });
+      expect(listed?.outputSchema).toMatchObject({ type: 'object', properties: { disconnected: {} } });
+      expect(listed?.outputSchema).not.toHaveProperty('anyOf');
       for (let i = 1; i <= 60; i++) {
         const ok = await call(agent, 'mqttDisconnect');
         expect(ok.isError).toBeFalsy();
@@ -131,6 +131,7 @@ describe('gateway policy decisions', () => {
       }
       const denied = await call(agent, 'mqttDisconnect');
       expect(denied.isError).toBe(true);
+      expect(denied.structuredContent).toBeUndefined();
       expect(policyOf(denied)).toMatchObject({
         decision: 'deny',
         rule: '/tools/mqttDisconnect/limits/0',
@@ -262,12 +263,12 @@ describe('gateway denials and output schemas', () => {
     try {
       harness = await startGateway({ servers: { fx: http(file) }, grants: { alice: { servers: ['fx'] } } });
       const agent = await harness.connect('fx', 'alice');
-      // Allowed without conditions or limits: listed exactly as the upstream declares it.
+      // Listed exactly as the upstream declares it, whatever the policy may do to its calls.
       const listed = (await agent.listTools()).tools[0];
       expect(listed?.outputSchema).toMatchObject({ properties: { calls: {}, pid: {} } });
       expect(listed?.outputSchema).not.toHaveProperty('anyOf');
-      // A limit added later: the agent still holds the narrow schema, so the denial carries no
-      // structuredContent its SDK would reject, and its text says what happened.
+      // A limit added later: the SDK client, holding the narrow schema, still accepts the denial
+      // (callTool validates an error result's structuredContent only when there is one).
       await writeFile(
         file,
         JSON.stringify({
@@ -281,9 +282,9 @@ describe('gateway denials and output schemas', () => {
       expect(denied.isError).toBe(true);
       expect(denied.structuredContent).toBeUndefined();
       expect(textOf(denied)).toMatch(/^\[POLICY DENIED\] rate limit reached: at most 0 call\(s\) per minute/);
-      // Listed again, the schema admits the gateway's results, and denials carry them.
-      expect((await agent.listTools()).tools[0]?.outputSchema).toHaveProperty('anyOf');
-      expect(policyOf(await call(agent, 'sessionInfo'))?.rule).toBe('/tools/sessionInfo/limits/0');
+      expect(policyOf(denied)?.rule).toBe('/tools/sessionInfo/limits/0');
+      // Listed again: still the upstream's own schema.
+      expect((await agent.listTools()).tools[0]?.outputSchema).not.toHaveProperty('anyOf');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

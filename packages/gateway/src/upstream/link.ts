@@ -1,307 +1,421 @@
 /**
- * One agent session's upstream session: an SDK Client on its own transport, opened when the agent
- * initializes, re-established when the upstream goes away, closed with the agent's session.
+ * A 2025-era upstream session (an `initialize`d connection over a pipe), kept alive for the agent
+ * (or the identity) it serves.
  *
- * How the upstream going away is noticed:
- *   - stdio: the child exits (the transport closes).
- *   - HTTP: a request is answered 404 (the upstream restarted and forgot the session) or cannot
- *     connect; or the transport reports an error, or a response stream ends without the answer to
- *     its request, and a ping then fails. The ping matters: an upstream that shuts down cleanly ends its
- *     streams without an error, and a call waiting on one would otherwise wait for its timeout.
- * What happens then:
- *   - every call in flight fails at once with UpstreamLostError (it may or may not have run);
- *   - a request that was never delivered (404, connection refused) is sent again, once, on the new
- *     session, so an agent calling after an upstream restart sees no difference;
- *   - a new upstream session is initialized in the background, with backoff and jitter between
- *     attempts, and `onReconnected` replays what the agent had set up (log level, subscriptions).
+ * Requests pass through with the agent's own ids, unless several agents share the session (the
+ * 2026-era agents of one grant in front of a 2025-only upstream): then ids and progress tokens are
+ * mapped, so two agents' `id: 1` never meet upstream. Answers and related messages go back to the
+ * request's sink; what the upstream sends on its own goes to `unsolicited`.
+ *
+ * How the upstream going away is noticed: a process exits or a stream breaks (the pipe says so); a
+ * POST is answered 404 (the upstream restarted and forgot the session) or cannot connect; or a
+ * response stream ends without its answer and a ping then fails (an upstream that shuts down cleanly
+ * ends its streams without an error). What happens then:
+ *   - every request in flight fails at once with UpstreamLostError (it may or may not have run);
+ *   - a request that was never delivered is sent again, once, on the new session, so an agent calling
+ *     after an upstream restart sees no difference;
+ *   - a new session is initialized in the background, with backoff and jitter between attempts, and
+ *     `reconnected` replays what the agent had set up (log level, subscriptions).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  type ClientCapabilities,
-  ErrorCode,
-  type Implementation,
-  type InitializeResult,
-  ListToolsResultSchema,
-  McpError,
-  type Notification,
-  type Request,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { UpstreamConfig } from '../config.js';
+import {
+  type Id,
+  isResponse,
+  RpcFault,
+  type RpcMessage,
+  type RpcNotification,
+  type RpcRequest,
+  type RpcResponse,
+  type Wire,
+} from '../core/jsonrpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './errors.js';
-import { NodeHttpClientTransport, UpstreamNotDeliveredError } from './http-transport.js';
-import { ResponsesLastTransport } from './ordered-transport.js';
-import { createUpstreamTransport } from './transport.js';
+import { type Deadline, deadlines } from './deadlines.js';
+import {
+  CancelledError,
+  SessionClosedError,
+  UpstreamLostError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './errors.js';
+import { describe, UpstreamNotDeliveredError } from './http-exchange.js';
+import { type Pipe, SessionGoneError, UpstreamHttpError } from './pipe.js';
 
-export interface UpstreamLinkOptions {
+export interface LinkSink {
+  /** A notification or server-to-client request that belongs to the request. */
+  related(wire: Wire): void;
+  /** The answer, under the id the request was sent with. */
+  final(wire: Wire): void;
+  /** No answer will come: lost, unavailable, timed out, cancelled, or refused at the HTTP level. */
+  fail(err: Error): void;
+}
+
+export interface InitializeParams {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: { name: string; version: string; [key: string]: unknown };
+}
+
+export interface InitializeResult {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: { name: string; version: string; [key: string]: unknown };
+  instructions?: string;
+  [key: string]: unknown;
+}
+
+export interface LinkEvents {
+  /** Every message the upstream sends that is not an answer, before it is routed (catalog staleness). */
+  observe?(wire: Wire): void;
+  /** A message for no request in flight: to the agent's listening stream, if any. */
+  unsolicited(wire: Wire): void;
+  /** A new session replaced a lost one; replay what the agent set up on it. */
+  reconnected?(link: Link): Promise<void>;
+}
+
+export interface LinkOptions {
   server: string;
-  upstream: UpstreamConfig;
-  /** The agent's clientInfo and capabilities, passed on so the upstream sees the agent it serves. */
-  clientInfo: Implementation;
-  clientCapabilities: ClientCapabilities;
-  /** Longest wait for one answer (reset by progress). */
+  openPipe(): Pipe;
+  init: InitializeParams;
+  /** Several agents send through this session: map ids and progress tokens. */
+  shared: boolean;
+  /** Longest wait for one answer; progress resets it. */
   timeoutMs: number;
-  /** How long a request waits for a reconnect in progress before failing as unavailable. */
+  /** How long a request waits for a reconnect under way before failing as unavailable. */
   reconnectWaitMs?: number;
   backoff?: BackoffOptions;
   logger: Logger;
-  /** Installs the handlers for upstream-to-agent traffic on each new Client. */
-  setup(client: Client): void;
-  /** After a reconnect: replay state the agent set up, and note a changed tool list. */
-  onReconnected?(client: Client): Promise<void>;
-  /** Counted in metrics. */
-  onReconnect?(): void;
+  events: LinkEvents;
+  /** Told once the link is closed (its owner forgets it). */
+  onClosed?(): void;
 }
 
-export type UpstreamInit = Pick<InitializeResult, 'capabilities' | 'serverInfo' | 'instructions'>;
-
-interface InFlight {
-  reject(err: Error): void;
+interface Pending extends Deadline {
+  readonly sink: LinkSink;
+  readonly agentId: Id;
+  readonly upstreamId: Id;
+  readonly fromAgent: boolean;
+  /** The agent's progress token when it was mapped (shared sessions). */
+  readonly agentToken?: string | number;
+  readonly upstreamToken?: string | number;
+  generation: number;
+  onAbort?: () => void;
+  signal?: AbortSignal;
 }
 
-/**
- * A request that never reached the upstream: safe to send again. A 404 means the upstream does not
- * know the session (it restarted). A request that failed before its response headers (an
- * UpstreamNotDeliveredError from the HTTP transport, a `fetch failed` from the SDK's legacy SSE
- * one) can only have failed in sending: an MCP HTTP server
- * answers a POST with its headers as soon as it has dispatched the message (the result follows on
- * the event stream, where a later failure is reported as the stream breaking, not here), so a POST
- * that got no headers was refused, or went out on a kept-alive connection the old process had
- * already closed.
- */
-function isNotDelivered(err: unknown): boolean {
-  if (err instanceof UpstreamNotDeliveredError) return true;
-  if (err instanceof StreamableHTTPError) return err.code === 404;
-  if (!(err instanceof Error) || err instanceof McpError) return false;
-  if (/\(HTTP 404\)/.test(err.message) || err.message === 'Not connected') return true;
-  return err.name === 'TypeError' && /fetch failed/.test(err.message);
-}
+/** Messages the upstream sends during a request on a one-channel pipe, taken to belong to it. */
+const REQUEST_SCOPED = new Set([
+  'notifications/message',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'ping',
+]);
 
-function isConnectionClosed(err: unknown): boolean {
-  return err instanceof McpError && err.code === ErrorCode.ConnectionClosed;
-}
+const NONCE = randomBytes(4).toString('hex');
+let internalSequence = 0;
+/** Ids of the gateway's own requests; an agent never picks one by accident. */
+const internalId = () => `bastion-${NONCE}-${++internalSequence}`;
 
-/** The upstream's answer did not match the MCP schema (a zod error from the SDK). */
-function isInvalidAnswer(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'ZodError' || err.name === '$ZodError');
-}
+const PROBE_TIMEOUT_MS = 5_000;
+const INIT_TIMEOUT_MS = 30_000;
 
-export class UpstreamLink {
-  private client: Client | undefined;
-  private transport: Transport | undefined;
+export class Link {
+  init: InitializeResult | undefined;
+  private pipe: Pipe | undefined;
+  private state: 'new' | 'ready' | 'down' | 'closed' = 'new';
   private generation = 0;
-  private readonly inflight = new Set<InFlight>();
+  private readonly pending = new Map<Id, Pending>();
+  private readonly tokens = new Map<string | number, Pending>();
+  private sequence = 0;
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  /** A connection attempt under way (background or asked for by a request). */
-  private connecting: Promise<Client> | undefined;
+  private connecting: Promise<Pipe> | undefined;
   private probing = false;
   private lastError: string | undefined;
-  private closed = false;
-  private tools: Tool[] = [];
-  private toolsStale = false;
-  private refreshing: Promise<void> | undefined;
-  init: UpstreamInit | undefined;
+  private listening = false;
 
-  constructor(private readonly options: UpstreamLinkOptions) {
+  constructor(private readonly options: LinkOptions) {
     this.backoff = new Backoff(options.backoff);
   }
 
-  /** Opens the first upstream session; throws UpstreamUnavailableError if the upstream cannot be reached. */
-  async open(): Promise<void> {
-    await this.connect();
+  /** A method, not a field read, so that a check after an await is not narrowed away. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
   }
 
-  /** The upstream's tools, as last listed (all pages). */
-  currentTools(): ReadonlyArray<Tool> {
-    return this.tools;
+  get isShared(): boolean {
+    return this.options.shared;
   }
 
-  /** Marks the tool list as changed (tools/list_changed); the next `freshTools` lists again. */
-  toolsChanged(): void {
-    this.toolsStale = true;
+  /** Opens the first session; throws UpstreamUnavailableError (or the upstream's refusal) if it cannot. */
+  async open(): Promise<InitializeResult> {
+    await this.attempt();
+    return this.init as InitializeResult;
   }
 
-  async freshTools(): Promise<ReadonlyArray<Tool>> {
-    while (this.toolsStale) {
-      this.refreshing ??= (async () => {
-        this.toolsStale = false;
-        try {
-          this.tools = await this.listAllTools(await this.ready());
-        } catch (err) {
-          this.options.logger.warn({ err, server: this.options.server }, 'could not list upstream tools');
-        } finally {
-          this.refreshing = undefined;
-        }
-      })();
-      await this.refreshing;
-    }
-    return this.tools;
+  /** Sends an agent's request; its answer and related messages go to `sink`. */
+  request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal): void {
+    void this.dispatch(request, sink, signal, true);
   }
 
-  /**
-   * Sends a request upstream. A request that was not delivered is sent again once on a new session;
-   * one caught in flight by the upstream going away rejects with UpstreamLostError.
-   */
-  async request<S extends z.ZodType>(
-    request: Request,
-    schema: S,
-    options: Pick<RequestOptions, 'signal' | 'onprogress'> = {},
-  ): Promise<z.output<S>> {
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.ready();
-      const generation = this.generation;
-      try {
-        return await this.track(
-          client.request(request, schema, {
-            ...options,
-            timeout: this.options.timeoutMs,
-            resetTimeoutOnProgress: true,
-          }),
-        );
-      } catch (err) {
-        if (err instanceof UpstreamLostError) throw err;
-        if (isNotDelivered(err)) {
-          this.lost(generation, err);
-          if (attempt === 0 && !this.closed) continue;
-          throw new UpstreamUnavailableError(
-            `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
-          );
-        }
-        if (err instanceof McpError && !(isConnectionClosed(err) && generation !== this.generation))
-          throw err;
-        if (isInvalidAnswer(err)) {
-          throw new McpError(
-            ErrorCode.InternalError,
-            `upstream '${this.options.server}' sent an invalid answer: ${describe(err)}`,
-          );
-        }
-        // The connection failed under the request (reset, stream cut, session closed): it may have run.
-        this.lost(generation, err);
-        throw new UpstreamLostError(
-          `upstream '${this.options.server}' went away during the request: ${describe(err)}`,
-        );
-      }
-    }
-  }
-
-  async notify(notification: Notification): Promise<void> {
-    const client = await this.ready();
-    await client.notification(notification);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    for (const entry of this.inflight) entry.reject(new SessionClosedError('the agent session closed'));
-    this.inflight.clear();
-    await this.dispose(this.client, this.transport, true);
-    this.client = undefined;
-    this.transport = undefined;
-  }
-
-  /** Runs `promise` as a call in flight: it fails at once if the upstream is lost meanwhile. */
-  private track<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { reject };
-      this.inflight.add(entry);
-      promise.then(
-        (value) => {
-          this.inflight.delete(entry);
-          resolve(value);
+  /** The gateway's own request on this session (tools/list, ping, replays). */
+  call(
+    method: string,
+    params?: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const request: RpcRequest = { jsonrpc: '2.0', id: internalId(), method, ...(params ? { params } : {}) };
+      void this.dispatch(
+        request,
+        {
+          related: (wire) => this.options.events.unsolicited(wire),
+          final: (wire) => {
+            const m = wire.msg as RpcResponse;
+            if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+            else resolve(m.result ?? {});
+          },
+          fail: reject,
         },
-        (err: unknown) => {
-          this.inflight.delete(entry);
-          reject(err);
-        },
+        signal,
+        false,
       );
     });
   }
 
-  private async connect(): Promise<Client> {
-    const transport = createUpstreamTransport(
-      this.options.upstream,
-      {
-        onStreamEndedUnanswered: (id) =>
-          this.suspect(client, new Error(`response stream for request ${id} ended without an answer`)),
-      },
-      this.options.logger,
-    );
-    const ordered = new ResponsesLastTransport(transport);
-    const client = new Client(this.options.clientInfo, { capabilities: this.options.clientCapabilities });
-    this.options.setup(client);
-    let connected = false;
-    client.onclose = () => {
-      if (connected && this.client === client)
-        this.lost(this.generation, new Error('upstream closed the connection'));
-    };
-    client.onerror = (err) => {
-      if (connected && this.client === client) this.suspect(client, err);
-    };
-    try {
-      await client.connect(ordered, { timeout: Math.min(this.options.timeoutMs, 30_000) });
-      const tools = await this.listAllTools(client);
-      if (this.closed) throw new UpstreamUnavailableError('the agent session closed');
-      connected = true;
-      this.client = client;
-      this.transport = transport;
-      this.tools = tools;
-      this.toolsStale = false;
-      this.init = {
-        capabilities: client.getServerCapabilities() ?? {},
-        serverInfo: client.getServerVersion() ?? { name: this.options.server, version: '0' },
-        ...(client.getInstructions() === undefined ? {} : { instructions: client.getInstructions() }),
-      };
-      return client;
-    } catch (err) {
-      await this.dispose(client, transport, false);
-      if (err instanceof UpstreamUnavailableError) throw err;
-      throw new UpstreamUnavailableError(
-        `upstream '${this.options.server}' could not be reached: ${describe(err)}`,
+  notify(notification: RpcNotification): void {
+    this.send(notification);
+  }
+
+  /** The agent's answer to a server-to-client request. */
+  respond(response: RpcResponse): void {
+    this.send(response);
+  }
+
+  private send(message: RpcMessage): void {
+    const pipe = this.state === 'ready' ? this.pipe : undefined;
+    pipe
+      ?.send(message, JSON.stringify(message))
+      .catch((err: unknown) =>
+        this.options.logger.debug({ err: describe(err) }, 'message not passed upstream'),
       );
+  }
+
+  /** Whether the upstream's own messages are wanted (opens the GET stream of an HTTP session). */
+  listen(on: boolean): void {
+    this.listening = on;
+    if (this.state === 'ready') this.pipe?.listen(on);
+  }
+
+  async close(clean = true): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.options.onClosed?.();
+    clearTimeout(this.reconnectTimer);
+    this.failAll(new SessionClosedError('the agent session closed'));
+    const pipe = this.pipe;
+    this.pipe = undefined;
+    await pipe?.close(clean);
+  }
+
+  private async dispatch(
+    request: RpcRequest,
+    sink: LinkSink,
+    signal: AbortSignal | undefined,
+    fromAgent: boolean,
+  ) {
+    for (let attempt = 0; ; attempt++) {
+      let pipe: Pipe;
+      try {
+        pipe = await this.ready();
+      } catch (err) {
+        sink.fail(err as Error);
+        return;
+      }
+      if (signal?.aborted) {
+        sink.fail(new CancelledError('cancelled before it was sent'));
+        return;
+      }
+      const entry = this.register(request, sink, fromAgent, signal);
+      if (entry === undefined) {
+        sink.fail(new RpcFault(-32600, `request id ${String(request.id)} is already in flight`));
+        return;
+      }
+      const message = this.upstreamMessage(request, entry);
+      try {
+        await pipe.send(message, JSON.stringify(message));
+        return;
+      } catch (err) {
+        this.unregister(entry);
+        if (err instanceof UpstreamNotDeliveredError || err instanceof SessionGoneError) {
+          this.lost(entry.generation, err);
+          if (attempt === 0 && this.state !== 'closed') continue;
+          sink.fail(
+            new UpstreamUnavailableError(
+              `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
+            ),
+          );
+          return;
+        }
+        if (err instanceof UpstreamHttpError) {
+          const body = err.body?.msg as RpcResponse | undefined;
+          sink.fail(
+            body?.error !== undefined
+              ? new RpcFault(body.error.code, body.error.message, body.error.data)
+              : new RpcFault(-32603, `upstream '${this.options.server}' answered HTTP ${err.status}`),
+          );
+          return;
+        }
+        sink.fail(err as Error);
+        return;
+      }
     }
   }
 
-  private async listAllTools(client: Client): Promise<Tool[]> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.request(
-        { method: 'tools/list', params: cursor === undefined ? {} : { cursor } },
-        ListToolsResultSchema,
-        { timeout: this.options.timeoutMs },
-      );
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
-    return tools;
+  private register(
+    request: RpcRequest,
+    sink: LinkSink,
+    fromAgent: boolean,
+    signal?: AbortSignal,
+  ): Pending | undefined {
+    const shared = this.options.shared && fromAgent;
+    const upstreamId = shared ? ++this.sequence : request.id;
+    if (this.pending.has(upstreamId)) return undefined;
+    const meta = request.params?._meta as Record<string, unknown> | undefined;
+    const token = meta?.progressToken as string | number | undefined;
+    const entry: Pending = {
+      sink,
+      agentId: request.id,
+      upstreamId,
+      fromAgent,
+      generation: this.generation,
+      at: Date.now() + this.options.timeoutMs,
+      ...(token === undefined ? {} : { agentToken: token, upstreamToken: shared ? `p${upstreamId}` : token }),
+      expire: () => {
+        this.unregister(entry);
+        this.sendCancel(entry, 'timed out');
+        sink.fail(
+          new UpstreamTimeoutError(
+            `upstream '${this.options.server}' did not answer '${request.method}' in time`,
+          ),
+        );
+      },
+    };
+    this.pending.set(upstreamId, entry);
+    if (entry.upstreamToken !== undefined) this.tokens.set(entry.upstreamToken, entry);
+    deadlines.add(entry);
+    if (signal !== undefined) {
+      entry.signal = signal;
+      entry.onAbort = () => {
+        if (!this.unregister(entry)) return;
+        this.sendCancel(entry, String((signal.reason as Error | undefined)?.message ?? 'cancelled'));
+        sink.fail(new CancelledError('cancelled by the agent'));
+      };
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    return entry;
+  }
+
+  /** Removes a request from flight; false when it had already left. */
+  private unregister(entry: Pending): boolean {
+    if (this.pending.get(entry.upstreamId) !== entry) return false;
+    this.pending.delete(entry.upstreamId);
+    if (entry.upstreamToken !== undefined) this.tokens.delete(entry.upstreamToken);
+    deadlines.delete(entry);
+    if (entry.onAbort !== undefined) entry.signal?.removeEventListener('abort', entry.onAbort);
+    return true;
+  }
+
+  private upstreamMessage(request: RpcRequest, entry: Pending): RpcRequest {
+    if (entry.upstreamId === request.id && entry.upstreamToken === entry.agentToken) return request;
+    const params = request.params ?? {};
+    const meta = params._meta as Record<string, unknown> | undefined;
+    return {
+      jsonrpc: '2.0',
+      id: entry.upstreamId,
+      method: request.method,
+      params:
+        meta === undefined || entry.upstreamToken === undefined
+          ? params
+          : { ...params, _meta: { ...meta, progressToken: entry.upstreamToken } },
+    };
+  }
+
+  private sendCancel(entry: Pending, reason: string): void {
+    this.notify({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: entry.upstreamId, reason },
+    });
+  }
+
+  private receive(wire: Wire, via: Id | undefined, generation: number): void {
+    if (generation !== this.generation) return;
+    const m = wire.msg;
+    if (isResponse(m)) {
+      const entry = m.id === null ? undefined : this.pending.get(m.id);
+      if (entry === undefined) {
+        this.options.logger.debug({ id: m.id }, 'answer for no request in flight');
+        return;
+      }
+      this.unregister(entry);
+      entry.sink.final(entry.agentId === m.id ? wire : { msg: { ...m, id: entry.agentId } });
+      return;
+    }
+    this.options.events.observe?.(wire);
+    const method = (m as RpcNotification).method;
+    if (method === 'notifications/progress') {
+      const token = (m as RpcNotification).params?.progressToken as string | number | undefined;
+      const entry = token === undefined ? undefined : this.tokens.get(token);
+      if (entry !== undefined) {
+        entry.at = Date.now() + this.options.timeoutMs;
+        const params = (m as RpcNotification).params ?? {};
+        entry.sink.related(
+          entry.upstreamToken === entry.agentToken
+            ? wire
+            : { msg: { ...m, params: { ...params, progressToken: entry.agentToken } } as RpcMessage },
+        );
+        return;
+      }
+    }
+    const entry =
+      via !== undefined ? this.pending.get(via) : REQUEST_SCOPED.has(method) ? this.latest() : undefined;
+    if (entry?.fromAgent) entry.sink.related(wire);
+    else this.options.events.unsolicited(wire);
+  }
+
+  /** The agent request sent last and still in flight (one-channel pipes relate messages to it). */
+  private latest(): Pending | undefined {
+    let last: Pending | undefined;
+    for (const entry of this.pending.values()) if (entry.fromAgent) last = entry;
+    return last;
+  }
+
+  private failAll(err: Error): void {
+    const entries = [...this.pending.values()];
+    for (const entry of entries) this.unregister(entry);
+    for (const entry of entries) entry.sink.fail(err);
   }
 
   /**
-   * The connected client; or, while the upstream is away, the result of an attempt made now: a
-   * request does not wait for the next backoff step (an upstream that is back is used at once, one
-   * that is still down fails the request quickly). Bounded by `reconnectWaitMs`.
+   * The pipe to send on; while the upstream is away, the result of an attempt made now (a request
+   * does not wait for the next backoff step), bounded by `reconnectWaitMs`.
    */
-  private ready(): Promise<Client> {
-    if (this.closed) return Promise.reject(new UpstreamUnavailableError('the agent session closed'));
-    if (this.client !== undefined) return Promise.resolve(this.client);
+  private ready(): Promise<Pipe> {
+    if (this.state === 'closed')
+      return Promise.reject(new UpstreamUnavailableError('the agent session closed'));
+    if (this.state === 'ready' && this.pipe !== undefined) return Promise.resolve(this.pipe);
     const unavailable = () =>
       new UpstreamUnavailableError(
         `upstream '${this.options.server}' is unavailable${this.lastError ? ` (${this.lastError})` : ''}`,
       );
-    return new Promise<Client>((resolve, reject) => {
+    return new Promise<Pipe>((resolve, reject) => {
       const timer = setTimeout(() => reject(unavailable()), this.options.reconnectWaitMs ?? 10_000);
       this.attempt().then(
-        (client) => {
+        (pipe) => {
           clearTimeout(timer);
-          resolve(client);
+          resolve(pipe);
         },
         () => {
           clearTimeout(timer);
@@ -311,43 +425,137 @@ export class UpstreamLink {
     });
   }
 
-  /** The upstream session is gone: fail what is in flight, drop the client, start reconnecting. */
+  /** One connection attempt (joined if one is under way); on failure the next is scheduled. */
+  private attempt(): Promise<Pipe> {
+    if (this.connecting !== undefined) return this.connecting;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const first = this.state === 'new';
+    const attempt = this.connect().then(
+      async (pipe) => {
+        this.connecting = undefined;
+        this.backoff.reset();
+        this.lastError = undefined;
+        if (!first) {
+          this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
+          try {
+            await this.options.events.reconnected?.(this);
+          } catch (err) {
+            this.options.logger.warn(
+              { err: describe(err), server: this.options.server },
+              'could not restore session state upstream',
+            );
+          }
+        }
+        return pipe;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        this.lastError = describe(err);
+        if (!first) this.scheduleReconnect();
+        throw err;
+      },
+    );
+    this.connecting = attempt;
+    return attempt;
+  }
+
+  private async connect(): Promise<Pipe> {
+    if (this.state === 'closed') throw new UpstreamUnavailableError('the agent session closed');
+    const generation = ++this.generation;
+    const pipe = this.options.openPipe();
+    try {
+      await pipe.start({
+        onMessage: (wire, via) => this.receive(wire, via, generation),
+        onUnanswered: () => this.suspect(generation),
+        onClosed: (reason) => this.lost(generation, new Error(reason)),
+      });
+      const init = await this.handshake(pipe, generation);
+      if (this.isClosed()) throw new UpstreamUnavailableError('the agent session closed');
+      this.init = init;
+      this.pipe = pipe;
+      this.state = 'ready';
+      pipe.setProtocolVersion(init.protocolVersion);
+      void pipe
+        .send(
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        )
+        .catch(() => undefined);
+      if (this.listening) pipe.listen(true);
+      return pipe;
+    } catch (err) {
+      await pipe.close(false).catch(() => undefined);
+      if (err instanceof UpstreamUnavailableError || err instanceof RpcFault) throw err;
+      throw new UpstreamUnavailableError(
+        `upstream '${this.options.server}' could not be reached: ${describe(err)}`,
+      );
+    }
+  }
+
+  private handshake(pipe: Pipe, generation: number): Promise<InitializeResult> {
+    return new Promise<InitializeResult>((resolve, reject) => {
+      const id = internalId();
+      const entry: Pending = {
+        sink: {
+          related: () => undefined,
+          final: (wire) => {
+            const m = wire.msg as RpcResponse;
+            if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+            else if (!isInitializeResult(m.result))
+              reject(new Error('the upstream answered initialize with something else'));
+            else resolve(m.result);
+          },
+          fail: reject,
+        },
+        agentId: id,
+        upstreamId: id,
+        fromAgent: false,
+        generation,
+        at: Date.now() + Math.min(this.options.timeoutMs, INIT_TIMEOUT_MS),
+        expire: () => {
+          this.unregister(entry);
+          reject(new UpstreamTimeoutError('the upstream did not answer initialize in time'));
+        },
+      };
+      this.pending.set(id, entry);
+      deadlines.add(entry);
+      const request = { jsonrpc: '2.0' as const, id, method: 'initialize', params: { ...this.options.init } };
+      pipe.send(request, JSON.stringify(request)).catch((err: unknown) => {
+        this.unregister(entry);
+        reject(err);
+      });
+    });
+  }
+
+  /** The session is gone: fail what is in flight, drop the pipe, start reconnecting. */
   private lost(generation: number, reason: unknown): void {
-    if (generation !== this.generation || this.closed || this.client === undefined) return;
-    this.generation++;
+    if (generation !== this.generation || this.state !== 'ready') return;
+    this.state = 'down';
     this.options.logger.warn(
       { server: this.options.server, reason: describe(reason) },
       'upstream session lost; reconnecting',
     );
+    const entries = [...this.pending.values()].filter((e) => e.generation === generation);
+    for (const entry of entries) this.unregister(entry);
     const error = new UpstreamLostError(`upstream '${this.options.server}' restarted`);
-    for (const entry of this.inflight) entry.reject(error);
-    this.inflight.clear();
-    const client = this.client;
-    const transport = this.transport;
-    this.client = undefined;
-    this.transport = undefined;
-    void this.dispose(client, transport, false);
+    for (const entry of entries) entry.sink.fail(error);
+    const pipe = this.pipe;
+    this.pipe = undefined;
+    void pipe?.close(false).catch(() => undefined);
     this.scheduleReconnect();
   }
 
-  /** Something looked wrong on the transport: ask the upstream whether the session is still there. */
-  private suspect(client: Client, reason: unknown): void {
-    if (this.probing || this.closed || this.client !== client) return;
+  /** A response stream ended unanswered: ask the upstream whether the session is still there. */
+  private suspect(generation: number): void {
+    if (this.probing || generation !== this.generation || this.state !== 'ready') return;
     this.probing = true;
-    const generation = this.generation;
-    this.options.logger.debug(
-      { server: this.options.server, reason: describe(reason) },
-      'checking upstream session',
-    );
-    client
-      .ping({ timeout: 5_000 })
+    this.call('ping', undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS))
       .then(
         () => undefined,
         (err: unknown) => {
-          // A protocol error answer means the session is alive (it answered); anything else means it is not.
-          if (err instanceof McpError && !isConnectionClosed(err) && err.code !== ErrorCode.RequestTimeout)
-            return;
-          this.lost(generation, err);
+          // An error answer means the session is alive (it answered); anything else means it is not.
+          if (!(err instanceof RpcFault)) this.lost(generation, err);
         },
       )
       .finally(() => {
@@ -357,67 +565,26 @@ export class UpstreamLink {
 
   /** Background reconnects: one attempt after each backoff step (with jitter) until one succeeds. */
   private scheduleReconnect(): void {
-    if (this.closed || this.client !== undefined || this.connecting !== undefined) return;
+    if (this.state === 'closed' || this.state === 'ready' || this.connecting !== undefined) return;
     if (this.reconnectTimer !== undefined) return;
-    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.attempt().catch(() => undefined);
-    }, delay);
-  }
-
-  /** One connection attempt (joined if one is under way); on failure the next is scheduled. */
-  private attempt(): Promise<Client> {
-    if (this.connecting !== undefined) return this.connecting;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    const attempt = this.connect().then(
-      async (client) => {
-        this.connecting = undefined;
-        this.backoff.reset();
-        this.lastError = undefined;
-        this.options.onReconnect?.();
-        this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
-        try {
-          await this.options.onReconnected?.(client);
-        } catch (err) {
-          this.options.logger.warn(
-            { err, server: this.options.server },
-            'could not restore session state upstream',
-          );
-        }
-        return client;
-      },
-      (err: unknown) => {
-        this.connecting = undefined;
-        this.lastError = describe(err);
-        this.options.logger.debug({ server: this.options.server, err: this.lastError }, 'reconnect failed');
-        this.scheduleReconnect();
-        throw err;
-      },
-    );
-    this.connecting = attempt;
-    return attempt;
-  }
-
-  /** Closes a client and its transport; on a clean close, an HTTP session is ended upstream too. */
-  private async dispose(
-    client: Client | undefined,
-    transport: Transport | undefined,
-    clean: boolean,
-  ): Promise<void> {
-    if (client === undefined) return;
-    client.onclose = undefined;
-    client.onerror = undefined;
-    if (clean && transport instanceof NodeHttpClientTransport) {
-      await transport.terminateSession().catch(() => undefined);
-    }
-    await client.close().catch(() => undefined);
+    }, this.backoff.next());
   }
 }
 
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ? `${err.message} (${cause.code})` : err.message;
+function isInitializeResult(value: unknown): value is InitializeResult {
+  if (value === null || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  const info = r.serverInfo as Record<string, unknown> | undefined;
+  return (
+    typeof r.protocolVersion === 'string' &&
+    r.capabilities !== null &&
+    typeof r.capabilities === 'object' &&
+    info !== undefined &&
+    info !== null &&
+    typeof info.name === 'string' &&
+    typeof info.version === 'string'
+  );
 }

@@ -102,7 +102,7 @@ export const gatewayRequirements: Requirement[] = [
   {
     id: 'gateway.deny.shape',
     statement:
-      'answers a denial as isError with text beginning [POLICY DENIED] and structuredContent.policy {decision, rule, reason}',
+      'answers a denial as isError with text beginning [POLICY DENIED], no structuredContent, and _meta["dev.bastion/error"] {code, decision, rule, reason}',
     source: policyMd,
   },
   {
@@ -164,7 +164,7 @@ export const gatewayRequirements: Requirement[] = [
   {
     id: 'gateway.limit.output-schema',
     statement:
-      "widens the listed outputSchema of a tool it may deny after listing, so SDK clients accept the denial's structuredContent",
+      "lists a tool's outputSchema as the upstream declares it; its denials carry no structuredContent, so SDK clients' callTool accepts them",
     source: issue,
   },
   // Bypass attempts.

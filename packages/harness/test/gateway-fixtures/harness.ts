@@ -7,9 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type ChannelTransport,
   type Clock,
   createGateway,
   createGrantToken,
+  errorDetails,
   type Gateway,
   type GatewayOptions,
   type Principal,
@@ -165,7 +167,7 @@ export async function startGateway(
       const [agentSide, gatewaySide] = InMemoryTransport.createLinkedPair();
       const principal: Principal =
         grant === 'anonymous' ? { id: 'anonymous', kind: 'anonymous' } : { id: grant, kind: 'grant' };
-      await gateway.openSession(server, gatewaySide, {
+      await gateway.openSession(server, gatewaySide as unknown as ChannelTransport, {
         sessionId: `mem-${++counter}`,
         principal,
         closeOnInitializeFailure: true,
@@ -220,9 +222,15 @@ export async function reconnects(h: GatewayHarness, server: string): Promise<num
   return Number(metric.exec(text)?.[1] ?? 0);
 }
 
+/** A denial's decision (rule, reason, retryAfterMs): the error result's `_meta["dev.bastion/error"]`. */
 export function policyOf(result: CallToolResult): Record<string, unknown> | undefined {
-  return (result.structuredContent as { policy?: Record<string, unknown> } | undefined)?.policy;
+  const details = errorDetails(result);
+  if (details === undefined || details.code !== 'POLICY_DENIED') return undefined;
+  const { code: _code, ...decision } = details;
+  return decision;
 }
+
+export { errorDetails };
 
 /** POLICY.md's two policies, verbatim (as text, so that nothing is reformatted). */
 export const MQTT_POLICY_TEXT = `{"version":"1","default":"deny","tools":{"mqttDisconnect":{"limits":[
