@@ -19,6 +19,7 @@ import {
   type ForwardingCore,
 } from './core/forward.js';
 import { openLegacyUpstream } from './era/legacy-session.js';
+import { ModernAgents } from './era/modern-agents.js';
 import { indexGrants } from './grants.js';
 import type { CounterStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
@@ -192,6 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.reconnectWaitMs === undefined ? {} : { reconnectWaitMs: options.reconnectWaitMs }),
   });
+  const modernAgents = new ModernAgents(logger);
   const routes = new Map<string, CoreRoute>();
   for (const runtime of runtimes.values()) {
     const catalogs = new ToolCatalogs(runtime.name, options.toolGate ?? OPEN_GATE, (tools) => {
@@ -202,7 +204,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       name: runtime.name,
       runtime,
       catalogs,
-      openLegacy: (session, init, events) => openLegacyUpstream(upstream, session, init, events),
+      openLegacy: (session, init, events) => openLegacyUpstream(upstream, session, init, events, logger),
+      openModern: (principal) => modernAgents.upstreamFor(upstream, principal),
     });
   }
 
@@ -306,6 +309,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // Agents first (their calls finish and are recorded), then what they wrote to.
       await Promise.all([...hosts].map((h) => h.close()));
       await core.close();
+      await modernAgents.close();
       await upstreams.close();
       for (const runtime of runtimes.values()) runtime.close();
       await store.close();

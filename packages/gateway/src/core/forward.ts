@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RawRequestContext } from '@bastion/mcp-http';
+import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Principal } from '../pipeline/context.js';
 import type { StateStore } from '../store/store.js';
@@ -24,7 +25,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
-import { checkLegacyPost, classifyHttp } from './envelope.js';
+import { checkLegacyPost, classifyHttp, type HttpEra, MODERN_REVISION } from './envelope.js';
 import {
   ErrorCodes,
   errorMessage,
@@ -39,7 +40,6 @@ import {
   resultMessage,
 } from './jsonrpc.js';
 import { AGENT_NOTIFICATIONS, handlingOf } from './methods.js';
-import type { ModernFront } from './modern.js';
 import { type AgentChannel, ChannelReply, EventStream, HttpReply, type Reply, writeJson } from './reply.js';
 import { AgentSession, type SessionCaps, type SessionOwner, SessionTable } from './sessions.js';
 import { type Caller, callTool, listTools, type ServerRoute, type ToolContext } from './tools.js';
@@ -48,6 +48,8 @@ import type { Upstream } from './upstream.js';
 export interface CoreRoute extends ServerRoute {
   /** Opens the upstream for a new 2025-era session (a link, or the era translation in front of it). */
   openLegacy(session: AgentSession, init: InitializeParams, events: SessionEvents): Promise<Upstream>;
+  /** The upstream of a 2026-era request from `principal` (the upstream itself, or a translation). */
+  openModern(principal: Principal): Promise<Upstream>;
 }
 
 export interface InitializeParams {
@@ -72,7 +74,14 @@ export interface CoreOptions extends ToolContext {
   store: StateStore;
   caps: SessionCaps;
   idleSessionMs?: number;
-  modern?: ModernFront;
+}
+
+/** An open 2026-era `subscriptions/listen` stream through the gateway. */
+interface Listener {
+  reply: Reply;
+  id: Id;
+  /** It asked for tool-list changes (a policy reload is one, for the agent). */
+  tools: boolean;
 }
 
 /** A message channel an agent is on (the SDK's Transport shape). */
@@ -101,6 +110,7 @@ export function createForwardingCore(options: CoreOptions) {
     options.idleSessionMs,
   );
   const tc: ToolContext = options;
+  const listeners = new Map<string, Set<Listener>>();
   let draining = false;
   let busy = 0;
   let idle: (() => void) | undefined;
@@ -115,17 +125,7 @@ export function createForwardingCore(options: CoreOptions) {
     // 1-2. Envelope and era, from the body first (headers are only cross-checked).
     const era = classifyHttp(req, raw.body);
     if (era.kind === 'reject') return writeJson(res, era.status, JSON.stringify(era.error));
-    if (era.kind === 'modern') {
-      if (options.modern === undefined)
-        return refuse(
-          res,
-          400,
-          ErrorCodes.UnsupportedProtocolVersion,
-          'this gateway serves the 2025 era only',
-          era.id,
-        );
-      return options.modern.serve(route, raw.principal, req, res, era);
-    }
+    if (era.kind === 'modern') return serveModern(route, raw.principal, req, res, era);
     if (req.method === 'GET') return openStream(route, raw.principal, req, res);
     if (req.method === 'DELETE') return endSession(raw.principal, req, res);
     return serveLegacyPost(route, raw.principal, req, res, raw.body);
@@ -179,6 +179,80 @@ export function createForwardingCore(options: CoreOptions) {
     // notifications/cancelled does.
     const reply = new HttpReply(res, ids, batch, { 'mcp-session-id': session.id }, false);
     for (const message of messages) receive(session, message, reply);
+  }
+
+  /** A 2026-era request: no session; what it needs is in it, and who sent it is its principal. */
+  async function serveModern(
+    route: CoreRoute,
+    principal: Principal,
+    req: IncomingMessage,
+    res: ServerResponse,
+    era: Extract<HttpEra, { kind: 'modern' }>,
+  ) {
+    // The 2026 era defines no client notifications over HTTP: accepted, and nothing to do.
+    if (!('id' in era.message)) return void res.writeHead(202).end();
+    const request = era.message as RpcRequest;
+    if (era.revision !== MODERN_REVISION)
+      return refuse(
+        res,
+        400,
+        ErrorCodes.UnsupportedProtocolVersion,
+        'Unsupported protocol version',
+        request.id,
+        {
+          supported: [MODERN_REVISION],
+          requested: era.revision ?? 'unknown',
+        },
+      );
+    let upstream: Upstream;
+    try {
+      upstream = await route.openModern(principal);
+    } catch (err) {
+      return refuse(res, 503, ErrorCodes.UpstreamUnavailable, (err as Error).message, request.id);
+    }
+    const caller: Caller = {
+      era: 'modern',
+      route,
+      principal,
+      sessionId: `grant:${principal.id}`,
+      upstream,
+      session: undefined,
+      headers: paramHeaders(req),
+    };
+    const reply = new HttpReply(res, [request.id], false);
+    if (request.method === 'subscriptions/listen') return listen(caller, request, reply);
+    await track(dispatch(caller, request, reply));
+  }
+
+  /** A listen stream: passed through as it is, and told of tool-list changes the policy makes. */
+  function listen(caller: Caller, request: RpcRequest, reply: Reply): void {
+    const filter = request.params?.notifications as { toolsListChanged?: unknown } | undefined;
+    const entry: Listener = { reply, id: request.id, tools: filter?.toolsListChanged === true };
+    let set = listeners.get(caller.route.name);
+    if (set === undefined) {
+      set = new Set();
+      listeners.set(caller.route.name, set);
+    }
+    const open = set;
+    open.add(entry);
+    const done = () => open.delete(entry);
+    reply.signal.addEventListener('abort', done, { once: true });
+    caller.upstream.request(
+      request,
+      {
+        related: (wire) => reply.related(wire),
+        final: (wire) => {
+          done();
+          reply.answer(request.id, wire);
+        },
+        fail: (err) => {
+          done();
+          answerFailure(reply, request.id, err);
+        },
+      },
+      reply.signal,
+      { ...(caller.headers === undefined ? {} : { headers: caller.headers }), longLived: true },
+    );
   }
 
   /** One message of a 2025-era session, whichever way it came (HTTP POST or channel). */
@@ -235,7 +309,12 @@ export function createForwardingCore(options: CoreOptions) {
     const capabilities = caller.upstream.init?.capabilities;
     const spec = handlingOf(request.method, capabilities, caller.era);
     if (spec === undefined) {
-      reply.answer(request.id, { msg: errorMessage(request.id, -32601, 'Method not found') });
+      // The 2026 era answers an unknown method with 404 (Streamable HTTP, "Protocol Version Header").
+      const status = caller.era === 'modern' ? 404 : undefined;
+      reply.answer(request.id, {
+        msg: errorMessage(request.id, -32601, 'Method not found'),
+        ...(status ? { status } : {}),
+      });
       return;
     }
     switch (spec.handling) {
@@ -284,6 +363,7 @@ export function createForwardingCore(options: CoreOptions) {
           },
         },
         reply.signal,
+        caller.headers === undefined ? undefined : { headers: caller.headers },
       );
     });
   }
@@ -545,16 +625,25 @@ export function createForwardingCore(options: CoreOptions) {
         )
           session.push({ msg: { jsonrpc: '2.0', method: 'notifications/tools/list_changed' } }, logSendError);
       }
-      options.modern?.toolsChanged(server);
+      for (const entry of listeners.get(server) ?? []) {
+        if (!entry.tools) continue;
+        entry.reply.related({
+          msg: {
+            jsonrpc: '2.0',
+            method: 'notifications/tools/list_changed',
+            params: { _meta: { [SUBSCRIPTION_ID_META_KEY]: entry.id } },
+          },
+        });
+      }
     },
     sessionCount: () => sessions.size,
     /** Requests being served now (a 2026-era listen stream is not one). */
-    inFlight: () => busy + (options.modern?.inFlight() ?? 0),
+    inFlight: () => busy,
     /** Stops taking requests, lets those in flight finish (at most `graceMs`), and closes. */
     async drain(graceMs: number): Promise<void> {
       draining = true;
       const deadline = Date.now() + graceMs;
-      while ((busy > 0 || (options.modern?.inFlight() ?? 0) > 0) && Date.now() < deadline) {
+      while (busy > 0 && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           idle = resolve;
           setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))).unref();
@@ -565,7 +654,18 @@ export function createForwardingCore(options: CoreOptions) {
       draining = true;
       sessions.stop();
       await Promise.all(sessions.all().map((s) => closeSession(s, 'gateway closing')));
-      await options.modern?.close();
+      // Listen streams end gracefully: their result, then the end of the stream (2026-07-28).
+      for (const set of listeners.values()) {
+        for (const entry of set) {
+          entry.reply.answer(entry.id, {
+            msg: resultMessage(entry.id, {
+              resultType: 'complete',
+              _meta: { [SUBSCRIPTION_ID_META_KEY]: entry.id },
+            }),
+          });
+        }
+      }
+      listeners.clear();
     },
   };
 
@@ -595,9 +695,21 @@ function refuse(
   code: number,
   message: string,
   id: Id | null,
-  headers: Record<string, string> = {},
+  data?: unknown,
 ) {
-  writeJson(res, status, JSON.stringify(errorMessage(id, code, message)), headers);
+  writeJson(res, status, JSON.stringify(errorMessage(id, code, message, data)));
+}
+
+/** The agent's `Mcp-Param-*` headers, which an intermediary passes on (SEP-2243). */
+function paramHeaders(req: IncomingMessage): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith('mcp-param-') && typeof value === 'string') {
+      found ??= {};
+      found[name] = value;
+    }
+  }
+  return found;
 }
 
 /** A reply that also says when its (single) answer went out. */

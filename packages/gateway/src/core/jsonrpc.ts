@@ -40,6 +40,8 @@ export type RpcMessage = RpcRequest | RpcNotification | RpcResponse;
 export interface Wire {
   msg: RpcMessage;
   text?: string;
+  /** For an error answer over HTTP: the status it goes with (2026 era: 400, 404), when not 200. */
+  status?: number;
 }
 
 export type Kind = 'request' | 'notification' | 'response';

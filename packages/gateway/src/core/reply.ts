@@ -113,7 +113,7 @@ export class HttpReply implements Reply {
       return;
     }
     if (!this.batch) {
-      writeJson(this.res, 200, text, this.headers);
+      writeJson(this.res, wire.status ?? 200, text, this.headers);
       return;
     }
     this.answers.push(text);

@@ -43,6 +43,8 @@ export interface Caller {
   readonly sessionId: string;
   readonly upstream: Upstream;
   readonly session: AgentSession | undefined;
+  /** Headers of the agent's request to pass on (2026 era: `Mcp-Param-*`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface ToolContext {
@@ -166,6 +168,7 @@ export async function callTool(
               fail: reject,
             },
             signal,
+            caller.headers === undefined ? undefined : { headers: caller.headers },
           );
         }),
     },
@@ -216,6 +219,7 @@ export function listTools(
       fail,
     },
     reply.signal,
+    caller.headers === undefined ? undefined : { headers: caller.headers },
   );
 }
 
@@ -242,10 +246,18 @@ async function answerList(
     }
   }
   const visible = visibleTools(tc, caller, tools, catalog);
+  // A list through the gateway is its grant's: never one a shared cache may hand to others.
+  const shared = m.result?.cacheScope === 'public';
   reply.answer(
     id,
-    visible.length === tools.length && wire.text !== undefined
+    visible.length === tools.length && !shared && wire.text !== undefined
       ? wire
-      : { msg: resultMessage(id, { ...m.result, tools: visible }) },
+      : {
+          msg: resultMessage(id, {
+            ...m.result,
+            tools: visible,
+            ...(shared ? { cacheScope: 'private' } : {}),
+          }),
+        },
   );
 }

@@ -10,7 +10,7 @@ export interface Upstream {
   /** What the agent is shown on `initialize`: the upstream's capabilities, serverInfo, instructions. */
   readonly init: InitializeResult | undefined;
   /** Sends an agent's request; its answer and related messages go to `sink`. */
-  request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal): void;
+  request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal, options?: RequestOptions): void;
   /** The gateway's own request (a tools/list for the catalog, a replay after a reconnect). */
   call(
     method: string,
@@ -23,6 +23,13 @@ export interface Upstream {
   /** Whether the agent listens for the upstream's own messages (list changes, resource updates). */
   listen(on: boolean): void;
   close(clean?: boolean): Promise<void>;
+}
+
+export interface RequestOptions {
+  /** Headers of the agent's request an intermediary passes on (2026 era: `Mcp-Param-*`). */
+  headers?: Readonly<Record<string, string>>;
+  /** A request whose answer is a long-lived stream (`subscriptions/listen`): it never times out. */
+  longLived?: boolean;
 }
 
 export type { LinkSink };

@@ -33,6 +33,12 @@ export class UpstreamServer {
   readonly pool: UpstreamPool;
   private verdict: EraVerdict | undefined;
   private discovering: Promise<EraVerdict> | undefined;
+  /**
+   * Whether the upstream keeps 2025-era sessions: unknown until a 2025-era agent tried. A 2026-era
+   * server that answers `initialize` statelessly (createMcpHandler's default) keeps none, and a
+   * 2025-era agent is then better served by the translation, which keeps its state per identity.
+   */
+  legacySessions: boolean | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -78,6 +84,7 @@ export class UpstreamServer {
   /** Forgets the era (the upstream went away and may come back as something else). */
   forget(): void {
     this.verdict = undefined;
+    this.legacySessions = undefined;
   }
 
   /** Remembers a verdict learned on the way (a 2025-era session whose initialize was refused). */

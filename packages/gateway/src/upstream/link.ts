@@ -144,6 +144,11 @@ export class Link {
     return this.state === 'closed';
   }
 
+  /** The upstream's session id (HTTP), once it gave one; a stateless 2025-era server gives none. */
+  get sessionId(): string | undefined {
+    return this.pipe?.sessionId;
+  }
+
   get isShared(): boolean {
     return this.options.shared;
   }

@@ -72,26 +72,27 @@ export interface ModernSend {
   server: string;
   /** Configured and identity headers, plus the agent's Mcp-Param-* headers. */
   headers: Record<string, string>;
+  /** Longest wait for the answer (progress resets it); a listen stream has none. */
   timeoutMs: number;
   /** Told when the upstream could not be reached (its era may have changed by the time it is back). */
   onUnreachable?(): void;
 }
 
 /**
- * Sends one 2026-era request; what relates to it and its answer go to `sink`. `status` reports the
- * HTTP status of an error answer, so that a 400 or 404 of the upstream's reaches the agent as such.
+ * Sends one 2026-era request; what relates to it and its answer go to `sink`. An error answer keeps
+ * its HTTP status on the wire, so that a 400 or 404 of the upstream's reaches the agent as such.
  */
 export function sendModern(
   send: ModernSend,
   request: RpcRequest,
-  sink: LinkSink & { status?(status: number): void },
+  sink: LinkSink,
   signal?: AbortSignal,
 ): void {
   const controller = new AbortController();
   let settled = false;
   const settle = () => {
     settled = true;
-    deadlines.delete(deadline);
+    if (Number.isFinite(send.timeoutMs)) deadlines.delete(deadline);
     signal?.removeEventListener('abort', onAbort);
   };
   const deadline: Deadline = {
@@ -116,7 +117,7 @@ export function sendModern(
     return;
   }
   signal?.addEventListener('abort', onAbort, { once: true });
-  deadlines.add(deadline);
+  if (Number.isFinite(send.timeoutMs)) deadlines.add(deadline);
   let status = 0;
   send.pool
     .exchange(
@@ -130,8 +131,7 @@ export function sendModern(
           const m = wire.msg;
           if (isResponse(m) && m.id === request.id) {
             settle();
-            if (status >= 400) sink.status?.(status);
-            sink.final(wire);
+            sink.final(status >= 400 ? { ...wire, status } : wire);
             return;
           }
           if (!isResponse(m)) {
