@@ -153,7 +153,10 @@ export class HeldCall implements Deadline {
       },
       { once: true },
     );
-    if (this.ended !== undefined) return this.deliver();
+    if (this.ended !== undefined) {
+      this.deliver();
+      return;
+    }
     if (this.asked.size > 0) this.askAgent();
   }
 
@@ -186,7 +189,10 @@ export class HeldCall implements Deadline {
   private related(wire: Wire): void {
     const m = wire.msg as RpcRequest | RpcNotification;
     const need = SERVER_REQUESTS[m.method];
-    if (need !== undefined && 'id' in m) return this.ask(m as RpcRequest, need);
+    if (need !== undefined && 'id' in m) {
+      this.ask(m as RpcRequest, need);
+      return;
+    }
     const a = this.attached;
     if (a === undefined) return; // between rounds nobody listens for progress or logs
     if (m.method === 'notifications/message') {

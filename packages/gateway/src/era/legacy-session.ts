@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 import type { InitializeParams, SessionEvents } from '../core/forward.js';
 import type { AgentSession } from '../core/sessions.js';
 import type { Upstream } from '../core/upstream.js';
-import type { UpstreamServer } from '../upstream/directory.js';
+import type { EraVerdict, UpstreamServer } from '../upstream/directory.js';
 import type { Link } from '../upstream/link.js';
+import { ModernHttpUpstream, presentedOf } from '../upstream/modern-upstream.js';
 import { LegacyToModern } from './legacy-to-modern.js';
 
 /** The identity an upstream keeps a 2025-era agent's state under: its grant and its session. */
@@ -26,31 +27,51 @@ export async function openLegacyUpstream(
 ): Promise<Upstream> {
   const verdict = await server.era();
   const identity = sessionIdentity(session);
-  const translate = () =>
-    verdict.era === 'modern' && server.pool.transport === 'http'
-      ? new LegacyToModern(server, verdict, identity, init, events, logger)
-      : undefined;
-  if (server.legacySessions === false) {
-    const translation = translate();
-    if (translation !== undefined) return translation;
-  }
+  const translate = async (): Promise<Upstream> => {
+    if (verdict.era !== 'modern') throw new Error('not a 2026-era upstream');
+    return new LegacyToModern(await openModern(server, verdict, identity, events), init, events, logger);
+  };
+  if (server.legacySessions === false && verdict.era === 'modern') return translate();
   let link: Link | undefined;
   try {
     link = await openLink(server, identity, init, events);
   } catch (err) {
     // A 2026-only server refuses initialize: remember it, and translate.
-    const translation = translate();
-    if (translation === undefined) throw err;
+    if (verdict.era !== 'modern') throw err;
     server.legacySessions = false;
-    return translation;
+    return translate();
   }
   if (verdict.era === 'modern' && server.pool.transport === 'http' && link.sessionId === undefined) {
     // The 2025 era without sessions: no state would survive between the agent's requests.
     await link.close(true);
     server.legacySessions = false;
-    return translate() as LegacyToModern;
+    return translate();
   }
   server.legacySessions = true;
+  return link;
+}
+
+/** The 2026-era upstream of one identity: the server over HTTP, or a stdio process of its own. */
+export async function openModern(
+  server: UpstreamServer,
+  verdict: Extract<EraVerdict, { era: 'modern' }>,
+  identity: string,
+  events: Pick<SessionEvents, 'push'>,
+  shared = false,
+): Promise<Upstream> {
+  if (server.pool.transport === 'http') return new ModernHttpUpstream(server, verdict, identity);
+  const link = server.pool.modernLink(
+    presentedOf(verdict.discover, server.name),
+    identity,
+    { unsolicited: (wire) => events.push(wire) },
+    shared,
+  );
+  try {
+    await link.open();
+  } catch (err) {
+    await link.close(false);
+    throw err;
+  }
   return link;
 }
 

@@ -33,12 +33,8 @@ import {
   type Wire,
 } from '../core/jsonrpc.js';
 import type { RequestOptions, Upstream } from '../core/upstream.js';
-import type { EraVerdict, UpstreamServer } from '../upstream/directory.js';
 import { CancelledError } from '../upstream/errors.js';
-import type { HttpPool } from '../upstream/http-exchange.js';
 import type { InitializeResult, LinkSink } from '../upstream/link.js';
-import { modernCaller, sendModern, standardHeaders } from '../upstream/modern-exchange.js';
-import { presentedOf } from '../upstream/modern-upstream.js';
 import { SERVER_REQUESTS } from './held-calls.js';
 
 const SUPPORTED_LEGACY = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25']);
@@ -66,14 +62,13 @@ export class LegacyToModern implements Upstream {
   private closed = false;
 
   constructor(
-    private readonly server: UpstreamServer,
-    verdict: Extract<EraVerdict, { era: 'modern' }>,
-    private readonly identity: string,
+    /** The 2026-era upstream the requests go to (HTTP, or a stdio process of this session's own). */
+    private readonly modern: Upstream,
     private readonly agent: InitializeParams,
     private readonly events: SessionEvents,
     private readonly logger: Logger,
   ) {
-    const presented = presentedOf(verdict.discover, server.name);
+    const presented = modern.init as InitializeResult;
     this.init = {
       ...presented,
       protocolVersion: SUPPORTED_LEGACY.has(agent.protocolVersion) ? agent.protocolVersion : '2025-11-25',
@@ -85,7 +80,8 @@ export class LegacyToModern implements Upstream {
     switch (request.method) {
       case 'logging/setLevel':
         this.level = typeof params.level === 'string' ? params.level : undefined;
-        return sink.final({ msg: resultMessage(request.id, {}) });
+        sink.final({ msg: resultMessage(request.id, {}) });
+        return;
       case 'resources/subscribe':
       case 'resources/unsubscribe':
         if (typeof params.uri === 'string') {
@@ -93,7 +89,8 @@ export class LegacyToModern implements Upstream {
           else this.subscriptions.delete(params.uri);
           this.restartListen();
         }
-        return sink.final({ msg: resultMessage(request.id, {}) });
+        sink.final({ msg: resultMessage(request.id, {}) });
+        return;
       default:
         void this.round(request, sink, signal, options, 0, undefined);
     }
@@ -104,11 +101,7 @@ export class LegacyToModern implements Upstream {
     params?: Record<string, unknown>,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    return modernCaller(this.server.pool, this.identity, this.server.config.timeoutMs)(
-      method,
-      params,
-      signal,
-    );
+    return this.modern.call(method, params, signal);
   }
 
   notify(_notification: RpcNotification): void {
@@ -135,6 +128,7 @@ export class LegacyToModern implements Upstream {
       error: { code: -32603, message: 'the session closed' },
     };
     for (const answer of [...this.asks.values()]) answer(closing);
+    await this.modern.close();
   }
 
   /** One round of a request upstream; an `input_required` answer leads to the next. */
@@ -164,18 +158,7 @@ export class LegacyToModern implements Upstream {
         },
       },
     };
-    sendModern(
-      {
-        pool: this.server.pool.http as HttpPool,
-        server: this.server.name,
-        headers: {
-          ...this.server.pool.headersFor(this.identity),
-          ...options.headers,
-          ...standardHeaders(upstreamRequest),
-        },
-        timeoutMs: this.server.config.timeoutMs,
-        onUnreachable: () => this.server.forget(),
-      },
+    this.modern.request(
       upstreamRequest,
       {
         related: (wire) => sink.related(wire),
@@ -192,6 +175,7 @@ export class LegacyToModern implements Upstream {
         fail: (err) => sink.fail(err),
       },
       signal,
+      options,
     );
   }
 
@@ -284,13 +268,7 @@ export class LegacyToModern implements Upstream {
       this.relisten = setTimeout(() => this.restartListen(), RELISTEN_MS);
       this.relisten.unref();
     };
-    sendModern(
-      {
-        pool: this.server.pool.http as HttpPool,
-        server: this.server.name,
-        headers: { ...this.server.pool.headersFor(this.identity), ...standardHeaders(request) },
-        timeoutMs: Number.POSITIVE_INFINITY,
-      },
+    this.modern.request(
       request,
       {
         related: (wire) => {
@@ -315,6 +293,7 @@ export class LegacyToModern implements Upstream {
         },
       },
       controller.signal,
+      { longLived: true },
     );
   }
 }

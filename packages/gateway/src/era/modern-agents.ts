@@ -7,15 +7,88 @@
 import type { Logger } from 'pino';
 import type { Upstream } from '../core/upstream.js';
 import type { Principal } from '../pipeline/context.js';
-import type { UpstreamServer } from '../upstream/directory.js';
+import type { EraVerdict, UpstreamServer } from '../upstream/directory.js';
 import { ModernHttpUpstream } from '../upstream/modern-upstream.js';
 import { StateSeal } from './held-calls.js';
+import { openModern } from './legacy-session.js';
 import { ModernToLegacy } from './modern-to-legacy.js';
+
+/** What a grant holds on a server between its requests. */
+interface HeldUpstream extends Upstream {
+  readonly identity: string;
+  readonly idle: boolean;
+  readonly lastUsed: number;
+}
+
+/** A 2026-era stdio process shared by a grant's requests: it counts as idle when nothing is in flight. */
+class SharedModern implements HeldUpstream {
+  lastUsed = Date.now();
+  private running = 0;
+
+  constructor(
+    private readonly inner: Upstream,
+    readonly identity: string,
+  ) {}
+
+  get init() {
+    return this.inner.init;
+  }
+
+  get idle(): boolean {
+    return this.running === 0;
+  }
+
+  request(...args: Parameters<Upstream['request']>): void {
+    this.lastUsed = Date.now();
+    this.running++;
+    const [request, sink, signal, options] = args;
+    const done = () => {
+      this.running--;
+      this.lastUsed = Date.now();
+    };
+    this.inner.request(
+      request,
+      {
+        related: (wire) => sink.related(wire),
+        final: (wire) => {
+          done();
+          sink.final(wire);
+        },
+        fail: (err) => {
+          done();
+          sink.fail(err);
+        },
+      },
+      signal,
+      options,
+    );
+  }
+
+  call(...args: Parameters<Upstream['call']>) {
+    return this.inner.call(...args);
+  }
+
+  notify(...args: Parameters<Upstream['notify']>): void {
+    this.inner.notify(...args);
+  }
+
+  respond(...args: Parameters<Upstream['respond']>): void {
+    this.inner.respond(...args);
+  }
+
+  listen(on: boolean): void {
+    this.inner.listen(on);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 export const DEFAULT_IDENTITY_IDLE_MS = 30 * 60_000;
 
 export class ModernAgents {
-  private readonly held = new Map<string, Promise<ModernToLegacy>>();
+  private readonly held = new Map<string, Promise<HeldUpstream>>();
   private readonly seal = new StateSeal();
   private readonly sweep: NodeJS.Timeout;
 
@@ -32,7 +105,7 @@ export class ModernAgents {
     const verdict = await server.era();
     if (verdict.era === 'modern' && server.pool.transport === 'http')
       return new ModernHttpUpstream(server, verdict, principal.id);
-    return this.translation(server, principal.id);
+    return this.heldFor(server, principal.id, verdict);
   }
 
   /** Upstream sessions held for grants now. */
@@ -47,11 +120,20 @@ export class ModernAgents {
     await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
   }
 
-  private translation(server: UpstreamServer, identity: string): Promise<ModernToLegacy> {
+  /**
+   * What the gateway holds for one grant on a server: a 2026-era stdio process it shares among the
+   * grant's requests, or the translation in front of a 2025-only upstream.
+   */
+  private heldFor(server: UpstreamServer, identity: string, verdict: EraVerdict): Promise<HeldUpstream> {
     const key = `${server.name}\u0000${identity}`;
     let held = this.held.get(key);
     if (held === undefined) {
-      held = ModernToLegacy.open(server, identity, this.seal, this.logger);
+      held =
+        verdict.era === 'modern'
+          ? openModern(server, verdict, identity, { push: () => undefined }, true).then(
+              (u) => new SharedModern(u, identity),
+            )
+          : ModernToLegacy.open(server, identity, this.seal, this.logger);
       // A failed opening is not kept: the next request tries again.
       held.catch(() => this.held.delete(key));
       this.held.set(key, held);

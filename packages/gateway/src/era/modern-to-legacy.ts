@@ -108,9 +108,14 @@ export class ModernToLegacy implements Upstream, HeldHost {
 
   request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal, _options?: RequestOptions): void {
     this.lastUsed = Date.now();
-    if (request.method === 'server/discover')
-      return sink.final({ msg: resultMessage(request.id, this.discover()) });
-    if (request.method === 'subscriptions/listen') return this.openListen(request, sink, signal);
+    if (request.method === 'server/discover') {
+      sink.final({ msg: resultMessage(request.id, this.discover()) });
+      return;
+    }
+    if (request.method === 'subscriptions/listen') {
+      this.openListen(request, sink, signal);
+      return;
+    }
     const state = request.params?.requestState;
     const attachment = attachmentOf(request, sink);
     if (state !== undefined) {

@@ -1,23 +1,25 @@
 /**
- * A 2025-era upstream session (an `initialize`d connection over a pipe), kept alive for the agent
- * (or the identity) it serves.
+ * A stateful upstream connection over a pipe, kept alive for the agent (or the identity) it serves:
+ * a 2025-era session (opened with `initialize`), or a 2026-era stdio process (no handshake; each
+ * request carries its envelope).
  *
- * Requests pass through with the agent's own ids, unless several agents share the session (the
- * 2026-era agents of one grant in front of a 2025-only upstream): then ids and progress tokens are
- * mapped, so two agents' `id: 1` never meet upstream. Answers and related messages go back to the
- * request's sink; what the upstream sends on its own goes to `unsolicited`.
+ * Requests pass through with the agent's own ids, unless several agents share the connection (the
+ * 2026-era agents of one grant): then ids and progress tokens are mapped (in-flight.ts), so two
+ * agents' `id: 1` never meet upstream. Answers and related messages go back to the request's sink;
+ * what the upstream sends on its own goes to `unsolicited`.
  *
  * How the upstream going away is noticed: a process exits or a stream breaks (the pipe says so); a
  * POST is answered 404 (the upstream restarted and forgot the session) or cannot connect; or a
  * response stream ends without its answer and a ping then fails (an upstream that shuts down cleanly
  * ends its streams without an error). What happens then:
  *   - every request in flight fails at once with UpstreamLostError (it may or may not have run);
- *   - a request that was never delivered is sent again, once, on the new session, so an agent calling
- *     after an upstream restart sees no difference;
- *   - a new session is initialized in the background, with backoff and jitter between attempts, and
+ *   - a request that was never delivered is sent again, once, on the new connection, so an agent
+ *     calling after an upstream restart sees no difference;
+ *   - a new connection is opened in the background, with backoff and jitter between attempts, and
  *     `reconnected` replays what the agent had set up (log level, subscriptions).
  */
 import { randomBytes } from 'node:crypto';
+import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import {
   type Id,
@@ -30,7 +32,6 @@ import {
   type Wire,
 } from '../core/jsonrpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { type Deadline, deadlines } from './deadlines.js';
 import {
   CancelledError,
   SessionClosedError,
@@ -39,16 +40,11 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import { describe, UpstreamNotDeliveredError } from './http-exchange.js';
+import { InFlight, type LinkSink, type Pending } from './in-flight.js';
+import { gatewayEnvelope } from './modern-exchange.js';
 import { type Pipe, SessionGoneError, UpstreamHttpError } from './pipe.js';
 
-export interface LinkSink {
-  /** A notification or server-to-client request that belongs to the request. */
-  related(wire: Wire): void;
-  /** The answer, under the id the request was sent with. */
-  final(wire: Wire): void;
-  /** No answer will come: lost, unavailable, timed out, cancelled, or refused at the HTTP level. */
-  fail(err: Error): void;
-}
+export type { LinkSink };
 
 export interface InitializeParams {
   protocolVersion: string;
@@ -69,15 +65,17 @@ export interface LinkEvents {
   observe?(wire: Wire): void;
   /** A message for no request in flight: to the agent's listening stream, if any. */
   unsolicited(wire: Wire): void;
-  /** A new session replaced a lost one; replay what the agent set up on it. */
+  /** A new connection replaced a lost one; replay what the agent set up on it. */
   reconnected?(link: Link): Promise<void>;
 }
 
 export interface LinkOptions {
   server: string;
   openPipe(): Pipe;
-  init: InitializeParams;
-  /** Several agents send through this session: map ids and progress tokens. */
+  /** The 2025-era handshake; without it the connection is a 2026-era one, presented as `presented`. */
+  init?: InitializeParams;
+  presented?: InitializeResult;
+  /** Several agents send through this connection: map ids and progress tokens. */
   shared: boolean;
   /** Longest wait for one answer; progress resets it. */
   timeoutMs: number;
@@ -90,26 +88,12 @@ export interface LinkOptions {
   onClosed?(): void;
 }
 
-interface Pending extends Deadline {
-  readonly sink: LinkSink;
-  readonly agentId: Id;
-  readonly upstreamId: Id;
-  readonly fromAgent: boolean;
-  /** The agent's progress token when it was mapped (shared sessions). */
-  readonly agentToken?: string | number;
-  readonly upstreamToken?: string | number;
-  generation: number;
-  onAbort?: () => void;
-  signal?: AbortSignal;
-}
-
 /** Messages the upstream sends during a request on a one-channel pipe, taken to belong to it. */
 const REQUEST_SCOPED = new Set([
   'notifications/message',
   'sampling/createMessage',
   'elicitation/create',
   'roots/list',
-  'ping',
 ]);
 
 const NONCE = randomBytes(4).toString('hex');
@@ -125,9 +109,7 @@ export class Link {
   private pipe: Pipe | undefined;
   private state: 'new' | 'ready' | 'down' | 'closed' = 'new';
   private generation = 0;
-  private readonly pending = new Map<Id, Pending>();
-  private readonly tokens = new Map<string | number, Pending>();
-  private sequence = 0;
+  private readonly inflight: InFlight;
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<Pipe> | undefined;
@@ -137,11 +119,13 @@ export class Link {
 
   constructor(private readonly options: LinkOptions) {
     this.backoff = new Backoff(options.backoff);
-  }
-
-  /** A method, not a field read, so that a check after an await is not narrowed away. */
-  private isClosed(): boolean {
-    return this.state === 'closed';
+    this.inflight = new InFlight(options.timeoutMs, (entry) => {
+      this.sendCancel(entry, 'timed out');
+      entry.sink.fail(
+        new UpstreamTimeoutError(`upstream '${options.server}' did not answer '${entry.method}' in time`),
+      );
+    });
+    if (options.init === undefined) this.init = options.presented;
   }
 
   /** The upstream's session id (HTTP), once it gave one; a stateless 2025-era server gives none. */
@@ -149,43 +133,50 @@ export class Link {
     return this.pipe?.sessionId;
   }
 
-  get isShared(): boolean {
-    return this.options.shared;
-  }
-
-  /** Opens the first session; throws UpstreamUnavailableError (or the upstream's refusal) if it cannot. */
-  async open(): Promise<InitializeResult> {
+  /** Opens the first connection; throws UpstreamUnavailableError (or the upstream's refusal) if it cannot. */
+  async open(): Promise<InitializeResult | undefined> {
     await this.attempt();
-    return this.init as InitializeResult;
+    return this.init;
   }
 
   /** Sends an agent's request; its answer and related messages go to `sink`. */
-  request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal): void {
-    void this.dispatch(request, sink, signal, true);
+  request(
+    request: RpcRequest,
+    sink: LinkSink,
+    signal?: AbortSignal,
+    options: { longLived?: boolean } = {},
+  ): void {
+    void this.dispatch(request, sink, signal, true, options.longLived === true);
   }
 
-  /** The gateway's own request on this session (tools/list, ping, replays). */
+  /** The gateway's own request on this connection (tools/list, ping, replays). */
   call(
     method: string,
     params?: Record<string, unknown>,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
+    // A 2026-era connection wants the envelope on every request, the gateway's own included.
+    const sent =
+      this.options.init === undefined
+        ? { ...params, _meta: { ...(params?._meta as object), ...gatewayEnvelope() } }
+        : params;
     return new Promise((resolve, reject) => {
-      const request: RpcRequest = { jsonrpc: '2.0', id: internalId(), method, ...(params ? { params } : {}) };
-      void this.dispatch(
-        request,
-        {
-          related: (wire) => this.options.events.unsolicited(wire),
-          final: (wire) => {
-            const m = wire.msg as RpcResponse;
-            if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
-            else resolve(m.result ?? {});
-          },
-          fail: reject,
+      const request: RpcRequest = {
+        jsonrpc: '2.0',
+        id: internalId(),
+        method,
+        ...(sent ? { params: sent } : {}),
+      };
+      const sink: LinkSink = {
+        related: (wire) => this.options.events.unsolicited(wire),
+        final: (wire) => {
+          const m = wire.msg as RpcResponse;
+          if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+          else resolve(m.result ?? {});
         },
-        signal,
-        false,
-      );
+        fail: reject,
+      };
+      void this.dispatch(request, sink, signal, false, false);
     });
   }
 
@@ -196,15 +187,6 @@ export class Link {
   /** The agent's answer to a server-to-client request. */
   respond(response: RpcResponse): void {
     this.send(response);
-  }
-
-  private send(message: RpcMessage): void {
-    const pipe = this.state === 'ready' ? this.pipe : undefined;
-    pipe
-      ?.send(message, JSON.stringify(message))
-      .catch((err: unknown) =>
-        this.options.logger.debug({ err: describe(err) }, 'message not passed upstream'),
-      );
   }
 
   /** Whether the upstream's own messages are wanted (opens the GET stream of an HTTP session). */
@@ -218,10 +200,20 @@ export class Link {
     this.state = 'closed';
     this.options.onClosed?.();
     clearTimeout(this.reconnectTimer);
-    this.failAll(new SessionClosedError('the agent session closed'));
+    const error = new SessionClosedError('the agent session closed');
+    for (const entry of this.inflight.drain()) entry.sink.fail(error);
     const pipe = this.pipe;
     this.pipe = undefined;
     await pipe?.close(clean);
+  }
+
+  private send(message: RpcMessage): void {
+    const pipe = this.state === 'ready' ? this.pipe : undefined;
+    pipe
+      ?.send(message, JSON.stringify(message))
+      .catch((err: unknown) =>
+        this.options.logger.debug({ err: describe(err) }, 'message not passed upstream'),
+      );
   }
 
   private async dispatch(
@@ -229,7 +221,8 @@ export class Link {
     sink: LinkSink,
     signal: AbortSignal | undefined,
     fromAgent: boolean,
-  ) {
+    longLived: boolean,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       let pipe: Pipe;
       try {
@@ -242,20 +235,26 @@ export class Link {
         sink.fail(new CancelledError('cancelled before it was sent'));
         return;
       }
-      const entry = this.register(request, sink, fromAgent, signal);
+      const entry = this.inflight.add(request, sink, {
+        fromAgent,
+        map: this.options.shared && fromAgent,
+        generation: this.generation,
+        longLived,
+      });
       if (entry === undefined) {
         sink.fail(new RpcFault(-32600, `request id ${String(request.id)} is already in flight`));
         return;
       }
-      const message = this.upstreamMessage(request, entry);
+      if (signal !== undefined) this.cancelOn(signal, entry);
+      const message = this.inflight.upstreamMessage(request, entry);
       try {
         await pipe.send(message, JSON.stringify(message));
         return;
       } catch (err) {
-        this.unregister(entry);
+        this.inflight.remove(entry);
         if (err instanceof UpstreamNotDeliveredError || err instanceof SessionGoneError) {
           this.lost(entry.generation, err);
-          if (attempt === 0 && this.state !== 'closed') continue;
+          if (attempt === 0 && !this.isClosed()) continue;
           sink.fail(
             new UpstreamUnavailableError(
               `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
@@ -263,88 +262,21 @@ export class Link {
           );
           return;
         }
-        if (err instanceof UpstreamHttpError) {
-          const body = err.body?.msg as RpcResponse | undefined;
-          sink.fail(
-            body?.error !== undefined
-              ? new RpcFault(body.error.code, body.error.message, body.error.data)
-              : new RpcFault(-32603, `upstream '${this.options.server}' answered HTTP ${err.status}`),
-          );
-          return;
-        }
-        sink.fail(err as Error);
+        sink.fail(err instanceof UpstreamHttpError ? faultOf(err, this.options.server) : (err as Error));
         return;
       }
     }
   }
 
-  private register(
-    request: RpcRequest,
-    sink: LinkSink,
-    fromAgent: boolean,
-    signal?: AbortSignal,
-  ): Pending | undefined {
-    const shared = this.options.shared && fromAgent;
-    const upstreamId = shared ? ++this.sequence : request.id;
-    if (this.pending.has(upstreamId)) return undefined;
-    const meta = request.params?._meta as Record<string, unknown> | undefined;
-    const token = meta?.progressToken as string | number | undefined;
-    const entry: Pending = {
-      sink,
-      agentId: request.id,
-      upstreamId,
-      fromAgent,
-      generation: this.generation,
-      at: Date.now() + this.options.timeoutMs,
-      ...(token === undefined ? {} : { agentToken: token, upstreamToken: shared ? `p${upstreamId}` : token }),
-      expire: () => {
-        this.unregister(entry);
-        this.sendCancel(entry, 'timed out');
-        sink.fail(
-          new UpstreamTimeoutError(
-            `upstream '${this.options.server}' did not answer '${request.method}' in time`,
-          ),
-        );
-      },
+  /** The agent cancelled: the request leaves flight, and the upstream is told (2025: notifications/cancelled). */
+  private cancelOn(signal: AbortSignal, entry: Pending): void {
+    const abort = () => {
+      if (!this.inflight.remove(entry)) return;
+      this.sendCancel(entry, String((signal.reason as Error | undefined)?.message ?? 'cancelled'));
+      entry.sink.fail(new CancelledError('cancelled by the agent'));
     };
-    this.pending.set(upstreamId, entry);
-    if (entry.upstreamToken !== undefined) this.tokens.set(entry.upstreamToken, entry);
-    deadlines.add(entry);
-    if (signal !== undefined) {
-      entry.signal = signal;
-      entry.onAbort = () => {
-        if (!this.unregister(entry)) return;
-        this.sendCancel(entry, String((signal.reason as Error | undefined)?.message ?? 'cancelled'));
-        sink.fail(new CancelledError('cancelled by the agent'));
-      };
-      signal.addEventListener('abort', entry.onAbort, { once: true });
-    }
-    return entry;
-  }
-
-  /** Removes a request from flight; false when it had already left. */
-  private unregister(entry: Pending): boolean {
-    if (this.pending.get(entry.upstreamId) !== entry) return false;
-    this.pending.delete(entry.upstreamId);
-    if (entry.upstreamToken !== undefined) this.tokens.delete(entry.upstreamToken);
-    deadlines.delete(entry);
-    if (entry.onAbort !== undefined) entry.signal?.removeEventListener('abort', entry.onAbort);
-    return true;
-  }
-
-  private upstreamMessage(request: RpcRequest, entry: Pending): RpcRequest {
-    if (entry.upstreamId === request.id && entry.upstreamToken === entry.agentToken) return request;
-    const params = request.params ?? {};
-    const meta = params._meta as Record<string, unknown> | undefined;
-    return {
-      jsonrpc: '2.0',
-      id: entry.upstreamId,
-      method: request.method,
-      params:
-        meta === undefined || entry.upstreamToken === undefined
-          ? params
-          : { ...params, _meta: { ...meta, progressToken: entry.upstreamToken } },
-    };
+    signal.addEventListener('abort', abort, { once: true });
+    entry.detach = () => signal.removeEventListener('abort', abort);
   }
 
   private sendCancel(entry: Pending, reason: string): void {
@@ -359,48 +291,57 @@ export class Link {
     if (generation !== this.generation) return;
     const m = wire.msg;
     if (isResponse(m)) {
-      const entry = m.id === null ? undefined : this.pending.get(m.id);
+      const entry = m.id === null ? undefined : this.inflight.get(m.id);
       if (entry === undefined) {
         this.options.logger.debug({ id: m.id }, 'answer for no request in flight');
         return;
       }
-      this.unregister(entry);
+      this.inflight.remove(entry);
       entry.sink.final(entry.agentId === m.id ? wire : { msg: { ...m, id: entry.agentId } });
       return;
     }
     this.options.events.observe?.(wire);
-    const method = (m as RpcNotification).method;
-    if (method === 'notifications/progress') {
-      const token = (m as RpcNotification).params?.progressToken as string | number | undefined;
-      const entry = token === undefined ? undefined : this.tokens.get(token);
+    const note = m as RpcNotification;
+    const params = note.params ?? {};
+    if (note.method === 'notifications/progress') {
+      const entry = this.inflight.progressOf(params.progressToken as string | number);
       if (entry !== undefined) {
-        entry.at = Date.now() + this.options.timeoutMs;
-        const params = (m as RpcNotification).params ?? {};
         entry.sink.related(
           entry.upstreamToken === entry.agentToken
             ? wire
-            : { msg: { ...m, params: { ...params, progressToken: entry.agentToken } } as RpcMessage },
+            : withParams(note, { ...params, progressToken: entry.agentToken }),
         );
         return;
       }
     }
+    // A 2026-era listen stream over stdio: its notifications name the subscription (its request id).
+    const subscription = (params._meta as Record<string, unknown> | undefined)?.[SUBSCRIPTION_ID_META_KEY] as
+      | Id
+      | undefined;
+    const listener = subscription === undefined ? undefined : this.inflight.get(subscription);
+    if (listener !== undefined) {
+      const meta = {
+        ...(params._meta as Record<string, unknown>),
+        [SUBSCRIPTION_ID_META_KEY]: listener.agentId,
+      };
+      listener.sink.related(
+        listener.agentId === subscription ? wire : withParams(note, { ...params, _meta: meta }),
+      );
+      return;
+    }
     const entry =
-      via !== undefined ? this.pending.get(via) : REQUEST_SCOPED.has(method) ? this.latest() : undefined;
+      via !== undefined
+        ? this.inflight.get(via)
+        : REQUEST_SCOPED.has(note.method)
+          ? this.inflight.latest()
+          : undefined;
     if (entry?.fromAgent) entry.sink.related(wire);
     else this.options.events.unsolicited(wire);
   }
 
-  /** The agent request sent last and still in flight (one-channel pipes relate messages to it). */
-  private latest(): Pending | undefined {
-    let last: Pending | undefined;
-    for (const entry of this.pending.values()) if (entry.fromAgent) last = entry;
-    return last;
-  }
-
-  private failAll(err: Error): void {
-    const entries = [...this.pending.values()];
-    for (const entry of entries) this.unregister(entry);
-    for (const entry of entries) entry.sink.fail(err);
+  /** A method, not a field read, so that a check after an await is not narrowed away. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   /**
@@ -475,18 +416,16 @@ export class Link {
         onUnanswered: () => this.suspect(generation),
         onClosed: (reason) => this.lost(generation, new Error(reason)),
       });
-      const init = await this.handshake(pipe, generation);
+      const init = this.options.init === undefined ? this.init : await this.handshake(pipe, generation);
       if (this.isClosed()) throw new UpstreamUnavailableError('the agent session closed');
       this.init = init;
       this.pipe = pipe;
       this.state = 'ready';
-      pipe.setProtocolVersion(init.protocolVersion);
-      void pipe
-        .send(
-          { jsonrpc: '2.0', method: 'notifications/initialized' },
-          '{"jsonrpc":"2.0","method":"notifications/initialized"}',
-        )
-        .catch(() => undefined);
+      if (this.options.init !== undefined && init !== undefined) {
+        pipe.setProtocolVersion(init.protocolVersion);
+        const initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
+        void pipe.send(JSON.parse(initialized) as RpcMessage, initialized).catch(() => undefined);
+      }
       if (this.listening) pipe.listen(true);
       return pipe;
     } catch (err) {
@@ -500,9 +439,15 @@ export class Link {
 
   private handshake(pipe: Pipe, generation: number): Promise<InitializeResult> {
     return new Promise<InitializeResult>((resolve, reject) => {
-      const id = internalId();
-      const entry: Pending = {
-        sink: {
+      const request: RpcRequest = {
+        jsonrpc: '2.0',
+        id: internalId(),
+        method: 'initialize',
+        params: { ...this.options.init },
+      };
+      const entry = this.inflight.add(
+        request,
+        {
           related: () => undefined,
           final: (wire) => {
             const m = wire.msg as RpcResponse;
@@ -513,27 +458,19 @@ export class Link {
           },
           fail: reject,
         },
-        agentId: id,
-        upstreamId: id,
-        fromAgent: false,
-        generation,
-        at: Date.now() + Math.min(this.options.timeoutMs, INIT_TIMEOUT_MS),
-        expire: () => {
-          this.unregister(entry);
-          reject(new UpstreamTimeoutError('the upstream did not answer initialize in time'));
-        },
-      };
-      this.pending.set(id, entry);
-      deadlines.add(entry);
-      const request = { jsonrpc: '2.0' as const, id, method: 'initialize', params: { ...this.options.init } };
+        { fromAgent: false, map: false, generation },
+      );
+      if (entry === undefined) return reject(new Error('initialize already in flight'));
+      // The handshake has its own, shorter bound than a call.
+      entry.at = Math.min(entry.at, Date.now() + INIT_TIMEOUT_MS);
       pipe.send(request, JSON.stringify(request)).catch((err: unknown) => {
-        this.unregister(entry);
+        this.inflight.remove(entry);
         reject(err);
       });
     });
   }
 
-  /** The session is gone: fail what is in flight, drop the pipe, start reconnecting. */
+  /** The connection is gone: fail what is in flight, drop the pipe, start reconnecting. */
   private lost(generation: number, reason: unknown): void {
     if (generation !== this.generation || this.state !== 'ready') return;
     this.state = 'down';
@@ -541,10 +478,8 @@ export class Link {
       { server: this.options.server, reason: describe(reason) },
       'upstream session lost; reconnecting',
     );
-    const entries = [...this.pending.values()].filter((e) => e.generation === generation);
-    for (const entry of entries) this.unregister(entry);
     const error = new UpstreamLostError(`upstream '${this.options.server}' restarted`);
-    for (const entry of entries) entry.sink.fail(error);
+    for (const entry of this.inflight.drain(generation)) entry.sink.fail(error);
     const pipe = this.pipe;
     this.pipe = undefined;
     void pipe?.close(false).catch(() => undefined);
@@ -553,7 +488,13 @@ export class Link {
 
   /** A response stream ended unanswered: ask the upstream whether the session is still there. */
   private suspect(generation: number): void {
-    if (this.probing || generation !== this.generation || this.state !== 'ready') return;
+    if (
+      this.probing ||
+      generation !== this.generation ||
+      this.state !== 'ready' ||
+      this.options.init === undefined
+    )
+      return;
     this.probing = true;
     this.call('ping', undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS))
       .then(
@@ -579,10 +520,21 @@ export class Link {
   }
 }
 
+function withParams(note: RpcNotification, params: Record<string, unknown>): Wire {
+  return { msg: { ...note, params } };
+}
+
+function faultOf(err: UpstreamHttpError, server: string): RpcFault {
+  const body = err.body?.msg as RpcResponse | undefined;
+  return body?.error !== undefined
+    ? new RpcFault(body.error.code, body.error.message, body.error.data)
+    : new RpcFault(-32603, `upstream '${server}' answered HTTP ${err.status}`);
+}
+
 function isInitializeResult(value: unknown): value is InitializeResult {
   if (value === null || typeof value !== 'object') return false;
   const r = value as Record<string, unknown>;
-  const info = r.serverInfo as Record<string, unknown> | undefined;
+  const info = r.serverInfo as Record<string, unknown> | null | undefined;
   return (
     typeof r.protocolVersion === 'string' &&
     r.capabilities !== null &&

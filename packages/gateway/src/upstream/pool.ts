@@ -9,7 +9,7 @@ import type { UpstreamConfig } from '../config.js';
 import type { BackoffOptions } from './backoff.js';
 import { HttpPool } from './http-exchange.js';
 import { HttpSessionPipe } from './http-pipe.js';
-import { type InitializeParams, Link, type LinkEvents } from './link.js';
+import { type InitializeParams, type InitializeResult, Link, type LinkEvents } from './link.js';
 import type { Pipe } from './pipe.js';
 import { SsePipe } from './sse-pipe.js';
 import { StdioPipe } from './stdio-pipe.js';
@@ -72,11 +72,25 @@ export class UpstreamPool {
 
   /** A 2025-era upstream session; `shared` when several agents send through it. */
   link(init: InitializeParams, identity: string, events: LinkEvents, shared: boolean): Link {
+    return this.newLink({ init }, identity, events, shared);
+  }
+
+  /** A 2026-era connection (a stdio process): no handshake; every request carries its envelope. */
+  modernLink(presented: InitializeResult, identity: string, events: LinkEvents, shared: boolean): Link {
+    return this.newLink({ presented }, identity, events, shared);
+  }
+
+  private newLink(
+    era: { init: InitializeParams } | { presented: InitializeResult },
+    identity: string,
+    events: LinkEvents,
+    shared: boolean,
+  ): Link {
     const link: Link = new Link({
       onClosed: () => this.links.delete(link),
       server: this.options.server,
       openPipe: () => this.openPipe(identity),
-      init,
+      ...era,
       shared,
       timeoutMs: this.options.timeoutMs,
       logger: this.options.logger,
