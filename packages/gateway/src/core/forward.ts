@@ -42,7 +42,7 @@ import {
 import { AGENT_NOTIFICATIONS, handlingOf } from './methods.js';
 import { type AgentChannel, ChannelReply, EventStream, HttpReply, type Reply, writeJson } from './reply.js';
 import { AgentSession, type SessionCaps, type SessionOwner, SessionTable } from './sessions.js';
-import { type Caller, callTool, listTools, type ServerRoute, type ToolContext } from './tools.js';
+import { type Caller, callTool, catalogOf, listTools, type ServerRoute, type ToolContext } from './tools.js';
 import type { Upstream } from './upstream.js';
 
 export interface CoreRoute extends ServerRoute {
@@ -473,6 +473,21 @@ export function createForwardingCore(options: CoreOptions) {
       return { response: errorMessage(id, -32603, (err as Error).message) };
     }
     const presented = upstream.init;
+    // The first session of a server learns its tools, so that the policy's args.* paths are checked
+    // before any call is decided (later sessions share the list, and list again only on a change).
+    if (route.catalogs.current === undefined) {
+      const caller: Caller = {
+        era: 'legacy',
+        route,
+        principal: ownerOf(session),
+        sessionId: session.id,
+        upstream,
+        session,
+      };
+      await catalogOf(caller).catch((err: unknown) =>
+        logger.debug({ err }, 'could not list the upstream tools'),
+      );
+    }
     const refusedNow = route.runtime.refusal();
     if (presented === undefined || refusedNow !== undefined || session.closed) {
       abandon(session);

@@ -8,11 +8,17 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { CallContext, Principal } from '../pipeline/context.js';
+import { gatewayError } from '../pipeline/denial.js';
 import type { CallPipeline } from '../pipeline/index.js';
 import type { GrantResolver } from '../pipeline/steps/resolve-grant.js';
 import { isCallable } from '../policy/compile.js';
 import type { ServerRuntime } from '../server-runtime.js';
-import { CancelledError } from '../upstream/errors.js';
+import {
+  CancelledError,
+  UpstreamLostError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../upstream/errors.js';
 import { type ToolCatalog, type ToolCatalogs, toolsOf } from './catalog.js';
 import {
   errorMessage,
@@ -98,6 +104,17 @@ function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger): void {
   if (err instanceof CancelledError) return; // a cancelled request is answered by nobody
   if (err instanceof RpcFault) {
     reply.answer(id, { msg: errorMessage(id, err.code, err.message, err.data) });
+    return;
+  }
+  // The upstream failed before the call was forwarded (while its tools were listed): a tool error.
+  if (
+    err instanceof UpstreamUnavailableError ||
+    err instanceof UpstreamLostError ||
+    err instanceof UpstreamTimeoutError
+  ) {
+    reply.answer(id, {
+      msg: resultMessage(id, gatewayError(err.code, `upstream unavailable, call not sent: ${err.message}`)),
+    });
     return;
   }
   logger.error({ err }, 'tools/call failed in the gateway');
