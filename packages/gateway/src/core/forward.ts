@@ -1,18 +1,3 @@
-/**
- * The forwarding core. Every agent message takes the same way through this file:
- *
- *   1. envelope: what the message is (request, notification, answer), its id and method, read once;
- *   2. era: a 2025-era session (`Mcp-Session-Id`, `initialize`) or a 2026-era request (its
- *      per-request `_meta` envelope); the upstream's own era is the era layer's business (era/);
- *   3. route: the method table (methods.ts) says what the gateway does with the method;
- *   4. pipeline or pass-through: `tools/call` runs the call pipeline, `tools/list` is filtered
- *      (tools.ts); everything else goes to the upstream untouched and in order;
- *   5. write once: the answer leaves in one write (reply.ts), unless something related had to go
- *      first, in which case the answer became an event stream.
- *
- * There is no SDK Client or Server per session: messages are moved, not re-implemented.
- */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RawRequestContext } from '@bastion/mcp-http';
 import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
@@ -31,7 +16,6 @@ import {
   errorMessage,
   type Id,
   isResponse,
-  kindOf,
   RpcFault,
   type RpcMessage,
   type RpcNotification,
@@ -39,33 +23,25 @@ import {
   type RpcResponse,
   resultMessage,
 } from './jsonrpc.js';
+import {
+  type ChannelSession,
+  type ChannelTransport,
+  type InitializeParams,
+  type LegacyRoute,
+  LegacySessions,
+  listsChanges,
+  ownerOf,
+  type SessionEvents,
+} from './legacy-sessions.js';
 import { AGENT_NOTIFICATIONS, handlingOf } from './methods.js';
-import { type AgentChannel, ChannelReply, EventStream, HttpReply, type Reply, writeJson } from './reply.js';
-import { AgentSession, type SessionCaps, type SessionOwner, SessionTable } from './sessions.js';
-import { type Caller, callTool, catalogOf, listTools, type ServerRoute, type ToolContext } from './tools.js';
+import { type AgentChannel, ChannelReply, HttpReply, type Reply, writeJson } from './reply.js';
+import type { AgentSession, SessionCaps } from './sessions.js';
+import { type Caller, callTool, listTools, type ToolContext } from './tools.js';
 import type { Upstream } from './upstream.js';
 
-export interface CoreRoute extends ServerRoute {
-  /** Opens the upstream for a new 2025-era session (a link, or the era translation in front of it). */
-  openLegacy(session: AgentSession, init: InitializeParams, events: SessionEvents): Promise<Upstream>;
+export interface CoreRoute extends LegacyRoute {
   /** The upstream of a 2026-era request from `principal` (the upstream itself, or a translation). */
   openModern(principal: Principal): Promise<Upstream>;
-}
-
-export interface InitializeParams {
-  protocolVersion: string;
-  capabilities: Record<string, unknown>;
-  clientInfo: { name: string; version: string; [key: string]: unknown };
-}
-
-/** What the upstream side tells a session. */
-export interface SessionEvents {
-  /** A message for the agent outside any request. */
-  push(wire: { msg: RpcMessage; text?: string }): void;
-  /** The upstream's tool list changed. */
-  toolsChanged(): void;
-  /** A new upstream session replaced a lost one. */
-  reconnected(upstream: Upstream): Promise<void>;
 }
 
 export interface CoreOptions extends ToolContext {
@@ -84,32 +60,18 @@ interface Listener {
   tools: boolean;
 }
 
-/** A message channel an agent is on (the SDK's Transport shape). */
-export interface ChannelTransport extends AgentChannel {
-  start(): Promise<void>;
-  close(): Promise<void>;
-  // Method signatures: the SDKs' transports (typed with their own message types) fit as they are.
-  onmessage?(message: RpcMessage): void;
-  onclose?(): void;
-  onerror?(error: Error): void;
-}
-
-export interface ChannelSession {
-  readonly id: string;
-  close(): Promise<void>;
-}
-
 const SUPPORTED_LEGACY = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25']);
 
 export function createForwardingCore(options: CoreOptions) {
-  const { routes, logger, metrics } = options;
-  const sessions = new SessionTable(
-    options.caps,
-    logger,
-    (s, why) => void closeSession(s, why),
-    options.idleSessionMs,
-  );
+  const { routes, logger } = options;
   const tc: ToolContext = options;
+  const legacy = new LegacySessions({
+    ...options,
+    receive: (session, message, reply) => receive(session, message, reply),
+    track: (work) => track(work),
+    draining: () => draining,
+  });
+  const sessions = legacy.table;
   const listeners = new Map<string, Set<Listener>>();
   let draining = false;
   let busy = 0;
@@ -126,8 +88,8 @@ export function createForwardingCore(options: CoreOptions) {
     const era = classifyHttp(req, raw.body);
     if (era.kind === 'reject') return writeJson(res, era.status, JSON.stringify(era.error));
     if (era.kind === 'modern') return serveModern(route, raw.principal, req, res, era);
-    if (req.method === 'GET') return openStream(route, raw.principal, req, res);
-    if (req.method === 'DELETE') return endSession(raw.principal, req, res);
+    if (req.method === 'GET') return legacy.openStream(route, raw.principal, req, res);
+    if (req.method === 'DELETE') return legacy.end(raw.principal, req, res);
     return serveLegacyPost(route, raw.principal, req, res, raw.body);
   }
 
@@ -151,7 +113,7 @@ export function createForwardingCore(options: CoreOptions) {
         first.method === 'initialize' &&
         'id' in first
       )
-        return initializeHttp(route, principal, res, first as RpcRequest);
+        return legacy.initializeHttp(route, principal, res, first as RpcRequest);
       return refuse(
         res,
         400,
@@ -400,227 +362,6 @@ export function createForwardingCore(options: CoreOptions) {
     reply.answer(id, { msg: error });
   }
 
-  // 2025-era sessions: opened by initialize, listened to by GET, ended by DELETE or idleness.
-
-  async function initializeHttp(
-    route: CoreRoute,
-    principal: Principal,
-    res: ServerResponse,
-    request: RpcRequest,
-  ) {
-    const session = new AgentSession(randomUUID(), route.name, ownerFrom(principal), undefined, Date.now());
-    const answer = await initialize(route, session, request);
-    if ('refusal' in answer)
-      return writeJson(
-        res,
-        answer.refusal.status,
-        JSON.stringify(answer.refusal.error),
-        answer.refusal.headers,
-      );
-    writeJson(
-      res,
-      200,
-      JSON.stringify(answer.response),
-      answer.response.error === undefined ? { 'mcp-session-id': session.id } : {},
-    );
-  }
-
-  type InitAnswer =
-    | { response: RpcResponse }
-    | { refusal: { status: number; error: RpcResponse; headers?: Record<string, string> } };
-
-  /** Opens the session's upstream and answers initialize with what the upstream presents. */
-  async function initialize(
-    route: CoreRoute,
-    session: AgentSession,
-    request: RpcRequest,
-  ): Promise<InitAnswer> {
-    const id = request.id;
-    const init = initializeParams(request.params);
-    if (init === undefined)
-      return { response: errorMessage(id, -32602, 'Invalid params: not an initialize request') };
-    const admission = sessions.admit(session.owner);
-    if (!admission.ok) {
-      const what = admission.scope === 'grant' ? 'this grant' : 'the gateway';
-      metrics.sessionRefusals.inc({ server: route.name, scope: admission.scope });
-      return {
-        refusal: {
-          status: admission.scope === 'grant' ? 429 : 503,
-          headers: { 'retry-after': '5' },
-          error: errorMessage(
-            id,
-            ErrorCodes.SessionLimit,
-            `too many sessions: ${what} holds ${admission.limit}, the most it may; close one first`,
-            {
-              code: 'SESSION_LIMIT',
-              scope: admission.scope,
-              limit: admission.limit,
-            },
-          ),
-        },
-      };
-    }
-    const refused = route.runtime.refusal();
-    if (refused !== undefined) return { response: errorMessage(id, -32603, refused) };
-    sessions.add(session);
-    metrics.activeSessions.inc({ server: route.name });
-    let upstream: Upstream;
-    try {
-      upstream = await route.openLegacy(session, init, eventsFor(session));
-    } catch (err) {
-      abandon(session);
-      logger.warn({ server: route.name, reason: (err as Error).message }, 'agent session not initialized');
-      return { response: errorMessage(id, -32603, (err as Error).message) };
-    }
-    const presented = upstream.init;
-    // The first session of a server learns its tools, so that the policy's args.* paths are checked
-    // before any call is decided (later sessions share the list, and list again only on a change).
-    if (route.catalogs.current === undefined) {
-      const caller: Caller = {
-        era: 'legacy',
-        route,
-        principal: ownerOf(session),
-        sessionId: session.id,
-        upstream,
-        session,
-      };
-      await catalogOf(caller).catch((err: unknown) =>
-        logger.debug({ err }, 'could not list the upstream tools'),
-      );
-    }
-    const refusedNow = route.runtime.refusal();
-    if (presented === undefined || refusedNow !== undefined || session.closed) {
-      abandon(session);
-      await upstream.close(true);
-      return { response: errorMessage(id, -32603, refusedNow ?? 'upstream not initialized') };
-    }
-    session.upstream = upstream;
-    // A channel agent always listens; an HTTP agent does while it holds its GET stream.
-    if (session.listening) upstream.listen(true);
-    const { tasks: _tasks, ...capabilities } = presented.capabilities;
-    return { response: resultMessage(id, { ...presented, capabilities }) };
-  }
-
-  function eventsFor(session: AgentSession): SessionEvents {
-    return {
-      push: (wire) => session.push(wire, logSendError),
-      toolsChanged: () => {
-        session.catalogStale = true;
-      },
-      reconnected: async (upstream) => {
-        metrics.upstreamReconnects.inc({ server: session.server });
-        session.catalogStale = true;
-        if (session.logLevel !== undefined)
-          await upstream.call('logging/setLevel', { level: session.logLevel });
-        for (const uri of session.subscriptions ?? []) await upstream.call('resources/subscribe', { uri });
-        // The new upstream session may offer other tools: the agent may list again.
-        if ((upstream.init?.capabilities?.tools as { listChanged?: boolean } | undefined)?.listChanged)
-          session.push({ msg: { jsonrpc: '2.0', method: 'notifications/tools/list_changed' } }, logSendError);
-      },
-    };
-  }
-
-  function openStream(route: CoreRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
-    const sessionId = header(req, 'mcp-session-id');
-    if (sessionId === undefined)
-      return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required', null);
-    const session = sessions.find(sessionId, principal.id);
-    if (session === undefined || session.server !== route.name)
-      return refuse(res, 404, -32001, 'Session not found', null);
-    if (!(req.headers.accept ?? '').includes('text/event-stream'))
-      return refuse(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream', null);
-    if (session.stream?.open)
-      return refuse(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session', null);
-    const stream = new EventStream(res, { 'mcp-session-id': session.id });
-    session.stream = stream;
-    session.upstream?.listen(true);
-    stream.signal.addEventListener('abort', () => {
-      if (session.stream !== stream) return;
-      session.stream = undefined;
-      session.lastActive = Date.now();
-      session.upstream?.listen(false);
-    });
-  }
-
-  async function endSession(principal: Principal, req: IncomingMessage, res: ServerResponse) {
-    const sessionId = header(req, 'mcp-session-id');
-    const session = sessionId === undefined ? undefined : sessions.find(sessionId, principal.id);
-    if (session === undefined) return refuse(res, 404, -32001, 'Session not found', null);
-    await closeSession(session, 'ended by the agent');
-    res.writeHead(200).end();
-  }
-
-  /** Takes a session out of the table (and the metric) without touching its upstream. */
-  function abandon(session: AgentSession): void {
-    if (sessions.remove(session)) metrics.activeSessions.dec({ server: session.server });
-  }
-
-  async function closeSession(session: AgentSession, why: string): Promise<void> {
-    if (session.closed) return;
-    session.closed = true;
-    abandon(session);
-    logger.debug({ session: session.id, why }, 'session closed');
-    session.stream?.end();
-    await session.upstream?.close(true);
-  }
-
-  // Channel agents (legacy SSE, stdio, in memory): one channel, every message on it.
-
-  async function openChannel(
-    server: string,
-    channel: ChannelTransport,
-    o: { sessionId?: string; principal: Principal; closeOnInitializeFailure?: boolean },
-  ): Promise<ChannelSession> {
-    const route = routes.get(server);
-    if (route === undefined) throw new Error(`no server named '${server}'`);
-    const session = new AgentSession(
-      o.sessionId ?? randomUUID(),
-      server,
-      ownerFrom(o.principal),
-      channel,
-      Date.now(),
-    );
-    const close = () => closeSession(session, 'channel closed');
-    channel.onclose = () => void close();
-    channel.onmessage = (message) => {
-      if (draining && kindOf(message) === 'request') {
-        const id = (message as RpcRequest).id;
-        channel
-          .send(errorMessage(id, ErrorCodes.ShuttingDown, 'the gateway is shutting down'))
-          .catch(logSendError);
-        return;
-      }
-      if (session.upstream !== undefined) return receive(session, message, undefined);
-      void beforeInitialize(route, session, message, o.closeOnInitializeFailure ?? true);
-    };
-    await channel.start();
-    return { id: session.id, close };
-  }
-
-  async function beforeInitialize(
-    route: CoreRoute,
-    session: AgentSession,
-    message: RpcMessage,
-    closeOnFailure: boolean,
-  ) {
-    const channel = session.channel as ChannelTransport;
-    if (kindOf(message) !== 'request') return;
-    const request = message as RpcRequest;
-    if (request.method !== 'initialize') {
-      const answer =
-        request.method === 'ping'
-          ? resultMessage(request.id, {})
-          : errorMessage(request.id, -32600, 'Session not initialized: send initialize first');
-      await channel.send(answer).catch(logSendError);
-      return;
-    }
-    const answer = await track(initialize(route, session, request));
-    const response = 'refusal' in answer ? answer.refusal.error : answer.response;
-    await channel.send(response).catch(logSendError);
-    // A stdio agent may try again; the others' sessions end here.
-    if (response.error !== undefined && closeOnFailure) await channel.close().catch(() => undefined);
-  }
-
   function track<T>(work: Promise<T>): Promise<T> {
     busy++;
     return work.finally(() => {
@@ -631,15 +372,11 @@ export function createForwardingCore(options: CoreOptions) {
 
   return {
     serveHttp,
-    openChannel,
+    openChannel: legacy.openChannel.bind(legacy),
     /** Tells the agents of `server` that the tools they may call changed (a policy reload). */
     toolsChanged(server: string): void {
-      for (const session of sessions.forServer(server)) {
-        if (
-          (session.upstream?.init?.capabilities?.tools as { listChanged?: boolean } | undefined)?.listChanged
-        )
-          session.push({ msg: { jsonrpc: '2.0', method: 'notifications/tools/list_changed' } }, logSendError);
-      }
+      for (const session of sessions.forServer(server))
+        if (listsChanges(session.upstream)) legacy.pushToolsChanged(session);
       for (const entry of listeners.get(server) ?? []) {
         if (!entry.tools) continue;
         entry.reply.related({
@@ -667,8 +404,7 @@ export function createForwardingCore(options: CoreOptions) {
     },
     async close(): Promise<void> {
       draining = true;
-      sessions.stop();
-      await Promise.all(sessions.all().map((s) => closeSession(s, 'gateway closing')));
+      await legacy.closeAll();
       // Listen streams end gracefully: their result, then the end of the stream (2026-07-28).
       for (const set of listeners.values()) {
         for (const entry of set) {
@@ -690,14 +426,7 @@ export function createForwardingCore(options: CoreOptions) {
 }
 
 export type ForwardingCore = ReturnType<typeof createForwardingCore>;
-
-function ownerFrom(principal: Principal): SessionOwner {
-  return { id: principal.id, kind: principal.kind };
-}
-
-function ownerOf(session: AgentSession): Principal {
-  return { id: session.owner.id, kind: session.owner.kind };
-}
+export type { ChannelSession, ChannelTransport, InitializeParams, SessionEvents };
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
@@ -739,25 +468,5 @@ function afterAnswer(reply: Reply, done: () => void): Reply {
     get signal() {
       return reply.signal;
     },
-  };
-}
-
-function initializeParams(params: Record<string, unknown> | undefined): InitializeParams | undefined {
-  const info = params?.clientInfo as Record<string, unknown> | undefined;
-  if (
-    typeof params?.protocolVersion !== 'string' ||
-    params.capabilities === null ||
-    typeof params.capabilities !== 'object' ||
-    info === null ||
-    typeof info !== 'object' ||
-    typeof info.name !== 'string' ||
-    typeof info.version !== 'string'
-  )
-    return undefined;
-  const { tasks: _tasks, ...capabilities } = params.capabilities as Record<string, unknown>;
-  return {
-    protocolVersion: params.protocolVersion,
-    capabilities,
-    clientInfo: info as InitializeParams['clientInfo'],
   };
 }
