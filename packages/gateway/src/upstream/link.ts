@@ -31,7 +31,8 @@ import {
   type RpcResponse,
   type Wire,
 } from '../core/jsonrpc.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { Connection } from './connection.js';
 import {
   CancelledError,
   SessionClosedError,
@@ -101,24 +102,13 @@ let internalSequence = 0;
 /** Ids of the gateway's own requests; an agent never picks one by accident. */
 const internalId = () => `bastion-${NONCE}-${++internalSequence}`;
 
-const PROBE_TIMEOUT_MS = 5_000;
 const INIT_TIMEOUT_MS = 30_000;
 
-export class Link {
-  init: InitializeResult | undefined;
-  private pipe: Pipe | undefined;
-  private state: 'new' | 'ready' | 'down' | 'closed' = 'new';
-  private generation = 0;
+export class Link extends Connection {
   private readonly inflight: InFlight;
-  private readonly backoff: Backoff;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private connecting: Promise<Pipe> | undefined;
-  private probing = false;
-  private lastError: string | undefined;
-  private listening = false;
 
   constructor(private readonly options: LinkOptions) {
-    this.backoff = new Backoff(options.backoff);
+    super(options);
     this.inflight = new InFlight(options.timeoutMs, (entry) => {
       this.sendCancel(entry, 'timed out');
       entry.sink.fail(
@@ -131,12 +121,6 @@ export class Link {
   /** The upstream's session id (HTTP), once it gave one; a stateless 2025-era server gives none. */
   get sessionId(): string | undefined {
     return this.pipe?.sessionId;
-  }
-
-  /** Opens the first connection; throws UpstreamUnavailableError (or the upstream's refusal) if it cannot. */
-  async open(): Promise<InitializeResult | undefined> {
-    await this.attempt();
-    return this.init;
   }
 
   /** Sends an agent's request; its answer and related messages go to `sink`. */
@@ -197,13 +181,10 @@ export class Link {
 
   async close(clean = true): Promise<void> {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    const pipe = this.shut();
     this.options.onClosed?.();
-    clearTimeout(this.reconnectTimer);
     const error = new SessionClosedError('the agent session closed');
     for (const entry of this.inflight.drain()) entry.sink.fail(error);
-    const pipe = this.pipe;
-    this.pipe = undefined;
     await pipe?.close(clean);
   }
 
@@ -287,7 +268,7 @@ export class Link {
     });
   }
 
-  private receive(wire: Wire, via: Id | undefined, generation: number): void {
+  protected receive(wire: Wire, via: Id | undefined, generation: number): void {
     if (generation !== this.generation) return;
     const m = wire.msg;
     if (isResponse(m)) {
@@ -339,105 +320,29 @@ export class Link {
     else this.options.events.unsolicited(wire);
   }
 
-  /** A method, not a field read, so that a check after an await is not narrowed away. */
-  private isClosed(): boolean {
-    return this.state === 'closed';
+  protected opened(pipe: Pipe, init: InitializeResult | undefined): void {
+    if (this.options.init === undefined || init === undefined) return;
+    pipe.setProtocolVersion(init.protocolVersion);
+    const initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
+    void pipe.send(JSON.parse(initialized) as RpcMessage, initialized).catch(() => undefined);
   }
 
-  /**
-   * The pipe to send on; while the upstream is away, the result of an attempt made now (a request
-   * does not wait for the next backoff step), bounded by `reconnectWaitMs`.
-   */
-  private ready(): Promise<Pipe> {
-    if (this.state === 'closed')
-      return Promise.reject(new UpstreamUnavailableError('the agent session closed'));
-    if (this.state === 'ready' && this.pipe !== undefined) return Promise.resolve(this.pipe);
-    const unavailable = () =>
-      new UpstreamUnavailableError(
-        `upstream '${this.options.server}' is unavailable${this.lastError ? ` (${this.lastError})` : ''}`,
-      );
-    return new Promise<Pipe>((resolve, reject) => {
-      const timer = setTimeout(() => reject(unavailable()), this.options.reconnectWaitMs ?? 10_000);
-      this.attempt().then(
-        (pipe) => {
-          clearTimeout(timer);
-          resolve(pipe);
-        },
-        () => {
-          clearTimeout(timer);
-          reject(unavailable());
-        },
-      );
-    });
+  protected failInFlight(generation: number): void {
+    const error = new UpstreamLostError(`upstream '${this.options.server}' restarted`);
+    for (const entry of this.inflight.drain(generation)) entry.sink.fail(error);
   }
 
-  /** One connection attempt (joined if one is under way); on failure the next is scheduled. */
-  private attempt(): Promise<Pipe> {
-    if (this.connecting !== undefined) return this.connecting;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    const first = this.state === 'new';
-    const attempt = this.connect().then(
-      async (pipe) => {
-        this.connecting = undefined;
-        this.backoff.reset();
-        this.lastError = undefined;
-        if (!first) {
-          this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
-          try {
-            await this.options.events.reconnected?.(this);
-          } catch (err) {
-            this.options.logger.warn(
-              { err: describe(err), server: this.options.server },
-              'could not restore session state upstream',
-            );
-          }
-        }
-        return pipe;
-      },
-      (err: unknown) => {
-        this.connecting = undefined;
-        this.lastError = describe(err);
-        if (!first) this.scheduleReconnect();
-        throw err;
-      },
-    );
-    this.connecting = attempt;
-    return attempt;
+  protected probe(signal: AbortSignal): Promise<unknown> | undefined {
+    // A 2026-era connection has no ping; its process exiting is what says it is gone.
+    return this.options.init === undefined ? undefined : this.call('ping', undefined, signal);
   }
 
-  private async connect(): Promise<Pipe> {
-    if (this.state === 'closed') throw new UpstreamUnavailableError('the agent session closed');
-    const generation = ++this.generation;
-    const pipe = this.options.openPipe();
-    try {
-      await pipe.start({
-        onMessage: (wire, via) => this.receive(wire, via, generation),
-        onUnanswered: () => this.suspect(generation),
-        onClosed: (reason) => this.lost(generation, new Error(reason)),
-      });
-      const init = this.options.init === undefined ? this.init : await this.handshake(pipe, generation);
-      if (this.isClosed()) throw new UpstreamUnavailableError('the agent session closed');
-      this.init = init;
-      this.pipe = pipe;
-      this.state = 'ready';
-      if (this.options.init !== undefined && init !== undefined) {
-        pipe.setProtocolVersion(init.protocolVersion);
-        const initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
-        void pipe.send(JSON.parse(initialized) as RpcMessage, initialized).catch(() => undefined);
-      }
-      if (this.listening) pipe.listen(true);
-      return pipe;
-    } catch (err) {
-      await pipe.close(false).catch(() => undefined);
-      if (err instanceof UpstreamUnavailableError || err instanceof RpcFault) throw err;
-      throw new UpstreamUnavailableError(
-        `upstream '${this.options.server}' could not be reached: ${describe(err)}`,
-      );
-    }
+  protected async reconnected(): Promise<void> {
+    await this.options.events.reconnected?.(this);
   }
 
-  private handshake(pipe: Pipe, generation: number): Promise<InitializeResult> {
+  protected handshake(pipe: Pipe, generation: number): Promise<InitializeResult | undefined> {
+    if (this.options.init === undefined) return Promise.resolve(this.init);
     return new Promise<InitializeResult>((resolve, reject) => {
       const request: RpcRequest = {
         jsonrpc: '2.0',
@@ -468,55 +373,6 @@ export class Link {
         reject(err);
       });
     });
-  }
-
-  /** The connection is gone: fail what is in flight, drop the pipe, start reconnecting. */
-  private lost(generation: number, reason: unknown): void {
-    if (generation !== this.generation || this.state !== 'ready') return;
-    this.state = 'down';
-    this.options.logger.warn(
-      { server: this.options.server, reason: describe(reason) },
-      'upstream session lost; reconnecting',
-    );
-    const error = new UpstreamLostError(`upstream '${this.options.server}' restarted`);
-    for (const entry of this.inflight.drain(generation)) entry.sink.fail(error);
-    const pipe = this.pipe;
-    this.pipe = undefined;
-    void pipe?.close(false).catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  /** A response stream ended unanswered: ask the upstream whether the session is still there. */
-  private suspect(generation: number): void {
-    if (
-      this.probing ||
-      generation !== this.generation ||
-      this.state !== 'ready' ||
-      this.options.init === undefined
-    )
-      return;
-    this.probing = true;
-    this.call('ping', undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS))
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          // An error answer means the session is alive (it answered); anything else means it is not.
-          if (!(err instanceof RpcFault)) this.lost(generation, err);
-        },
-      )
-      .finally(() => {
-        this.probing = false;
-      });
-  }
-
-  /** Background reconnects: one attempt after each backoff step (with jitter) until one succeeds. */
-  private scheduleReconnect(): void {
-    if (this.state === 'closed' || this.state === 'ready' || this.connecting !== undefined) return;
-    if (this.reconnectTimer !== undefined) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.attempt().catch(() => undefined);
-    }, this.backoff.next());
   }
 }
 
