@@ -57,15 +57,18 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
 
   let stopping = false;
-  const shutdown = async (why: string, code = 0) => {
+  const shutdown = async (why: string, code = 0, drain = false) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ why }, 'shutting down');
-    await gateway.close();
+    // SIGTERM and SIGINT drain (issue 14 item 10): new requests are refused, calls in flight finish
+    // within limits.shutdownGraceMs, then everything closes.
+    logger.info({ why, graceMs: drain ? gateway.config.limits.shutdownGraceMs : 0 }, 'shutting down');
+    if (drain) await gateway.shutdown();
+    else await gateway.close();
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0, true));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0, true));
   process.on('SIGHUP', () => void gateway.reloadPolicies());
 
   if (flags.check) {

@@ -100,7 +100,12 @@ async function hasTool(caller: Caller, name: string): Promise<boolean> {
   return (await catalogOf(caller, true))?.has(name) ?? false;
 }
 
-function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger): void {
+/** A result of the gateway's own, as the caller's era writes it. */
+function inEra(caller: Caller, result: object): object {
+  return caller.era === 'modern' ? { ...result, resultType: 'complete' } : result;
+}
+
+function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger, caller?: Caller): void {
   if (err instanceof CancelledError) return; // a cancelled request is answered by nobody
   if (err instanceof RpcFault) {
     reply.answer(id, { msg: errorMessage(id, err.code, err.message, err.data) });
@@ -112,9 +117,8 @@ function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger): void {
     err instanceof UpstreamLostError ||
     err instanceof UpstreamTimeoutError
   ) {
-    reply.answer(id, {
-      msg: resultMessage(id, gatewayError(err.code, `upstream unavailable, call not sent: ${err.message}`)),
-    });
+    const result = gatewayError(err.code, `upstream unavailable, call not sent: ${err.message}`);
+    reply.answer(id, { msg: resultMessage(id, caller === undefined ? result : inEra(caller, result)) });
     return;
   }
   logger.error({ err }, 'tools/call failed in the gateway');
@@ -192,15 +196,12 @@ export async function callTool(
   };
   try {
     const result = await tc.pipeline(ctx);
-    // The upstream's own answer goes back as the upstream wrote it.
-    reply.answer(
-      request.id,
-      result === upstreamResult && upstreamWire !== undefined
-        ? upstreamWire
-        : { msg: resultMessage(request.id, result) },
-    );
+    // The upstream's own answer goes back as the upstream wrote it; the gateway's own (a denial, a
+    // failure) is written in the agent's era (2026-07-28 results carry their resultType).
+    if (result === upstreamResult && upstreamWire !== undefined) reply.answer(request.id, upstreamWire);
+    else reply.answer(request.id, { msg: resultMessage(request.id, inEra(caller, result)) });
   } catch (err) {
-    answerFault(reply, request.id, err, tc.logger);
+    answerFault(reply, request.id, err, tc.logger, caller);
   }
 }
 

@@ -11,6 +11,8 @@
  * progress and logging, cancellation, `input_required` (elicitation, sampling, roots), an
  * outputSchema, list-changed and resource-updated notifications.
  */
+
+import { type McpHttpHost, sdkModernIdentity, startMcpHttpHost, tokenAuthenticator } from '@bastion/mcp-http';
 import {
   acceptedContent,
   type CallToolResult,
@@ -21,7 +23,6 @@ import {
   inputResponse,
   McpServer,
 } from '@modelcontextprotocol/server';
-import { type McpHttpHost, sdkModernIdentity, startMcpHttpHost, tokenAuthenticator } from '@bastion/mcp-http';
 import { z } from 'zod';
 import { silent } from './harness.js';
 
@@ -47,7 +48,11 @@ function modernServer(identity: string, fixture: Pick<ModernFixture, 'calls'>, e
   const server = new McpServer(
     { name: 'fixture-v2', version: '2.0.0' },
     {
-      capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, tools: { listChanged: true } },
+      capabilities: {
+        logging: {},
+        resources: { subscribe: true, listChanged: true },
+        tools: { listChanged: true },
+      },
       instructions: 'A 2026-era fixture upstream for the gateway tests.',
     },
   );
@@ -117,10 +122,14 @@ function modernServer(identity: string, fixture: Pick<ModernFixture, 'calls'>, e
   );
   server.registerTool(
     'confirm',
-    { description: 'Asks the user to confirm (elicitation, input_required).', inputSchema: z.object({ action: z.string() }) },
+    {
+      description: 'Asks the user to confirm (elicitation, input_required).',
+      inputSchema: z.object({ action: z.string() }),
+    },
     async ({ action }, ctx): Promise<CallToolResult | InputRequiredResult> => {
       const view = inputResponse(ctx.mcpReq.inputResponses, 'confirm');
-      if (view.kind === 'elicit' && view.action !== 'accept') return { ...text(`${action} declined`), isError: true };
+      if (view.kind === 'elicit' && view.action !== 'accept')
+        return { ...text(`${action} declined`), isError: true };
       const answer = acceptedContent(ctx.mcpReq.inputResponses, 'confirm', z.object({ ok: z.boolean() }));
       if (answer === undefined) {
         return inputRequired({
@@ -138,7 +147,10 @@ function modernServer(identity: string, fixture: Pick<ModernFixture, 'calls'>, e
   );
   server.registerTool(
     'askModel',
-    { description: 'Asks the client for a completion (sampling, input_required).', inputSchema: z.object({ prompt: z.string() }) },
+    {
+      description: 'Asks the client for a completion (sampling, input_required).',
+      inputSchema: z.object({ prompt: z.string() }),
+    },
     async ({ prompt }, ctx): Promise<CallToolResult | InputRequiredResult> => {
       const view = inputResponse(ctx.mcpReq.inputResponses, 'model');
       if (view.kind !== 'sampling') {
@@ -159,27 +171,37 @@ function modernServer(identity: string, fixture: Pick<ModernFixture, 'calls'>, e
   server.registerResource('greeting', 'fixture://greeting', { mimeType: 'text/plain' }, async (uri) => ({
     contents: [{ uri: uri.href, text: `hello from ${era}` }],
   }));
-  server.registerPrompt('greet', { description: 'Greets someone.', argsSchema: z.object({ name: z.string() }) }, async ({ name }) => ({
-    messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}!` } }],
-  }));
+  server.registerPrompt(
+    'greet',
+    { description: 'Greets someone.', argsSchema: z.object({ name: z.string() }) },
+    async ({ name }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}!` } }],
+    }),
+  );
   return server;
 }
 
-/** Starts the fixture on a free loopback port; `token` makes it require one (and honour the identity header). */
-export async function startModernFixture(shape: ModernFixtureShape, token?: string): Promise<ModernFixture> {
+/** Starts the fixture (on a free loopback port unless given one); a token makes it require one. */
+export async function startModernFixture(
+  shape: ModernFixtureShape,
+  options: { token?: string; port?: number } = {},
+): Promise<ModernFixture> {
+  const { token, port } = options;
   const calls = new Map<string, number>();
   const methods: string[] = [];
   const bus = new InMemoryServerEventBus();
   const identityOf = (request: Request | undefined, fallback: string) =>
     request?.headers.get(IDENTITY_HEADER) ?? fallback;
   const handler = createMcpHandler(
-    ({ era, requestInfo, authInfo }) => modernServer(identityOf(requestInfo, authInfo?.clientId ?? 'anonymous'), { calls }, era),
+    ({ era, requestInfo, authInfo }) =>
+      modernServer(identityOf(requestInfo, authInfo?.clientId ?? 'anonymous'), { calls }, era),
     { legacy: shape === 'stateless' ? 'stateless' : 'reject', bus },
   );
   let sessions = 0;
   const host = await startMcpHttpHost({
     name: 'fixture-v2',
     logger: silent,
+    ...(port === undefined ? {} : { port }),
     ...(token === undefined ? {} : { authenticate: tokenAuthenticator([token]) }),
     endpoints: [
       {
@@ -191,12 +213,18 @@ export async function startModernFixture(shape: ModernFixtureShape, token?: stri
           return { close: () => server.close() };
         },
         ...(shape === 'dual'
-          ? { openIdentity: async (principal) => sdkModernIdentity(handler, principal, async () => undefined) }
+          ? {
+              openIdentity: async (principal) => sdkModernIdentity(handler, principal, async () => undefined),
+            }
           : {
               async serve(req, res, context) {
                 const body = context.body as { method?: string } | undefined;
                 if (typeof body?.method === 'string') methods.push(body.method);
-                await sdkModernIdentity(handler, context.principal, async () => undefined).serve(req, res, context.body);
+                await sdkModernIdentity(handler, context.principal, async () => undefined).serve(
+                  req,
+                  res,
+                  context.body,
+                );
               },
             }),
       },
