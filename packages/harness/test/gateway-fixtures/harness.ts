@@ -122,6 +122,8 @@ export interface HarnessConfig {
   grants?: Record<string, { servers: string[]; policy?: Record<string, unknown> }>;
   anonymous?: { servers: string[] };
   audit?: boolean;
+  /** The config's `limits` (session caps, shutdown grace). */
+  limits?: Record<string, number>;
   /** Files written into the gateway's directory first (policy files named relative to it). */
   files?: Record<string, string>;
 }
@@ -146,6 +148,7 @@ export async function startGateway(
     grants,
     ...(config.anonymous ? { anonymous: config.anonymous } : {}),
     ...(config.audit ? { audit: 'audit.jsonl' } : {}),
+    ...(config.limits ? { limits: config.limits } : {}),
   };
   const gateway = await createGateway({
     config: resolveConfig(document, { baseDir: dir }),
