@@ -193,7 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.reconnectWaitMs === undefined ? {} : { reconnectWaitMs: options.reconnectWaitMs }),
   });
-  const modernAgents = new ModernAgents(logger);
+  const modernAgents = new ModernAgents(logger, (server) => metrics.upstreamReconnects.inc({ server }));
   const routes = new Map<string, CoreRoute>();
   for (const runtime of runtimes.values()) {
     const catalogs = new ToolCatalogs(runtime.name, options.toolGate ?? OPEN_GATE, (tools) => {

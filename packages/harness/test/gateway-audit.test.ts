@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
 import {
   call,
   FakeClock,
@@ -43,14 +44,14 @@ const POLICY = {
   },
 };
 
-async function audited() {
+async function audited(agentKind: AgentKind = 'v1') {
   harness = await startGateway(
     {
       servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: POLICY } },
       grants: { alice: { servers: ['fx'] } },
       audit: true,
     },
-    { clock: new FakeClock(T0) },
+    { clock: new FakeClock(T0), agentKind },
   );
   return harness;
 }
@@ -63,9 +64,9 @@ async function rows(h: GatewayHarness): Promise<Array<Record<string, unknown>>> 
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-describe('gateway audit log', () => {
+describe.each(AGENT_KINDS)('gateway audit log (%s client)', (kind) => {
   it(verifies('gateway.audit.rows', 'gateway.audit.secrets'), async () => {
-    const h = await audited();
+    const h = await audited(kind);
     const agent = await h.connect('fx', 'alice');
     await call(agent, 'sessionInfo');
     await call(agent, 'mqttConnect', {
@@ -116,7 +117,7 @@ describe('gateway audit log', () => {
   });
 
   it(verifies('gateway.audit.chain'), async () => {
-    const h = await audited();
+    const h = await audited(kind);
     const agent = await h.connect('fx', 'alice');
     for (let i = 0; i < 4; i++) await call(agent, 'sessionInfo');
     await h.gateway.close();
@@ -130,7 +131,9 @@ describe('gateway audit log', () => {
     expect(tampered.code).toBe(1);
     expect(tampered.out).toMatch(/^broken at line 3: hash does not match the row content/);
   });
+});
 
+describe('gateway audit log on shutdown', () => {
   it(verifies('gateway.audit.shutdown'), async () => {
     const h = await audited();
     const agents = await Promise.all([h.connect('fx', 'alice'), h.connect('fx', 'alice')]);

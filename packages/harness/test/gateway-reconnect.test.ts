@@ -3,8 +3,9 @@
  * stopped with a call in flight, and a stdio upstream that exits. The agent's session survives each;
  * a call caught in flight gets a clear isError, never a hang.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
 import {
   call,
   errorDetails,
@@ -30,14 +31,24 @@ afterEach(async () => {
 
 async function overHttp() {
   upstream = await startFixtureHttp();
-  harness = await startGateway({
-    servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: ALLOW_ALL } },
-    grants: { alice: { servers: ['fx'] } },
-  });
+  harness = await startGateway(
+    {
+      servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: ALLOW_ALL } },
+      grants: { alice: { servers: ['fx'] } },
+    },
+    { agentKind },
+  );
   return { h: harness, up: upstream };
 }
 
-describe('upstream reconnect', { timeout: 90_000 }, () => {
+/** Each test runs once per official client and era (a 2026-era agent's session is its grant's). */
+let agentKind: AgentKind = 'v1';
+
+describe.each(AGENT_KINDS)('upstream reconnect (%s client)', { timeout: 90_000 }, (kind) => {
+  beforeAll(() => {
+    agentKind = kind;
+  });
+
   it(verifies('gateway.reconnect.http-restart'), async () => {
     const { h, up } = await overHttp();
     const agent = await h.connect('fx', 'alice');
@@ -71,10 +82,10 @@ describe('upstream reconnect', { timeout: 90_000 }, () => {
   });
 
   it(verifies('gateway.reconnect.stdio-exit', 'gateway.reconnect.in-flight'), async () => {
-    harness = await startGateway({
-      servers: { fx: stdioFixture({ policy: ALLOW_ALL }) },
-      grants: { alice: { servers: ['fx'] } },
-    });
+    harness = await startGateway(
+      { servers: { fx: stdioFixture({ policy: ALLOW_ALL }) }, grants: { alice: { servers: ['fx'] } } },
+      { agentKind },
+    );
     const h = harness;
     const agent = await h.connect('fx', 'alice');
     const first = (await call(agent, 'sessionInfo')).structuredContent as { pid: number };

@@ -183,10 +183,16 @@ export interface AgentChannel {
   send(message: RpcMessage): Promise<void>;
 }
 
-/** The reply to one request of a channel agent: everything goes on the channel. */
+/**
+ * The reply to one request of a channel agent: everything goes on the channel. An answer that
+ * follows related messages sent in the same tick waits one turn of the event loop: the SDKs' clients
+ * handle a notification a microtask after they read it but an answer at once, so a progress note
+ * that arrived in the same read as its answer would find its handler gone.
+ */
 export class ChannelReply implements Reply {
   private readonly controller = new AbortController();
   private answered = false;
+  private relatedAt = -1;
 
   constructor(
     private readonly channel: AgentChannel,
@@ -198,13 +204,16 @@ export class ChannelReply implements Reply {
   }
 
   related(wire: Wire): void {
-    if (!this.answered) this.channel.send(wire.msg).catch(this.onError);
+    if (this.answered) return;
+    this.relatedAt = currentTurn();
+    this.channel.send(wire.msg).catch(this.onError);
   }
 
   answer(_id: Id, wire: Wire): void {
     if (this.answered) return;
     this.answered = true;
-    this.channel.send(wire.msg).catch(this.onError);
+    if (this.relatedAt === currentTurn()) setImmediate(() => this.channel.send(wire.msg).catch(this.onError));
+    else this.channel.send(wire.msg).catch(this.onError);
   }
 
   cancel(_id: Id, reason?: string): void {
@@ -212,6 +221,20 @@ export class ChannelReply implements Reply {
     this.answered = true;
     this.controller.abort(new Error(reason ?? 'cancelled by the agent'));
   }
+}
+
+/** The current turn of the event loop (for ChannelReply): a counter advanced after each turn it was read in. */
+let turn = 0;
+let advancing = false;
+function currentTurn(): number {
+  if (!advancing) {
+    advancing = true;
+    setImmediate(() => {
+      turn++;
+      advancing = false;
+    });
+  }
+  return turn;
 }
 
 function wireText(wire: Wire): string {

@@ -29,7 +29,12 @@ export async function openLegacyUpstream(
   const identity = sessionIdentity(session);
   const translate = async (): Promise<Upstream> => {
     if (verdict.era !== 'modern') throw new Error('not a 2026-era upstream');
-    return new LegacyToModern(await openModern(server, verdict, identity, events), init, events, logger);
+    return new LegacyToModern(
+      await openModern(server, verdict, identity, { push: (wire) => events.push(wire) }),
+      init,
+      events,
+      logger,
+    );
   };
   if (server.legacySessions === false && verdict.era === 'modern') return translate();
   let link: Link | undefined;
@@ -56,14 +61,17 @@ export async function openModern(
   server: UpstreamServer,
   verdict: Extract<EraVerdict, { era: 'modern' }>,
   identity: string,
-  events: Pick<SessionEvents, 'push'>,
+  events: Pick<SessionEvents, 'push'> & { reconnected?(): void },
   shared = false,
 ): Promise<Upstream> {
   if (server.pool.transport === 'http') return new ModernHttpUpstream(server, verdict, identity);
   const link = server.pool.modernLink(
     presentedOf(verdict.discover, server.name),
     identity,
-    { unsolicited: (wire) => events.push(wire) },
+    {
+      unsolicited: (wire) => events.push(wire),
+      reconnected: async () => events.reconnected?.(),
+    },
     shared,
   );
   try {

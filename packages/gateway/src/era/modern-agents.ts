@@ -94,6 +94,8 @@ export class ModernAgents {
 
   constructor(
     private readonly logger: Logger,
+    /** Counted in the metrics: a held upstream session replaced after the upstream went away. */
+    private readonly onReconnected: (server: string) => void = () => undefined,
     private readonly idleMs = DEFAULT_IDENTITY_IDLE_MS,
   ) {
     this.sweep = setInterval(() => void this.closeIdle(), Math.max(10, Math.min(idleMs / 4, 60_000)));
@@ -130,10 +132,16 @@ export class ModernAgents {
     if (held === undefined) {
       held =
         verdict.era === 'modern'
-          ? openModern(server, verdict, identity, { push: () => undefined }, true).then(
-              (u) => new SharedModern(u, identity),
-            )
-          : ModernToLegacy.open(server, identity, this.seal, this.logger);
+          ? openModern(
+              server,
+              verdict,
+              identity,
+              { push: () => undefined, reconnected: () => this.onReconnected(server.name) },
+              true,
+            ).then((u) => new SharedModern(u, identity))
+          : ModernToLegacy.open(server, identity, this.seal, this.logger, () =>
+              this.onReconnected(server.name),
+            );
       // A failed opening is not kept: the next request tries again.
       held.catch(() => this.held.delete(key));
       this.held.set(key, held);

@@ -71,6 +71,7 @@ export class ModernToLegacy implements Upstream, HeldHost {
     identity: string,
     seal: StateSeal,
     logger: Logger,
+    onReconnected: () => void = () => undefined,
   ): Promise<ModernToLegacy> {
     let translation: ModernToLegacy | undefined;
     const link = server.pool.link(
@@ -78,7 +79,10 @@ export class ModernToLegacy implements Upstream, HeldHost {
       identity,
       {
         unsolicited: (wire) => translation?.unsolicited(wire),
-        reconnected: async (l) => translation?.prepare(l),
+        reconnected: async (l) => {
+          onReconnected();
+          await translation?.prepare(l);
+        },
       },
       true,
     );

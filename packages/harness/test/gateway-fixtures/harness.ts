@@ -24,6 +24,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, pino } from 'pino';
+import { type AgentKind, connectAgent } from './agents.js';
 import { createFixtureServer } from './server.js';
 
 export const silent = pino({ level: 'silent' });
@@ -103,8 +104,15 @@ export interface GatewayHarness {
   dir: string;
   /** Starts the HTTP front. */
   listen(): Promise<McpHttpHost>;
-  /** An SDK client in memory, as `principal` (a grant label, or 'anonymous'). */
+  /**
+   * An agent of the harness's kind as `grant` (a grant label, or 'anonymous'): the v1 SDK client in
+   * memory (the default), or the v2 client over HTTP in the 2025 era or pinned to 2026-07-28. The v2
+   * clients are typed as the v1 one here: the suites use only what both offer (callTool, listTools,
+   * readResource, ...).
+   */
   connect(server: string, grant: string, options?: ClientOptions): Promise<Client>;
+  /** The agent kind `connect` gives. */
+  readonly agentKind: AgentKind;
   connectHttp(
     server: string,
     token: string | undefined,
@@ -132,8 +140,9 @@ let counter = 0;
 
 export async function startGateway(
   config: HarnessConfig,
-  options: Omit<GatewayOptions, 'config'> & { logger?: Logger } = {},
+  options: Omit<GatewayOptions, 'config'> & { logger?: Logger; agentKind?: AgentKind } = {},
 ): Promise<GatewayHarness> {
+  const { agentKind = 'v1', ...gatewayOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'gw-test-'));
   for (const [name, text] of Object.entries(config.files ?? {})) await writeFile(join(dir, name), text);
   const tokens: Record<string, string> = {};
@@ -154,9 +163,10 @@ export async function startGateway(
     config: resolveConfig(document, { baseDir: dir }),
     logger: silent,
     backoff: { initialMs: 20, maxMs: 200 },
-    ...options,
+    ...gatewayOptions,
   });
   const clients: Client[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
   const harness: GatewayHarness = {
     gateway,
     http: undefined,
@@ -166,7 +176,18 @@ export async function startGateway(
       harness.http = await gateway.listen();
       return harness.http;
     },
+    agentKind,
     async connect(server, grant, clientOptions) {
+      if (agentKind !== 'v1') {
+        const http = harness.http ?? (await harness.listen());
+        const agent = await connectAgent(
+          `${http.url}/servers/${server}/mcp`,
+          grant === 'anonymous' ? undefined : tokens[grant],
+          agentKind,
+        );
+        closers.push(() => agent.close());
+        return agent.raw as Client;
+      }
       const [agentSide, gatewaySide] = InMemoryTransport.createLinkedPair();
       const principal: Principal =
         grant === 'anonymous' ? { id: 'anonymous', kind: 'anonymous' } : { id: grant, kind: 'grant' };
@@ -198,6 +219,7 @@ export async function startGateway(
     },
     async closeClients() {
       await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+      await Promise.all(closers.splice(0).map((close) => close()));
     },
     async close() {
       await harness.closeClients();
