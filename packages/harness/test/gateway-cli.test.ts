@@ -230,7 +230,14 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
       properties: Record<string, unknown>;
       $defs: Record<string, unknown>;
     };
-    expect(Object.keys(schema.properties)).toEqual(['$schema', 'servers', 'grants', 'anonymous', 'audit']);
+    expect(Object.keys(schema.properties)).toEqual([
+      '$schema',
+      'servers',
+      'grants',
+      'anonymous',
+      'audit',
+      'limits',
+    ]);
     expect(Object.keys(schema.$defs)).toContain('GatewayPolicy');
   });
 });

@@ -14,7 +14,6 @@ import { makeTempDir } from '../src/targets/run-scope.js';
 import { AGENT_KINDS, type Agent, connectAgent } from './gateway-fixtures/agents.js';
 import {
   errorDetails,
-  type GatewayHarness,
   startFixtureHttp,
   startGateway,
   stdioFixture,
