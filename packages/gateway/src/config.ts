@@ -17,6 +17,7 @@ const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const DEFAULT_SESSIONS_PER_GRANT = 32;
 export const DEFAULT_SESSIONS = 10_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
 
 /** Headers an identity header may not replace. */
 const RESERVED_HEADERS = new Set(['authorization', 'content-type', 'content-length', 'accept', 'host']);
@@ -117,6 +118,14 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
           sessions: sessionCap
             .optional()
             .describe(`2025-era sessions the gateway holds open at once (default ${DEFAULT_SESSIONS}).`),
+          sessionIdleMs: z
+            .number()
+            .int()
+            .positive()
+            .optional()
+            .describe(
+              `A 2025-era session with no open stream and no request for this long is closed, its upstream session with it (default ${DEFAULT_SESSION_IDLE_MS} ms): clients that exit without a DELETE leave sessions behind.`,
+            ),
           shutdownGraceMs: z
             .number()
             .int()
@@ -172,7 +181,7 @@ export interface GatewayConfig {
   /** Present only when the config explicitly allows anonymous access. */
   anonymous: GrantConfig | undefined;
   auditPath: string | undefined;
-  limits: { sessionsPerGrant: number; sessions: number; shutdownGraceMs: number };
+  limits: { sessionsPerGrant: number; sessions: number; sessionIdleMs: number; shutdownGraceMs: number };
 }
 
 export const ANONYMOUS_GRANT = 'anonymous';
@@ -327,6 +336,7 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
     limits: {
       sessionsPerGrant: doc.limits?.sessionsPerGrant ?? DEFAULT_SESSIONS_PER_GRANT,
       sessions: doc.limits?.sessions ?? DEFAULT_SESSIONS,
+      sessionIdleMs: doc.limits?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
       shutdownGraceMs: doc.limits?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
   };

@@ -222,7 +222,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       total: config.limits.sessions,
       grantCap: (label: string) => config.grants.get(label)?.maxSessions,
     },
-    ...(options.idleSessionMs === undefined ? {} : { idleSessionMs: options.idleSessionMs }),
+    idleSessionMs: options.idleSessionMs ?? config.limits.sessionIdleMs,
   };
   const core: ForwardingCore = createForwardingCore(coreOptions);
   for (const runtime of runtimes.values()) runtime.onPolicyApplied(() => core.toolsChanged(runtime.name));

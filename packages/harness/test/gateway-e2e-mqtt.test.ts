@@ -12,6 +12,7 @@ import { verifies } from '../src/requirements/index.js';
 import { BASTION_BINS, type McpServerProcess, startMqttServerProcess } from '../src/targets/mcp-process.js';
 import { type MqttBrokerTarget, mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
+import { AGENT_KINDS } from './gateway-fixtures/agents.js';
 import {
   call,
   FakeClock,
@@ -41,8 +42,11 @@ const OPERATOR_POLICY = {
 };
 
 describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) => {
-  for (const kind of ['stdio', 'http'] as const) {
-    describe(`bastion-mqtt over ${kind}`, { timeout: 90_000 }, () => {
+  // Every transport of the server, with every official client (v1, and v2 in both eras).
+  for (const [kind, agentKind] of (['stdio', 'http'] as const).flatMap((k) =>
+    AGENT_KINDS.map((a) => [k, a] as const),
+  )) {
+    describe(`bastion-mqtt over ${kind}, ${agentKind} client`, { timeout: 90_000 }, () => {
       const marker = randomUUID();
       const clock = new FakeClock(T0);
       let server: McpServerProcess | undefined;
@@ -75,7 +79,7 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
             // POLICY.md's text, byte for byte, as a policy file next to the config.
             files: { 'mqtt-policy.json': MQTT_POLICY_TEXT },
           },
-          { clock },
+          { clock, agentKind },
         );
         const checks = await h.gateway.checkUpstreams();
         expect(checks).toEqual([{ server: 'mqtt', state: 'ok', problems: [] }]);

@@ -13,6 +13,7 @@ import { verifies } from '../src/requirements/index.js';
 import { BASTION_BINS, type McpServerProcess, startSshServerProcess } from '../src/targets/mcp-process.js';
 import { type SshHostTarget, sshHostProviders } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
+import { AGENT_KINDS } from './gateway-fixtures/agents.js';
 import {
   call,
   FakeClock,
@@ -41,8 +42,11 @@ const OPERATOR_POLICY = {
 };
 
 describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
-  for (const kind of ['stdio', 'http'] as const) {
-    describe(`bastion-ssh over ${kind}`, { timeout: 90_000 }, () => {
+  // Every transport of the server, with every official client (v1, and v2 in both eras).
+  for (const [kind, agentKind] of (['stdio', 'http'] as const).flatMap((k) =>
+    AGENT_KINDS.map((a) => [k, a] as const),
+  )) {
+    describe(`bastion-ssh over ${kind}, ${agentKind} client`, { timeout: 90_000 }, () => {
       const marker = randomUUID();
       const upstreamToken = randomBytes(16).toString('hex');
       const clock = new FakeClock(T0);
@@ -80,7 +84,7 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
             // POLICY.md's text, byte for byte.
             files: { 'ssh-policy.json': SSH_POLICY_TEXT },
           },
-          { clock },
+          { clock, agentKind },
         );
         expect(await h.gateway.checkUpstreams()).toEqual([{ server: 'ssh', state: 'ok', problems: [] }]);
       });

@@ -77,7 +77,11 @@ export async function connectAgent(
       listTools: async () => (await client.listTools()).tools,
       readResource: (uri) => client.readResource({ uri }),
       sessionId: () => (transport instanceof V1Transport ? transport.sessionId : undefined),
-      close: () => client.close().catch(() => undefined),
+      // A client that is done ends its session (DELETE), as a well-behaved one does.
+      close: async () => {
+        if (transport instanceof V1Transport) await transport.terminateSession().catch(() => undefined);
+        await client.close().catch(() => undefined);
+      },
       raw: client,
     };
   }
@@ -103,7 +107,10 @@ export async function connectAgent(
     listTools: async () => (await client.listTools()).tools,
     readResource: (uri) => client.readResource({ uri }),
     sessionId: () => transport.sessionId,
-    close: () => client.close().catch(() => undefined),
+    close: async () => {
+      if (transport.sessionId !== undefined) await transport.terminateSession().catch(() => undefined);
+      await client.close().catch(() => undefined);
+    },
     raw: client,
   };
 }
