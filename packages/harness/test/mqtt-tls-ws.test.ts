@@ -1,4 +1,6 @@
 /** TLS, mutual TLS and WebSocket transports: declared only for brokers that offer them. */
+
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterEach, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { mqttBrokerProvidersWith } from '../src/targets/mqtt/index.js';
@@ -32,7 +34,7 @@ describeEachTier('MQTT over TLS', mqttBrokerProvidersWith('tls'), (ctx) => {
       connectArgs(t, 'mqtts', { port: t.listeners.mutualTls?.port }),
     );
     expect(withoutCert.isError).toBe(true);
-    expect(withoutCert.structuredContent).toMatchObject({ code: 'TLS_FAILED' });
+    expect(errorDataOf(withoutCert)).toMatchObject({ code: 'TLS_FAILED' });
     const result = await s.call('mqttConnect', connectArgs(t, 'mutualTls'));
     expect(result.isError).toBeFalsy();
     const everything = JSON.stringify([result, await s.call('mqttStatus')]);

@@ -1,3 +1,4 @@
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openSession, startAedes, type TestBroker, type TestSession, textOf } from './support.js';
 
@@ -25,10 +26,16 @@ async function connected(options = {}) {
   return s;
 }
 
-/** Bad input is refused by schema or as InvalidParams: an error result, never a crash or a broker call. */
+/**
+ * Bad input is a tool error the model can correct (spec 2025-11-25): refused by the schema ("Input
+ * validation error") or by the tool with code INVALID_INPUT; never a protocol error, a crash or a
+ * broker call.
+ */
 function expectInvalid(result: Awaited<ReturnType<TestSession['call']>>, pattern: RegExp) {
   expect(result.isError).toBe(true);
-  expect(textOf(result)).toMatch(/MCP error -32602/);
+  expect(textOf(result)).not.toMatch(/MCP error/);
+  if (!textOf(result).startsWith('Input validation error'))
+    expect(errorDataOf(result)?.code).toBe('INVALID_INPUT');
   expect(textOf(result)).toMatch(pattern);
 }
 
@@ -115,7 +122,7 @@ describe('invalid input', () => {
     ] as const) {
       const result = await s.call(tool, { ...args, connection: 'nope' });
       expect(result.isError, tool).toBe(true);
-      expect(result.structuredContent, tool).toMatchObject({
+      expect(errorDataOf(result), tool).toMatchObject({
         code: 'UNKNOWN_CONNECTION',
         connections: ['default'],
       });

@@ -7,7 +7,41 @@ const issue = 'issue #2 section 2 (the MQTT MCP server)';
 const spec311 = 'MQTT 3.1.1';
 const spec5 = 'MQTT 5.0';
 
+const wave2 = 'issue #9 (current MCP on every server: SDK v2, both protocol eras)';
+const wave2Resources = 'issue #13, MQTT item 1 (topics as resources)';
+
 export const mqttRequirements: Requirement[] = [
+  // Both protocol eras, through the official clients.
+  {
+    id: 'mqtt.clients.success-paths',
+    statement:
+      "every tool's success path passes through the official client's own callTool (v1 2025-11-25, v2 in both eras) with the original texts",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.clients.error-paths',
+    statement:
+      "every tool's error paths reach the official client's own callTool as isError results with a stable code, never a thrown -32602",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.eras.listen-updates',
+    statement:
+      'a received MQTT message reaches a 2026-07-28 client as resources/updated on its subscriptions/listen stream',
+    source: wave2,
+  },
+  {
+    id: 'mqtt.eras.identity-isolation',
+    statement:
+      "in the stateless era a connection belongs to the caller's identity: the same token reaches it from any client, another token can neither see nor use it nor hear of its topics",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.resources.subscribe-2025',
+    statement:
+      'a topic is a resource mqtt://{connection}/{topic} holding its last message; resources/subscribe sends updates as messages arrive',
+    source: wave2Resources,
+  },
   // The original's contract.
   {
     id: 'mqtt.compat.tool-schema',
