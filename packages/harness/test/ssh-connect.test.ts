@@ -93,7 +93,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
       hostFingerprint: target.hostKey.fingerprint,
     });
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('auth_failed');
+    expect(result.structured.code).toBe('AUTH_FAILED');
     expect(result.text).toContain(username);
     expect(JSON.stringify(result)).not.toContain(wrongPassword);
     const list = await callTool<{ connections: unknown[] }>(client, 'listConnections', {});
@@ -106,7 +106,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     const pinned = otherFingerprint();
     const result = await callTool(client, 'connect', connectArgs(target, 'key', { hostFingerprint: pinned }));
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('host_key_rejected');
+    expect(result.structured.code).toBe('HOST_KEY_REJECTED');
     expect(result.structured.offeredFingerprint).toBe(target.hostKey.fingerprint);
     expect(result.text).toContain(target.hostKey.fingerprint);
     expect(result.text).toContain(pinned);
@@ -118,7 +118,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     const { hostFingerprint: _, ...args } = connectArgs(target, 'key');
     const result = await callTool(client, 'connect', args);
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('host_key_rejected');
+    expect(result.structured.code).toBe('HOST_KEY_REJECTED');
     expect(result.text).toContain(`the server offered ${target.hostKey.fingerprint}`);
   });
 
@@ -156,7 +156,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
       plain: 'known_hosts',
       hashed: 'known_hosts',
       wildcard: 'known_hosts',
-      changed: 'refused:host_key_rejected',
+      changed: 'refused:HOST_KEY_REJECTED',
     });
   });
 
@@ -184,7 +184,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     expect(target.hostKey.fingerprint).not.toBe(before);
     const changed = await callTool(await server.session(), 'connect', args);
     expect(changed.isError).toBe(true);
-    expect(changed.structured.code).toBe('host_key_rejected');
+    expect(changed.structured.code).toBe('HOST_KEY_REJECTED');
     expect(changed.text).toContain(`the server offered ${target.hostKey.fingerprint}`);
   });
 

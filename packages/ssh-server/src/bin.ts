@@ -2,12 +2,12 @@
  * `bastion-ssh`: the only file that reads argv and the environment, installs signal handlers and
  * exits. Logs are JSON on stderr; stdout carries only MCP messages in stdio mode.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { createBinLogger, installProcessHandlers, logListening } from '@bastion/mcp-http/kit';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { ConfigError, parseConfig, type SshServerConfigInput } from './config.js';
 import { startSshHttpServer } from './http.js';
-import { createSshServer, createSshServerShared, SERVER_VERSION } from './server.js';
+import { buildSshMcpServer, createSshServerShared, createSshState, SERVER_VERSION } from './server.js';
 
 const program = new Command()
   .name('bastion-ssh')
@@ -23,8 +23,22 @@ const program = new Command()
     ).env('BASTION_SSH_AUTH_TOKEN'),
   )
   .option(
+    '--identity-header <name>',
+    'HTTP: header in which a trusted gateway names the identity it acts for',
+  )
+  .option(
     '--allowed-origins <origins>',
     "HTTP: browser origins allowed besides the server's own, comma-separated",
+  )
+  .option(
+    '--session-idle-timeout-ms <ms>',
+    'HTTP: close a 2025-era session with no stream and no request after this',
+    '600000',
+  )
+  .option(
+    '--identity-idle-timeout-ms <ms>',
+    "HTTP: end a 2026-era identity's connections after this long idle",
+    '1800000',
   )
   .option(
     '--allow-hosts <list>',
@@ -45,7 +59,7 @@ const program = new Command()
     'largest file uploadFile/downloadFile transfers',
     String(16 * 1024 * 1024),
   )
-  .option('--max-connections <n>', 'SSH connections per MCP session', '8')
+  .option('--max-connections <n>', 'SSH connections per MCP session or identity', '8')
   .option('--max-execs <n>', 'concurrent exec calls per connection', '4')
   .option('--keepalive-interval-ms <ms>', 'SSH keepalive interval (0 disables)', '15000')
   .option('--keepalive-count-max <n>', 'unanswered keepalives before a connection is dead', '3')
@@ -64,7 +78,10 @@ const input: SshServerConfigInput = {
   port: o.port as string,
   // An empty BASTION_SSH_AUTH_TOKEN means none, as an unset one does.
   authToken: (o.authToken as string | undefined) || undefined,
+  identityHeader: o.identityHeader as string | undefined,
   allowedOrigins: o.allowedOrigins as string | undefined,
+  sessionIdleTimeoutMs: o.sessionIdleTimeoutMs as string,
+  identityIdleTimeoutMs: o.identityIdleTimeoutMs as string,
   allowHosts: o.allowHosts as string | undefined,
   knownHostsFile: o.knownHosts as string | undefined,
   trustOnFirstUse: o.trustOnFirstUse === true,
@@ -89,26 +106,8 @@ try {
   process.exit(2);
 }
 
-const logger = pino(
-  {
-    name: 'bastion-ssh',
-    level: config.logLevel,
-    // Nothing logs these; the redaction is a second line of defence.
-    redact: {
-      paths: [
-        'password',
-        'privateKey',
-        'passphrase',
-        'authToken',
-        '*.password',
-        '*.privateKey',
-        '*.passphrase',
-      ],
-      censor: '[redacted]',
-    },
-  },
-  pino.destination(2),
-);
+// JSON logs on stderr only: in stdio mode stdout carries nothing but MCP messages.
+const logger = createBinLogger('bastion-ssh', config.logLevel);
 
 let shared: Awaited<ReturnType<typeof createSshServerShared>>;
 try {
@@ -118,40 +117,19 @@ try {
   process.exit(2);
 }
 
-// One failed call must never end the process; anything that escapes is logged, not fatal.
-process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
-
-let shutdown: () => Promise<void>;
 if (config.transport === 'http') {
   const host = await startSshHttpServer(config, { logger, shared });
-  shutdown = () => host.close();
+  installProcessHandlers(logger, () => host.close());
 } else {
-  const session = createSshServer(config, { logger, shared });
-  const transport = new StdioServerTransport();
-  transport.onclose = () => {
-    void session.close().then(() => process.exit(0));
-  };
-  await session.server.connect(transport);
-  logger.info({ name: 'bastion-ssh', transport: 'stdio' }, 'listening');
-  process.stdin.on('end', () => {
-    void session.close().then(() => process.exit(0));
+  // Over stdio the process is the one identity: one set of connections, whichever era it opens.
+  const ctx = createSshState(config, { logger, shared });
+  const handle = serveStdio(() => buildSshMcpServer(ctx), {
+    onerror: (err) => logger.warn({ err }, 'stdio transport error'),
   });
-  shutdown = () => session.close();
-}
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+  const { stop } = installProcessHandlers(logger, async () => {
+    await ctx.registry.closeAll();
+    await handle.close();
   });
+  process.stdin.on('end', () => void stop('stdin closed'));
+  logListening(logger, { transport: 'stdio' });
 }

@@ -3,6 +3,7 @@
  * a command line in one go. Values come from the command line as strings (bin.ts) or from code.
  */
 import { normalizeOrigin } from '@bastion/mcp-http';
+import { describeConfigIssues } from '@bastion/mcp-http/kit';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -42,7 +43,24 @@ export const sshServerConfigSchema = z
     transport: z.enum(['stdio', 'http']).default('stdio'),
     host: z.string().min(1).default('127.0.0.1'),
     port: count(0, 65535).default(4100),
-    authToken: z.string().min(16, 'authToken must be at least 16 characters').optional(),
+    /**
+     * When set, every HTTP request needs `Authorization: Bearer <token>`, one of these; each token is
+     * its own identity for the state of the stateless era.
+     */
+    authToken: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value : [value]))
+      .pipe(z.array(z.string().min(16, 'must be at least 16 characters')).min(1))
+      .optional(),
+    /** A header in which a caller holding a token names the identity it acts for (a gateway). */
+    identityHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .optional(),
+    /** A 2025-era session with no open stream and no request for this long is closed. */
+    sessionIdleTimeoutMs: count(1, 86_400_000).default(10 * 60_000),
+    /** A 2026-era identity with no request and no open stream for this long loses its connections. */
+    identityIdleTimeoutMs: count(1, 86_400_000).default(30 * 60_000),
     /** Browser origins allowed besides the server's own; `null` never is. */
     allowedOrigins: z
       .union([z.string(), z.array(z.string())])
@@ -101,13 +119,17 @@ export const sshServerConfigSchema = z
   .superRefine(
     (c, ctx) => {
       if (c.defaultTimeoutMs > c.maxTimeoutMs) {
-        ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: 'must not exceed maxTimeoutMs' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultTimeoutMs'],
+          message: 'must not exceed --max-timeout-ms',
+        });
       }
       if (c.defaultMaxOutputBytes > c.maxOutputBytes) {
         ctx.addIssue({
           code: 'custom',
           path: ['defaultMaxOutputBytes'],
-          message: 'must not exceed maxOutputBytes',
+          message: 'must not exceed --max-output-bytes',
         });
       }
       if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {
@@ -122,7 +144,14 @@ export const sshServerConfigSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['authToken'],
-          message: `an auth token is required when listening on a non-loopback address (${c.host})`,
+          message: `is required when listening on a non-loopback address (${c.host})`,
+        });
+      }
+      if (c.identityHeader !== undefined && c.authToken === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identityHeader'],
+          message: 'needs --auth-token: without a token anybody could claim any identity',
         });
       }
     },
@@ -132,24 +161,27 @@ export const sshServerConfigSchema = z
 export type SshServerConfigInput = z.input<typeof sshServerConfigSchema>;
 export type SshServerConfig = z.output<typeof sshServerConfigSchema>;
 
+/** Options whose flag is not their name in kebab case. */
+export const FLAG_NAMES: Readonly<Record<string, string>> = {
+  defaultTimeoutMs: '--timeout-ms',
+  knownHostsFile: '--known-hosts',
+  maxConnectionsPerSession: '--max-connections',
+  maxExecsPerConnection: '--max-execs',
+};
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(readonly issues: ReadonlyArray<z.core.$ZodIssue>) {
+    super(`invalid configuration:\n${describeConfigIssues(issues, FLAG_NAMES).replace(/^/gm, '  - ')}`);
   }
 }
 
-/** Parses options; throws a ConfigError listing every problem. Never echoes the auth token. */
+/** Parses options; throws a ConfigError naming every problem by its flag. Never echoes the auth token. */
 export function parseConfig(input: SshServerConfigInput): SshServerConfig {
   const result = sshServerConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const path = issue.path.join('.');
-      return path === '' ? issue.message : `${path}: ${issue.message}`;
-    }),
-  );
+  throw new ConfigError(result.error.issues);
 }
 
 export function hostIsAllowed(allow: ReadonlyArray<AllowedHost>, host: string, port: number): boolean {

@@ -89,7 +89,7 @@ export class ManagedConnection {
 
   /** The live connection, reconnecting once first if it is gone. */
   async acquire(): Promise<{ connection: SshConnection; reconnected: boolean }> {
-    if (this.state === 'closed') throw new SshError('closed', `connection ${this.id} is closed`);
+    if (this.state === 'closed') throw new SshError('CLOSED', `connection ${this.id} is closed`);
     if (this.state === 'ready' && this.connection.isOpen())
       return { connection: this.connection, reconnected: false };
     return { connection: await this.reconnect(), reconnected: true };
@@ -122,7 +122,7 @@ export class ManagedConnection {
     if (this.reconnecting) return this.reconnecting;
     const params = this.params;
     if (params === undefined || this.state === 'closed') {
-      return Promise.reject(new SshError('closed', `connection ${this.id} is closed`));
+      return Promise.reject(new SshError('CLOSED', `connection ${this.id} is closed`));
     }
     this.state = 'reconnecting';
     this.log.info({ connectionId: this.id }, 'ssh reconnecting');
@@ -139,7 +139,7 @@ export class ManagedConnection {
       .then(async (connection) => {
         if (this.state === 'closed') {
           await connection.end();
-          throw new SshError('closed', `connection ${this.id} was closed while reconnecting`);
+          throw new SshError('CLOSED', `connection ${this.id} was closed while reconnecting`);
         }
         const old = this.connection;
         this.connection = connection;
@@ -156,9 +156,9 @@ export class ManagedConnection {
         const cause = err instanceof Error ? err.message : String(err);
         this.lastError = `reconnect failed: ${cause}`;
         this.log.warn({ connectionId: this.id, reason: this.lastError }, 'ssh reconnect failed');
-        if (err instanceof SshError && err.code === 'closed') throw err;
+        if (err instanceof SshError && err.code === 'CLOSED') throw err;
         throw new SshError(
-          'reconnect_failed',
+          'RECONNECT_FAILED',
           `the connection to ${params.host}:${params.port} was lost and reconnecting failed: ${cause}`,
           { connectionId: this.id, cause: err instanceof SshError ? err.code : undefined },
           { cause: err },
@@ -204,10 +204,10 @@ export class ConnectionRegistry {
 
   /** Opens a connection under the per-session limit. */
   async open(name: string, params: ConnectParams): Promise<ManagedConnection> {
-    if (this.closed) throw new SshError('closed', 'this session is closing');
+    if (this.closed) throw new SshError('CLOSED', 'this session is closing');
     if (this.connections.size + this.pending >= this.limits.maxConnections) {
       throw new SshError(
-        'too_many_connections',
+        'TOO_MANY_CONNECTIONS',
         `this session already has ${this.limits.maxConnections} connections (the limit); disconnect one first`,
         { limit: this.limits.maxConnections },
       );
@@ -222,7 +222,7 @@ export class ConnectionRegistry {
     const managed = new ManagedConnection(name, params, connection, this.log);
     if (this.closed) {
       await managed.close();
-      throw new SshError('closed', 'this session closed while connecting');
+      throw new SshError('CLOSED', 'this session closed while connecting');
     }
     this.connections.set(managed.id, managed);
     return managed;
@@ -232,7 +232,7 @@ export class ConnectionRegistry {
     const found = this.connections.get(connectionId);
     if (found === undefined) {
       throw new SshError(
-        'unknown_connection',
+        'UNKNOWN_CONNECTION',
         `no connection '${connectionId}' in this session (listConnections shows the open ones)`,
         { connectionId },
       );

@@ -104,7 +104,7 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
       .filter(Boolean)
       .join(', ');
     return new SshError(
-      'auth_failed',
+      'AUTH_FAILED',
       `authentication failed for ${target} (tried: ${methods || 'none'})`,
       {},
       { cause: err },
@@ -112,7 +112,7 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   }
   if (err.level === 'client-timeout') {
     return new SshError(
-      'connect_timeout',
+      'CONNECT_TIMEOUT',
       `no SSH handshake with ${target} within ${p.readyTimeoutMs} ms`,
       {},
       { cause: err },
@@ -120,7 +120,7 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   }
   const code = err.code ? ` (${err.code})` : '';
   return new SshError(
-    'connect_failed',
+    'CONNECT_FAILED',
     `could not connect to ${target}${code}: ${err.message}`,
     {},
     { cause: err },
@@ -180,7 +180,7 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
       client.off('close', onEarlyClose);
       client.end();
       if (refusal !== undefined) {
-        reject(new SshError('host_key_rejected', refusal, {}, { cause: err }));
+        reject(new SshError('HOST_KEY_REJECTED', refusal, {}, { cause: err }));
         return;
       }
       reject(connectError(err, params));
@@ -206,7 +206,7 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
       client.off('close', onEarlyClose);
       reject(
         new SshError(
-          'invalid_input',
+          'INVALID_INPUT',
           `cannot use the given credentials: ${(err as Error).message}`,
           {},
           { cause: err },
@@ -237,7 +237,7 @@ function makeConnection(
             if (err)
               reject(
                 new SshError(
-                  'connection_lost',
+                  'CONNECTION_LOST',
                   `could not start the command: ${err.message}`,
                   {},
                   { cause: err },
@@ -248,7 +248,7 @@ function makeConnection(
         } catch (err) {
           reject(
             new SshError(
-              'connection_lost',
+              'CONNECTION_LOST',
               `could not start the command: ${(err as Error).message}`,
               {},
               { cause: err },
@@ -262,13 +262,13 @@ function makeConnection(
         try {
           client.sftp((err, s) => {
             if (err)
-              reject(new SshError('sftp_failed', `could not open SFTP: ${err.message}`, {}, { cause: err }));
+              reject(new SshError('SFTP_FAILED', `could not open SFTP: ${err.message}`, {}, { cause: err }));
             else resolve(s);
           });
         } catch (err) {
           reject(
             new SshError(
-              'connection_lost',
+              'CONNECTION_LOST',
               `could not open SFTP: ${(err as Error).message}`,
               {},
               { cause: err },
@@ -363,7 +363,7 @@ function wrapSftp(sftp: SFTPWrapper): SftpSession {
   });
   const sftpError = (what: string, path: string, err: Error) =>
     new SshError(
-      'sftp_failed',
+      'SFTP_FAILED',
       `${what} ${path} failed: ${err.message}`,
       { remotePath: path },
       { cause: err },

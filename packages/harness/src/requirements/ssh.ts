@@ -4,11 +4,29 @@ const issue = 'issue #3 (the SSH MCP server)';
 const mcpSsh = (defect: string) => `UPSTREAMS.md, Mcp Ssh defect: ${defect}`;
 
 export const sshRequirements: Requirement[] = [
+  {
+    id: 'ssh.clients.success-paths',
+    statement:
+      "every tool's success path passes through the official client's own callTool (v1 2025-11-25, v2 in both eras)",
+    source: 'issue #9 item 4',
+  },
+  {
+    id: 'ssh.clients.error-paths',
+    statement:
+      'a wrong password, a host not allowed, a wrong or missing fingerprint (naming the offered one), exec on an unknown or disconnected connection, disconnect twice, a missing file or directory: isError results with a stable code in every official client, never a thrown -32602',
+    source: 'issue #9 item 4',
+  },
+  {
+    id: 'ssh.eras.identity-isolation',
+    statement:
+      "in the stateless era a connection belongs to the caller's identity: the same token reaches it from any client, another token can neither list nor use it",
+    source: 'issue #9 item 3',
+  },
   { id: 'ssh.auth.password', statement: 'connects with a username and password', source: issue },
   { id: 'ssh.auth.key', statement: 'connects with a private key', source: issue },
   {
     id: 'ssh.auth.wrong-password',
-    statement: 'refuses a wrong password as auth_failed without echoing it',
+    statement: 'refuses a wrong password as AUTH_FAILED without echoing it',
     source: issue,
   },
   {

@@ -9,7 +9,7 @@ export {
   type ProcessHandlers,
   SECRET_FIELDS,
 } from './bin.js';
-export { runTool } from './run-tool.js';
+export { type RunToolOptions, runTool } from './run-tool.js';
 export {
   ERROR_META_KEY,
   errorDataOf,

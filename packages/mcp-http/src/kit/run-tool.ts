@@ -7,15 +7,28 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { ToolError, toolError } from './tool-result.js';
 
+export interface RunToolOptions {
+  /**
+   * Turns a failure a server knows how to describe (a library's error with a useful message) into
+   * its ToolError; undefined leaves it unforeseen.
+   */
+  classify?: (err: unknown) => ToolError | undefined;
+}
+
 export async function runTool(
   logger: Logger,
   tool: string,
   body: () => Promise<CallToolResult>,
+  options: RunToolOptions = {},
 ): Promise<CallToolResult> {
   try {
     return await body();
   } catch (err) {
-    if (err instanceof ToolError) return err.toToolResult();
+    const known = err instanceof ToolError ? err : options.classify?.(err);
+    if (known !== undefined) {
+      logger.debug({ tool, code: known.code }, 'tool call failed');
+      return known.toToolResult();
+    }
     logger.error({ err, tool }, 'tool failed unexpectedly');
     return toolError('INTERNAL_ERROR', `${tool} failed unexpectedly; the server logged the cause`);
   }

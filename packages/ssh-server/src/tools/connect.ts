@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { hostIsAllowed } from '../config.js';
@@ -63,8 +63,8 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
         'Authenticate with password, privateKey (+ passphrase) or agent. The host key must match hostFingerprint, ' +
         "the server's known_hosts file, or be trusted on first use if the server allows it; a refusal names the " +
         'fingerprint the server offered so a person can verify and pin it. Several connections, to several hosts, may be open.',
-      inputSchema: connectInput,
-      outputSchema: connectOutput,
+      inputSchema: z.object(connectInput),
+      outputSchema: z.object(connectOutput),
       annotations: {
         readOnlyHint: false,
         destructiveHint: false,
@@ -79,7 +79,7 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
           return await connect(ctx, args);
         } catch (err) {
           // Library messages should never carry a secret; make sure of it before the text leaves.
-          const error = toSshError(err, 'connect_failed', 'connect failed');
+          const error = toSshError(err, 'CONNECT_FAILED', 'connect failed');
           throw new SshError(error.code, redact(error.message, secrets), error.details);
         }
       });
@@ -87,34 +87,32 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
   );
 }
 
-type ConnectArgs = {
-  [K in keyof typeof connectInput]: z.output<(typeof connectInput)[K]>;
-};
+type ConnectArgs = z.output<z.ZodObject<typeof connectInput>>;
 
 async function connect(ctx: ToolContext, args: ConnectArgs) {
   const { config } = ctx;
   const host = args.host.trim();
   if (args.password === undefined && args.privateKey === undefined && args.agent !== true) {
-    throw new SshError('invalid_input', 'give a password, a privateKey or agent: true to authenticate');
+    throw new SshError('INVALID_INPUT', 'give a password, a privateKey or agent: true to authenticate');
   }
   if (args.passphrase !== undefined && args.privateKey === undefined) {
-    throw new SshError('invalid_input', 'passphrase is only used with privateKey');
+    throw new SshError('INVALID_INPUT', 'passphrase is only used with privateKey');
   }
   if (args.privateKey !== undefined) {
     const parsed = ssh2.utils.parseKey(args.privateKey, args.passphrase);
     if (parsed instanceof Error) {
-      throw new SshError('invalid_input', `privateKey could not be used: ${parsed.message}`);
+      throw new SshError('INVALID_INPUT', `privateKey could not be used: ${parsed.message}`);
     }
   }
   if (args.agent === true && config.sshAgent === undefined) {
     throw new SshError(
-      'invalid_input',
+      'INVALID_INPUT',
       'agent authentication is off: the server was not started with --ssh-agent',
     );
   }
   if (!hostIsAllowed(config.allowHosts, host, args.port)) {
     throw new SshError(
-      'host_not_allowed',
+      'HOST_NOT_ALLOWED',
       `${host}:${args.port} is not in this server's --allow-hosts list (${config.allowHosts
         .map((a) => (a.port === undefined ? a.host : `${a.host}:${a.port}`))
         .join(', ')})`,
@@ -154,7 +152,7 @@ async function connect(ctx: ToolContext, args: ConnectArgs) {
   try {
     managed = await ctx.registry.open(args.name ?? `${args.username}@${host}:${args.port}`, params);
   } catch (err) {
-    if (err instanceof SshError && err.code === 'host_key_rejected') {
+    if (err instanceof SshError && err.code === 'HOST_KEY_REJECTED') {
       ctx.log.warn({ host, port: args.port, offeredFingerprint: offered }, 'host key rejected');
       throw new SshError(err.code, err.message, { host, port: args.port, offeredFingerprint: offered });
     }

@@ -1,5 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { ERROR_META_KEY } from '@bastion/mcp-http/kit';
+import type { CallToolResult, McpServer, ServerNotification } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ManagedConnection } from '../connections.js';
 import { SshError } from '../errors.js';
@@ -59,12 +59,13 @@ export const execOutput = {
   message: z.string().optional(),
 };
 
-type ExecArgs = { [K in keyof typeof execInput]: z.output<(typeof execInput)[K]> };
+type ExecArgs = z.output<z.ZodObject<typeof execInput>>;
 
+/** What exec needs of the request: its cancellation, and a way to send progress for it. */
 interface Extra {
   signal: AbortSignal;
-  _meta?: { progressToken?: string | number } | undefined;
-  sendNotification: (notification: ServerNotification) => Promise<void>;
+  progressToken: string | number | undefined;
+  notify: (notification: ServerNotification) => Promise<void>;
 }
 
 export function registerExecTool(server: McpServer, ctx: ToolContext): void {
@@ -78,11 +79,18 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
         'command. Output beyond maxOutputBytes is cut (truncated: true). cwd is entered first and the ' +
         'command does not run if that fails. With a progress token, output is streamed as progress notifications. ' +
         'If the connection was lost, it is re-established once (same credentials and host key) before running.',
-      inputSchema: execInput,
-      outputSchema: execOutput,
+      inputSchema: z.object(execInput),
+      outputSchema: z.object(execOutput),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    (args, extra) => runTool(ctx, 'exec', () => execTool(ctx, args, extra)),
+    (args, call) =>
+      runTool(ctx, 'exec', () =>
+        execTool(ctx, args, {
+          signal: call.mcpReq.signal,
+          progressToken: call.mcpReq._meta?.progressToken,
+          notify: (n) => call.mcpReq.notify(n),
+        }),
+      ),
   );
 }
 
@@ -94,7 +102,7 @@ function openChannel(
   return managed.withRetry(
     (connection) => connection.exec(line),
     // A refusal on a live connection is final, and reported as the command failing to start.
-    (err) => new SshError('exec_failed', (err as Error).message, {}, { cause: err }),
+    (err) => new SshError('EXEC_FAILED', (err as Error).message, {}, { cause: err }),
   );
 }
 
@@ -103,7 +111,7 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   const managed = ctx.registry.get(args.connectionId);
   if (managed.activeExecs >= config.maxExecsPerConnection) {
     throw new SshError(
-      'too_many_execs',
+      'TOO_MANY_EXECS',
       `connection ${managed.id} already runs ${config.maxExecsPerConnection} commands (the limit); wait for one to finish`,
       { limit: config.maxExecsPerConnection },
     );
@@ -111,7 +119,7 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   const timeoutMs = Math.min(args.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
   const maxOutputBytes = Math.min(args.maxOutputBytes ?? config.defaultMaxOutputBytes, config.maxOutputBytes);
   const built = buildCommand(args.command, args.cwd, args.env);
-  const progressToken = extra._meta?.progressToken;
+  const { progressToken } = extra;
 
   managed.activeExecs++;
   let outcome: ExecOutcome;
@@ -133,7 +141,7 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
           ? undefined
           : (stream, text, totalBytes) => {
               extra
-                .sendNotification({
+                .notify({
                   method: 'notifications/progress',
                   params: {
                     progressToken,
@@ -164,26 +172,26 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   let problem: { code: string; message: string } | undefined;
   if (outcome.cwdFailed) {
     problem = {
-      code: 'cwd_failed',
+      code: 'CWD_FAILED',
       message: `could not change to directory ${JSON.stringify(args.cwd)}; the command was not run`,
     };
   } else if (outcome.timedOut) {
-    problem = { code: 'timeout', message: `the command did not finish within ${timeoutMs} ms and was ended` };
+    problem = { code: 'TIMEOUT', message: `the command did not finish within ${timeoutMs} ms and was ended` };
   } else if (outcome.cancelled) {
-    problem = { code: 'cancelled', message: 'the request was cancelled and the command was ended' };
+    problem = { code: 'CANCELLED', message: 'the request was cancelled and the command was ended' };
   } else if (outcome.connectionLost) {
     problem = {
-      code: 'connection_lost',
+      code: 'CONNECTION_LOST',
       message: 'the connection dropped while the command ran; its outcome is unknown',
     };
   } else if (outcome.exitCode !== 0) {
     problem =
       outcome.exitCode === null
         ? {
-            code: 'nonzero_exit',
+            code: 'NONZERO_EXIT',
             message: `the command was ended by ${outcome.signal ?? 'an unknown cause'}`,
           }
-        : { code: 'nonzero_exit', message: `the command exited with code ${outcome.exitCode}` };
+        : { code: 'NONZERO_EXIT', message: `the command exited with code ${outcome.exitCode}` };
   }
   if (problem) Object.assign(structured, problem);
 
@@ -199,8 +207,10 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   ]
     .filter(Boolean)
     .join('\n');
+  // A failed command still carries its output in structuredContent (execOutput allows the code and
+  // message); the code is also where every Bastion error keeps it.
   return {
-    ...(problem ? { isError: true } : {}),
+    ...(problem ? { isError: true, _meta: { [ERROR_META_KEY]: { code: problem.code } } } : {}),
     content: [{ type: 'text', text }],
     structuredContent: structured,
   };
