@@ -328,6 +328,10 @@ function makeConnection(
               channel.on('error', () => {
                 // Ends in 'close', which the SSH client on top of this stream sees.
               });
+              // ssh2 channels are half-open by default: when the far end goes (its EOF), send ours,
+              // so that the channel closes and the SSH client on top of it sees 'close', as it
+              // would on a TCP socket.
+              channel.once('end', () => channel.end());
               resolve(channel);
             }
           });
