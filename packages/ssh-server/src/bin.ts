@@ -66,12 +66,12 @@ const program = new Command()
   );
 
 program.parse();
+const o = program.opts<Record<string, string | boolean | undefined>>();
 
 function missingAgent(): never {
   process.stderr.write('bastion-ssh: --ssh-agent without a socket needs SSH_AUTH_SOCK in the environment\n');
   process.exit(2);
 }
-const o = program.opts<Record<string, string | boolean | undefined>>();
 
 const input: SshServerConfigInput = {
   transport: o.transport as 'stdio' | 'http',

@@ -48,7 +48,7 @@ export interface ConnectParams {
   /** ssh-agent socket path. */
   agent?: string | undefined;
   /**
-   * Forward the agent to the remote on every exec channel (RFC 4254-style auth-agent@openssh.com).
+   * Forward the agent to the remote on every session channel (OpenSSH's auth-agent-req@openssh.com).
    * Never on unless the caller asked for it and the operator allowed it; needs `agent`.
    */
   agentForward?: boolean | undefined;
