@@ -48,8 +48,18 @@ const program = new Command()
   .option('--trust-on-first-use', 'trust and pin the first host key seen for each host:port', false)
   .option('--files-root <dir>', 'allow localPath in uploadFile/downloadFile, confined to this directory')
   .option(
-    '--ssh-agent <socket>',
-    'ssh-agent socket that connect {agent: true} may use (e.g. "$SSH_AUTH_SOCK")',
+    '--ssh-agent [socket]',
+    'ssh-agent socket that connect {agent: true} may use; without a value, the one in $SSH_AUTH_SOCK',
+  )
+  .option(
+    '--allow-agent-forwarding',
+    'let connect {agentForward: true} forward that agent to the remote host (never by default)',
+    false,
+  )
+  .option(
+    '--allow-fingerprint-override',
+    'let a hostFingerprint from the agent win over a known_hosts entry that lists another key',
+    false,
   )
   .option('--timeout-ms <ms>', 'default exec timeout', '60000')
   .option('--max-timeout-ms <ms>', 'upper bound of an exec timeout', '600000')
@@ -72,6 +82,11 @@ const program = new Command()
 program.parse();
 const o = program.opts<Record<string, string | boolean | undefined>>();
 
+function missingAgent(): never {
+  process.stderr.write('bastion-ssh: --ssh-agent without a socket needs SSH_AUTH_SOCK in the environment\n');
+  process.exit(2);
+}
+
 const input: SshServerConfigInput = {
   transport: o.transport as 'stdio' | 'http',
   host: o.host as string,
@@ -86,7 +101,11 @@ const input: SshServerConfigInput = {
   knownHostsFile: o.knownHosts as string | undefined,
   trustOnFirstUse: o.trustOnFirstUse === true,
   filesRoot: o.filesRoot as string | undefined,
-  sshAgent: o.sshAgent as string | undefined,
+  // A bare --ssh-agent opts in to the agent of the server's own environment.
+  sshAgent:
+    o.sshAgent === true ? process.env.SSH_AUTH_SOCK || missingAgent() : (o.sshAgent as string | undefined),
+  allowAgentForwarding: o.allowAgentForwarding === true,
+  allowFingerprintOverride: o.allowFingerprintOverride === true,
   defaultTimeoutMs: o.timeoutMs as string,
   maxTimeoutMs: o.maxTimeoutMs as string,
   maxOutputBytes: o.maxOutputBytes as string,

@@ -99,6 +99,10 @@ export const sshServerConfigSchema = z
     filesRoot: z.string().min(1).optional(),
     /** Path of an ssh-agent socket that `connect {agent: true}` may use. Off unless given. */
     sshAgent: z.string().min(1).optional(),
+    /** Lets `connect {agent: true, agentForward: true}` forward that agent to the remote. Off by default. */
+    allowAgentForwarding: z.boolean().default(false),
+    /** Lets a `hostFingerprint` win over known_hosts (or a TOFU pin) that lists other keys. Off: refused. */
+    allowFingerprintOverride: z.boolean().default(false),
     defaultTimeoutMs: count(1, 86_400_000).default(60_000),
     maxTimeoutMs: count(1, 86_400_000).default(600_000),
     defaultMaxOutputBytes: count(1, 1024 * MiB).default(MiB),
@@ -137,6 +141,13 @@ export const sshServerConfigSchema = z
           code: 'custom',
           path: ['defaultReadyTimeoutMs'],
           message: 'must not exceed maxReadyTimeoutMs',
+        });
+      }
+      if (c.allowAgentForwarding && c.sshAgent === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allowAgentForwarding'],
+          message: 'needs an ssh-agent to forward (--ssh-agent)',
         });
       }
       // A server that opens SSH connections on request must not be reachable from the network by anyone.

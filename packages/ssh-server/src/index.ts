@@ -8,6 +8,7 @@ export {
   sshServerConfigSchema,
 } from './config.js';
 export type { ConnectionInfo, ConnectionState } from './connections.js';
+export { canonicalAddress, endpointName, endpointThrough } from './endpoint.js';
 export { redact, SSH_ERROR_CODES, SshError, type SshErrorCode } from './errors.js';
 export {
   fingerprintOf,
@@ -18,7 +19,15 @@ export {
   normalizeFingerprint,
 } from './host-keys.js';
 export { startSshHttpServer } from './http.js';
+export { type HopFacts, type HopSpec, type LoginSpec, SshRoute } from './jump.js';
 export { createLocalFiles, type LocalFiles } from './local-files.js';
+export {
+  type ConnectDeps,
+  type ConnectRequest,
+  type HostRequest,
+  type OpenedConnection,
+  openConnection,
+} from './open-connection.js';
 export {
   createSshServer,
   createSshServerShared,

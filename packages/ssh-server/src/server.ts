@@ -30,7 +30,11 @@ export interface SshServerShared {
 export async function createSshServerShared(config: SshServerConfig): Promise<SshServerShared> {
   const knownHosts =
     config.knownHostsFile === undefined ? undefined : KnownHosts.fromFile(config.knownHostsFile);
-  const hostKeys = new HostKeyPolicy({ knownHosts, trustOnFirstUse: config.trustOnFirstUse });
+  const hostKeys = new HostKeyPolicy({
+    knownHosts,
+    trustOnFirstUse: config.trustOnFirstUse,
+    allowFingerprintOverride: config.allowFingerprintOverride,
+  });
   const localFiles = config.filesRoot === undefined ? undefined : await createLocalFiles(config.filesRoot);
   return { hostKeys, localFiles };
 }

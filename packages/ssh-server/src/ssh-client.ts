@@ -12,6 +12,7 @@
  *  - keepalives: after `keepaliveCountMax` unanswered ones the client emits 'error' with
  *    "Keepalive timeout" (level 'client-timeout') and closes.
  */
+import type { Duplex } from 'node:stream';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 import ssh2, {
   type ClientChannel,
@@ -25,6 +26,18 @@ const { Client } = ssh2;
 import { SshError } from './errors.js';
 import { algorithmsForKeyType } from './host-keys.js';
 
+/**
+ * A byte stream to an SSH server that the caller opened (a TCP socket, or a channel through a jump
+ * host), and what it takes to release it.
+ */
+export interface Tunnel {
+  stream: Duplex;
+  /** The network identity of the far end, e.g. `127.0.0.1:22` (see endpoint.ts). */
+  endpoint: string;
+  /** Releases the stream and whatever carries it (jump-host connections). Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface ConnectParams {
   host: string;
   port: number;
@@ -34,6 +47,16 @@ export interface ConnectParams {
   passphrase?: string | undefined;
   /** ssh-agent socket path. */
   agent?: string | undefined;
+  /**
+   * Forward the agent to the remote on every session channel (OpenSSH's auth-agent-req@openssh.com).
+   * Never on unless the caller asked for it and the operator allowed it; needs `agent`.
+   */
+  agentForward?: boolean | undefined;
+  /**
+   * Opens the stream to the server instead of ssh2 dialling host:port itself; called once per
+   * connect, reconnects included. The tunnel is closed when the connection closes or fails.
+   */
+  via?: (() => Promise<Tunnel>) | undefined;
   readyTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
@@ -79,6 +102,8 @@ export interface SshConnection {
   /** The host key the server presented (already verified). */
   readonly hostKey: Buffer;
   exec(command: string): Promise<ExecChannel>;
+  /** A direct-tcpip channel (RFC 4254 7.2) from the server to host:port: the jump-host hop. */
+  forwardOut(host: string, port: number): Promise<Duplex>;
   /** Runs `fn` with an SFTP session that is always closed afterwards. */
   withSftp<T>(fn: (sftp: SftpSession) => Promise<T>): Promise<T>;
   /** Whether the transport is still up. */
@@ -127,7 +152,31 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   );
 }
 
-export function connectSsh(params: ConnectParams): Promise<SshConnection> {
+/**
+ * Connects and authenticates. With `params.via`, the tunnel it opens carries the connection and is
+ * closed with it (or at once, when the handshake fails).
+ */
+export async function connectSsh(params: ConnectParams): Promise<SshConnection> {
+  if (params.via === undefined) return handshake(params, undefined);
+  const tunnel = await params.via();
+  let connection: SshConnection;
+  try {
+    connection = await handshake(params, tunnel.stream);
+  } catch (err) {
+    await tunnel.close();
+    throw err;
+  }
+  connection.onClose(() => void tunnel.close());
+  return {
+    ...connection,
+    async end() {
+      await connection.end();
+      await tunnel.close();
+    },
+  };
+}
+
+function handshake(params: ConnectParams, sock: Duplex | undefined): Promise<SshConnection> {
   const client = new Client();
   let hostKey: Buffer | undefined;
   let refusal: string | undefined;
@@ -152,6 +201,8 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
     port: params.port,
     username: params.username,
     readyTimeout: params.readyTimeoutMs,
+    // ssh2 then speaks over this stream rather than dialling host:port.
+    ...(sock === undefined ? {} : { sock: sock as ConnectConfig['sock'] }),
     keepaliveInterval: params.keepaliveIntervalMs,
     keepaliveCountMax: params.keepaliveCountMax,
     tryKeyboard: false,
@@ -165,6 +216,9 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
   if (params.privateKey !== undefined) config.privateKey = params.privateKey;
   if (params.passphrase !== undefined) config.passphrase = params.passphrase;
   if (params.agent !== undefined) config.agent = params.agent;
+  // With this set, ssh2 requests agent forwarding on every session channel it opens (exec, shell;
+  // client.js openChannel checks config.allowAgentFwd), and a server that refuses it fails the channel.
+  if (params.agent !== undefined && params.agentForward === true) config.agentForward = true;
   const preferred = (params.preferredHostKeyTypes ?? []).flatMap(algorithmsForKeyType);
   if (preferred.length > 0) {
     // ssh2 accepts { prepend } to move algorithms to the front of its default list.
@@ -254,6 +308,35 @@ function makeConnection(
               { cause: err },
             ),
           );
+        }
+      });
+    },
+    forwardOut(host, port) {
+      return new Promise<Duplex>((resolve, reject) => {
+        const refused = (err: Error) =>
+          new SshError(
+            'CONNECT_FAILED',
+            `the server could not open a connection to ${host}:${port}: ${err.message}`,
+            {},
+            { cause: err },
+          );
+        try {
+          // The originator address is informational (RFC 4254 7.2); OpenSSH only logs it.
+          client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+            if (err) reject(refused(err));
+            else {
+              channel.on('error', () => {
+                // Ends in 'close', which the SSH client on top of this stream sees.
+              });
+              // ssh2 channels are half-open by default: when the far end goes (its EOF), send ours,
+              // so that the channel closes and the SSH client on top of it sees 'close', as it
+              // would on a TCP socket.
+              channel.once('end', () => channel.end());
+              resolve(channel);
+            }
+          });
+        } catch (err) {
+          reject(refused(err as Error));
         }
       });
     },

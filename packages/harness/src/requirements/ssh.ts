@@ -2,6 +2,7 @@ import type { Requirement } from './types.js';
 
 const issue = 'issue #3 (the SSH MCP server)';
 const mcpSsh = (defect: string) => `UPSTREAMS.md, Mcp Ssh defect: ${defect}`;
+const issue13 = (item: string) => `issue #13, SSH item ${item}`;
 
 export const sshRequirements: Requirement[] = [
   {
@@ -128,6 +129,66 @@ export const sshRequirements: Requirement[] = [
     statement:
       'after the host is killed and restarted on the same port, the next exec reconnects once with the pinned key and says so',
     source: mcpSsh('reconnect attempts multiply'),
+  },
+  {
+    id: 'ssh.jump.chain',
+    statement:
+      'connect reaches a host that only a jump host can reach, through a chain of jump hosts that each log in with their own credentials',
+    source: issue13('4 (jump hosts)'),
+  },
+  {
+    id: 'ssh.jump.verify',
+    statement:
+      "checks every jump host's key (pin, known_hosts, or trust on first use only where the server allows it) and refuses the hop that fails, naming it and the key it offered",
+    source: issue13('4: host-key checks disabled on jump hosts'),
+  },
+  {
+    id: 'ssh.jump.cleanup',
+    statement:
+      'through a jump host, a timeout ends the remote command, a reconnect opens the whole route again with the same keys, and disconnect leaves no connection open on either host',
+    source: issue13('4 (jump hosts)'),
+  },
+  {
+    id: 'ssh.agent.auth',
+    statement:
+      "logs in with a key held by the server's ssh-agent only when the operator started it with --ssh-agent",
+    source: issue13('5 (agent auth)'),
+  },
+  {
+    id: 'ssh.agent.no-forward',
+    statement:
+      'never forwards the agent to the remote by default; agentForward works only when the connect asks for it and the server allows it (--allow-agent-forwarding)',
+    source: issue13('5 (agent auth)'),
+  },
+  {
+    id: 'ssh.cert.user',
+    statement:
+      'OpenSSH user certificates: shows the ssh2 1.17 limit that blocks them (a certificate OpenSSH accepts fails at the signed request, and agent-held certificates are dropped)',
+    source: issue13('5 (certificate auth)'),
+  },
+  {
+    id: 'ssh.cert.host-ca',
+    statement:
+      'a host trusted in known_hosts only through @cert-authority is refused with the reason (ssh2 cannot negotiate host certificates), not trusted on first use',
+    source: issue13('5 (host certificates)'),
+  },
+  {
+    id: 'ssh.hostkey.endpoint',
+    statement:
+      'a key trusted on first use at 127.0.0.1 binds localhost and ::ffff:127.0.0.1 (the same endpoint) but not ::1, so a changed key is refused whatever the spelling',
+    source: issue13('6 (host keys by identity)'),
+  },
+  {
+    id: 'ssh.hostkey.pin-conflict',
+    statement:
+      'a hostFingerprint that contradicts known_hosts is refused unless the server allows overrides (--allow-fingerprint-override)',
+    source: issue13('6: an agent-supplied hostFingerprint overrides a contradicting known_hosts entry'),
+  },
+  {
+    id: 'ssh.connect.error-schema',
+    statement:
+      "connect's error results pass the official client's output-schema check once the client has listed the tools",
+    source: 'ARCHITECTURE.md: every result, success or error, must pass callTool validation',
   },
   {
     id: 'ssh.secrets.never-logged',

@@ -70,7 +70,7 @@ export function logListening(
   logger: Logger,
   details: { transport: 'stdio' } | { transport: 'http'; url: string; endpoints: string[] },
 ): void {
-  logger.info(details, details.transport === 'stdio' ? 'serving MCP on stdio' : 'listening');
+  logger.info(details, 'listening');
 }
 
 /** `maxBufferedMessages` -> `--max-buffered-messages`, unless `flags` names it otherwise. */

@@ -126,11 +126,21 @@ export interface SshdHostOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra sshd_config lines. */
   extraConfig?: string[];
+  /** Run sshd inside this network namespace (`ip netns exec NAME sshd ...`). */
+  netns?: string;
+  /** The address sshd listens on (default 127.0.0.1); with `netns`, one of that namespace. */
+  listenAddress?: string;
+  /** The port (default: a free loopback port). A namespace of its own has every port free. */
+  port?: number;
+  /**
+   * Serve an OpenSSH host certificate (`HostCertificate`): the host key signed by this CA private
+   * key file (`ssh-keygen -s CA -h`) for these principals, again whenever the host key changes.
+   */
+  hostCertificate?: { caKeyFile: string; principals: string[] };
 }
 
 export class SshdHost implements SshHostTarget {
   readonly tier = 'process' as const;
-  readonly host = '127.0.0.1';
   private child: ChildProcess | undefined;
   private output = '';
   private currentHostKey: SshHostKey = { publicKey: '', fingerprint: '' };
@@ -140,11 +150,13 @@ export class SshdHost implements SshHostTarget {
   private constructor(
     private readonly sshd: string,
     private readonly dir: string,
+    readonly host: string,
     readonly port: number,
     readonly passwordLogin: SshPasswordLogin | undefined,
     readonly keyLogin: SshKeyLogin,
     private readonly loginUsers: string[],
     readonly scratchDir: string,
+    private readonly options: SshdHostOptions,
   ) {}
 
   /** Starts sshd on a fresh port (and again on another, if that one was taken before sshd bound it). */
@@ -179,11 +191,13 @@ export class SshdHost implements SshHostTarget {
     mkdirSync(join(dir, 'authorized_keys'), { mode: 0o755 });
     writeFileSync(join(dir, 'authorized_keys', keyUser), `${key.publicKey}\n`, { mode: 0o644 });
     const loginUsers = passwordLogin ? [passwordLogin.username, keyUser] : [keyUser];
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
+    const listen = options.listenAddress ?? '127.0.0.1';
     const config = [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${listen}`,
       `HostKey ${join(dir, 'host_ed25519')}`,
+      ...(options.hostCertificate ? [`HostCertificate ${join(dir, 'host_ed25519-cert.pub')}`] : []),
       `PidFile ${join(dir, 'sshd.pid')}`,
       'PubkeyAuthentication yes',
       `AuthorizedKeysFile ${join(dir, 'authorized_keys', '%u')}`,
@@ -202,11 +216,13 @@ export class SshdHost implements SshHostTarget {
     const host = new SshdHost(
       sshd,
       dir,
+      listen,
       port,
       passwordLogin,
       { username: keyUser, ...key },
       loginUsers,
       scratch,
+      options,
     );
     try {
       host.makeHostKey();
@@ -235,12 +251,37 @@ export class SshdHost implements SshHostTarget {
       ?.trim();
     if (!fingerprint?.startsWith('SHA256:')) throw new Error('ssh-keygen -l printed no SHA256 fingerprint');
     this.currentHostKey = { publicKey, fingerprint };
+    const certificate = this.options.hostCertificate;
+    if (certificate !== undefined) {
+      // Valid from a minute ago, so that a clock a little behind still accepts it.
+      execFileSync(
+        'ssh-keygen',
+        [
+          '-q',
+          '-s',
+          certificate.caKeyFile,
+          '-h',
+          '-I',
+          'bastion-test-host',
+          '-n',
+          certificate.principals.join(','),
+          '-V',
+          '-1m:+1d',
+          `${file}.pub`,
+        ],
+        { stdio: 'ignore' },
+      );
+    }
   }
 
   private async launch(): Promise<void> {
-    const child = spawn(this.sshd, ['-D', '-e', '-f', join(this.dir, 'sshd_config')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['-D', '-e', '-f', join(this.dir, 'sshd_config')];
+    // `ip netns exec` enters the namespace and then execs sshd, so the child is sshd itself.
+    const [command, argv] =
+      this.options.netns === undefined
+        ? [this.sshd, args]
+        : ['ip', ['netns', 'exec', this.options.netns, this.sshd, ...args]];
+    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     trackChild(child, 'sshd');
     let exited: string | undefined;
@@ -257,7 +298,7 @@ export class SshdHost implements SshHostTarget {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && exited === undefined) {
       // sshd -e logs this once the socket is bound; probing the port instead would add log noise.
-      if (this.output.slice(started).includes(`Server listening on 127.0.0.1 port ${this.port}`)) return;
+      if (this.output.slice(started).includes(`Server listening on ${this.host} port ${this.port}`)) return;
       await sleep(20);
     }
     const reason = exited ?? 'not listening after 10 s';
