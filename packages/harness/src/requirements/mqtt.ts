@@ -37,6 +37,12 @@ export const mqttRequirements: Requirement[] = [
     source: wave2,
   },
   {
+    id: 'mqtt.eras.stdio',
+    statement:
+      'over stdio the v1 client and the v2 client in both eras list and call the tools (serveStdio pins the era)',
+    source: wave2,
+  },
+  {
     id: 'mqtt.resources.subscribe-2025',
     statement:
       'a topic is a resource mqtt://{connection}/{topic} holding its last message; resources/subscribe sends updates as messages arrive',

@@ -18,6 +18,12 @@ export const sshRequirements: Requirement[] = [
     source: 'issue #9 item 4',
   },
   {
+    id: 'ssh.eras.stdio',
+    statement:
+      'over stdio the v1 client and the v2 client in both eras list and call the tools (serveStdio pins the era)',
+    source: 'issue #9 item 3',
+  },
+  {
     id: 'ssh.eras.identity-isolation',
     statement:
       "in the stateless era a connection belongs to the caller's identity: the same token reaches it from any client, another token can neither list nor use it",
