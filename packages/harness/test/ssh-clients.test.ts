@@ -18,7 +18,7 @@ import {
   type OfficialClient,
   resultText,
 } from '../src/suites/official-clients.js';
-import { sshHostProviders } from '../src/targets/ssh/index.js';
+import { PASSWORD_LOGIN_SKIP, sshHostProviders } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { connectArgs } from './ssh-support.js';
 
@@ -137,7 +137,7 @@ describeEachTier('bastion-ssh through every official client', sshHostProviders, 
           'UNKNOWN_CONNECTION',
         );
         // A wrong password, where the tier has a password login.
-        if (t.passwordLogin === undefined) test.skip('password login needs sshd running as root');
+        if (t.passwordLogin === undefined) test.skip(PASSWORD_LOGIN_SKIP);
         const badPassword = await c.callTool('connect', {
           ...connectArgs(t, 'password'),
           password: `wrong-${randomBytes(8).toString('hex')}`,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { generateLoginKey, sshHostProviders } from '../src/targets/ssh/index.js';
+import { generateLoginKey, PASSWORD_LOGIN_SKIP, sshHostProviders } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
   callTool,
@@ -47,7 +47,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
 
   it(verifies('ssh.auth.password', 'ssh.hostkey.pinned'), async (test) => {
     const target = ctx.target();
-    if (target.passwordLogin === undefined) test.skip('password login needs sshd running as root');
+    if (target.passwordLogin === undefined) test.skip(PASSWORD_LOGIN_SKIP);
     const client = await plain.session();
     const result = await callTool<{ fingerprint: string; hostKeyTrust: string; connectionId: string }>(
       client,

@@ -76,7 +76,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     expect(result.text).toContain('exited with code 3');
   });
 
-  it(verifies('ssh.exec.timeout'), async () => {
+  ctx.itWith('signals')(verifies('ssh.exec.timeout'), async () => {
     const target = ctx.target();
     // A sleep whose command line no other process has, so that pgrep finds only this one.
     const marker = `60.${randomInt(100000, 999999)}`;
@@ -90,7 +90,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     expect((await exec({ command: 'echo still-here' })).structured.stdout).toBe('still-here\n');
   });
 
-  it('ends a command when the client cancels the request', async () => {
+  ctx.itWith('signals')('ends a command when the client cancels the request', async () => {
     const target = ctx.target();
     const marker = `61.${randomInt(100000, 999999)}`;
     const abort = new AbortController();

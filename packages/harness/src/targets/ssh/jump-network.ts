@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import type { Availability, TargetProvider } from '../../testing/tiers.js';
 import { findBinary } from '../process.js';
-import { SshdHost, sshdAvailability } from './sshd.js';
+import { SshdHost, sshdAvailability, sshTestUsersProblem } from './sshd.js';
 
 const run = promisify(execFile);
 const PREFIX = 'bastion-jump-';
@@ -72,6 +72,9 @@ export function jumpNetworkAvailability(env: NodeJS.ProcessEnv = process.env): A
   if (process.getuid?.() !== 0) {
     return { available: false, reason: 'network namespaces need root (ip netns add)' };
   }
+  // The hops log in with the test users' passwords and keys.
+  const users = sshTestUsersProblem(env);
+  if (users !== undefined) return { available: false, reason: users };
   if (findBinary('ip', env) === undefined || findBinary('ss', env) === undefined) {
     return { available: false, reason: 'no ip or ss binary (Debian: apt-get install iproute2)' };
   }

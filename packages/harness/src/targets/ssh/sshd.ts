@@ -3,8 +3,13 @@
  * its own host key, config, pid file and authorized keys in a temp dir.
  *
  * Two modes:
- *  - as root: logs in as two system users made by scripts/setup-ssh-test-users.sh (a password user
- *    and a key user); the password is read from the file that script writes, never from the code;
+ *  - as root with the test users of scripts/setup-ssh-test-users.sh: logs in as those two system users
+ *    (a password user and a key user); the password is read from the file that script writes, never
+ *    from the code;
+ *  - as root without them: logs in as root with a key only (`PermitRootLogin prohibit-password`), so
+ *    everything but password logins runs without changing the system; `passwordLogin` is undefined
+ *    and tests that need it skip with PASSWORD_LOGIN_SKIP, which names the script. Where the process
+ *    tier is required (CI), the missing users make the tier unavailable instead, so nothing skips;
  *  - as any other user: sshd runs as that user, which can then log in only as itself, with a key
  *    (`UsePAM no`; password login needs root to read the shadow file), so `passwordLogin` is undefined.
  *
@@ -76,6 +81,20 @@ function readUsers(env: NodeJS.ProcessEnv): SshTestUsers | string {
   return parsed as SshTestUsers;
 }
 
+/** Why the SSH test users cannot be used (as root), or undefined when they can. */
+export function sshTestUsersProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const users = readUsers(env);
+  return typeof users === 'string' ? users : undefined;
+}
+
+/** Why a test that needs a password login cannot run on this target, naming the one command that fixes it. */
+export const PASSWORD_LOGIN_SKIP =
+  'password login needs the SSH test users: run packages/harness/scripts/setup-ssh-test-users.sh as root';
+
+function processTierRequired(env: NodeJS.ProcessEnv): boolean {
+  return (env.BASTION_REQUIRE_TIERS ?? '').split(',').some((t) => t.trim() === 'process');
+}
+
 export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availability {
   if (findBinary('sshd', env) === undefined) {
     return {
@@ -86,7 +105,8 @@ export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availabi
   if (findBinary('ssh-keygen', env) === undefined) {
     return { available: false, reason: 'no ssh-keygen on PATH (Debian: apt-get install openssh-client)' };
   }
-  if (isRoot()) {
+  if (isRoot() && processTierRequired(env)) {
+    // A required tier runs whole: without the users its password tests would only skip.
     const users = readUsers(env);
     if (typeof users === 'string') return { available: false, reason: users };
   }
@@ -171,11 +191,12 @@ export class SshdHost implements SshHostTarget {
     const root = isRoot();
     let passwordLogin: SshPasswordLogin | undefined;
     let keyUser: string;
+    const users = root ? readUsers(env) : undefined;
     if (root) {
-      const users = readUsers(env);
-      if (typeof users === 'string') throw new Error(users);
-      passwordLogin = { username: users.passwordUser, password: users.password };
-      keyUser = users.keyUser;
+      if (typeof users === 'object') {
+        passwordLogin = { username: users.passwordUser, password: users.password };
+        keyUser = users.keyUser;
+      } else keyUser = 'root';
       // sshd's privilege separation directory (Debian creates it at boot only when the service runs).
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     } else {
@@ -201,12 +222,13 @@ export class SshdHost implements SshHostTarget {
       `PidFile ${join(dir, 'sshd.pid')}`,
       'PubkeyAuthentication yes',
       `AuthorizedKeysFile ${join(dir, 'authorized_keys', '%u')}`,
-      `PasswordAuthentication ${root ? 'yes' : 'no'}`,
+      `PasswordAuthentication ${passwordLogin ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
-      `UsePAM ${root ? 'yes' : 'no'}`,
+      // PAM only for the password user: key logins (as root without the test users, too) need none.
+      `UsePAM ${passwordLogin ? 'yes' : 'no'}`,
       // The temp dir sits under the world-writable /tmp, which StrictModes would refuse.
       'StrictModes no',
-      ...(root ? ['PermitRootLogin no'] : []),
+      ...(root ? [`PermitRootLogin ${keyUser === 'root' ? 'prohibit-password' : 'no'}`] : []),
       `AllowUsers ${loginUsers.join(' ')}`,
       'Subsystem sftp internal-sftp',
       'LogLevel INFO',
@@ -390,7 +412,9 @@ export class SshdHost implements SshHostTarget {
   }
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+/** Logging in as root (no test users) leaves remote commands out of reach of signal requests. */
+const logsInAsRoot = isRoot() && typeof readUsers(process.env) === 'string';
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true, signals: !logsInAsRoot };
 
 export const sshProcessProvider: SshHostProvider = {
   kind: 'ssh-host',
@@ -398,5 +422,7 @@ export const sshProcessProvider: SshHostProvider = {
   capabilities: CAPABILITIES,
   availability: () => sshdAvailability(),
   start: () => SshdHost.start(),
-  lacks: lacksFrom('sshd', CAPABILITIES),
+  lacks: lacksFrom('sshd', CAPABILITIES, {
+    signals: `sshd logs in as root here, and OpenSSH delivers no signals to root sessions: ${PASSWORD_LOGIN_SKIP.replace('password login needs the SSH test users: ', '')}`,
+  }),
 };
