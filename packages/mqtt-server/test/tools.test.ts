@@ -129,7 +129,24 @@ describe('the original success texts', () => {
       port: broker.port,
       clientId: 'replace-2',
     });
-    expect(again.structuredContent).toMatchObject({ replaced: true, clientId: 'replace-2' });
+    expect(again.structuredContent).toMatchObject({
+      replaced: true,
+      clientId: 'replace-2',
+      previous: { host: '127.0.0.1', port: broker.port, clientId: 'replace-1', state: 'connected' },
+    });
+    // The original's text first and unchanged (clients match it), then what was replaced.
+    expect(again.content).toEqual([
+      {
+        type: 'text',
+        text: `Successfully connected to MQTT broker at 127.0.0.1:${broker.port} with client ID replace-2`,
+      },
+      {
+        type: 'text',
+        text:
+          `It replaced the previous connection 'default' (127.0.0.1:${broker.port}, client ID replace-1, ` +
+          'connected), which is now closed.',
+      },
+    ]);
     const status = await s.call('mqttStatus');
     const connections = (status.structuredContent as { connections: Array<{ clientId: string }> })
       .connections;
