@@ -57,7 +57,7 @@ const program = new Command('bastion-mqtt')
   )
   .option(
     '--max-notifications-per-second <n>',
-    'received messages pushed as notifications per connection and second; 0: no limit (default 1000)',
+    'received messages pushed as notifications per connection and second; 0: no limit (default 100)',
   )
   .option(
     '--reconnect-stable-ms <ms>',

@@ -202,7 +202,7 @@ describe('subscribe, unsubscribe and status', () => {
             pauseMs: 5000,
             paused: false,
           },
-          notifications: { perSecond: 1000, sent: 0, skipped: 0 },
+          notifications: { perSecond: 100, sent: 0, skipped: 0 },
           backoffAttempt: 0,
           reconnectStableMs: 10_000,
         },

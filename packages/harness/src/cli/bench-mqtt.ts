@@ -100,6 +100,12 @@ export function benchMqttCommand(ctx: CliContext): Command {
           results.push(result);
           if (!flags.json) ctx.stdout.write(`${describeBurst(`run ${run}/${flags.runs}`, result)}\n`);
         }
+      } catch (err) {
+        // What the server said last is the first thing to look at.
+        if (server !== undefined) progress(`bastion-mqtt's last output:\n${server.recentOutput().trim()}`);
+        const cause = (err as { cause?: unknown }).cause;
+        if (cause !== undefined) progress(`cause: ${cause instanceof Error ? cause.message : String(cause)}`);
+        throw err;
       } finally {
         await client?.close().catch(() => undefined);
         await server?.stop();
