@@ -20,136 +20,38 @@ import {
   connect as mqttConnect,
 } from 'mqtt';
 import type { Logger } from 'pino';
-import { classifyConnectError, connectTimeout, operationError } from './connect-errors.js';
-import { type BrokerProtocol, type ConnectRequest, clientOptions, type QoS } from './connect-request.js';
+import { acknowledged, firstConnack } from './broker-io.js';
+import { type ConnectRequest, clientOptions, type QoS } from './connect-request.js';
+import type {
+  ConnectionEvents,
+  ConnectionLimits,
+  ConnectionState,
+  ConnectionStatus,
+  PublishOptions,
+  Subscription,
+  TakeoverStatus,
+} from './connection-types.js';
 import { MqttErrorCode, MqttToolError } from './errors.js';
 import { LinkHealth, type TakeoverEvidence, takeoverError } from './link-health.js';
-import { type BufferStatus, MessageBuffer, type ReceivedMessage } from './message-buffer.js';
-import { NotificationBudget, type NotificationStatus } from './notification-budget.js';
+import { MessageBuffer, type ReceivedMessage } from './message-buffer.js';
+import { NotificationBudget, skippedNotice } from './notification-budget.js';
 import { encodePayload } from './payload.js';
 import { messageProperties } from './received-message.js';
 
 export type { BrokerProtocol, ConnectRequest, QoS, WillMessage } from './connect-request.js';
-
-export type ConnectionState = 'connected' | 'reconnecting' | 'taken-over' | 'closed';
-
-export interface ConnectionLimits {
-  maxBufferedMessages: number;
-  maxBufferedBytes: number;
-  /** How long a full buffer holds the broker back waiting for a read (capped at a quarter of the keep-alive). */
-  bufferFullPauseMs: number;
-  /** Notifications a second per connection at most (0: no limit). */
-  maxNotificationsPerSecond: number;
-  operationTimeoutMs: number;
-  reconnectInitialDelayMs: number;
-  reconnectMaxDelayMs: number;
-  /** A link must stay up this long before the reconnect backoff starts over. */
-  reconnectStableMs: number;
-}
-
-/** Something the agent should hear about without asking. */
-export interface ConnectionNotice {
-  connection: string;
-  event: 'notifications-skipped' | 'client-id-taken-over';
-  message: string;
-}
-
-export interface ConnectionEvents {
-  /** Every received message; `push` is false beyond the notification budget (it is buffered either way). */
-  message(message: ReceivedMessage, push: boolean): void;
-  notice?(notice: ConnectionNotice): void;
-}
-
-export interface Subscription {
-  topic: string;
-  qos: QoS;
-  /** What the broker granted at the last (re)subscribe. */
-  grantedQos: number;
-}
-
-export type TakeoverStatus = TakeoverEvidence & { at: string };
-
-export interface ConnectionStatus {
-  name: string;
-  state: ConnectionState;
-  broker: { protocol: BrokerProtocol; host: string; port: number };
-  clientId: string;
-  username?: string;
-  protocolVersion: 4 | 5;
-  clean: boolean;
-  keepalive: number;
-  subscriptions: Subscription[];
-  buffer: BufferStatus;
-  notifications: NotificationStatus;
-  /** Times the connection was lost and re-established. */
-  reconnects: number;
-  /** While reconnecting: attempts made since the connection was lost. */
-  reconnectAttempts: number;
-  /** Where the backoff stands; back to 0 once a link stayed up `reconnectStableMs`. */
-  backoffAttempt: number;
-  reconnectStableMs: number;
-  connectedAt?: string;
-  lastError?: string;
-  /** Present in state 'taken-over': when, and how it was recognised. */
-  takenOver?: TakeoverStatus;
-}
-
-export interface PublishOptions {
-  qos: QoS;
-  retain: boolean;
-  properties?: IClientPublishOptions['properties'];
-}
+export type {
+  ConnectionEvents,
+  ConnectionLimits,
+  ConnectionNotice,
+  ConnectionState,
+  ConnectionStatus,
+  PublishOptions,
+  Subscription,
+  TakeoverStatus,
+} from './connection-types.js';
 
 /** Messages taken from the socket in a row before other work (tool calls) gets a turn. */
 const MESSAGES_PER_TURN = 128;
-
-/** Resolves on the first CONNACK; rejects with a classified error on anything else. */
-function firstConnack(client: MqttClient, req: ConnectRequest, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let lastError: unknown;
-    const timer = setTimeout(() => finish(connectTimeout(req)), req.connectTimeoutMs);
-    const onConnect = () => finish(undefined);
-    // A refused CONNACK and socket errors are final for a first connect.
-    const onError = (err: Error) => {
-      lastError = err;
-      finish(classifyConnectError(err, req));
-    };
-    const onClose = () =>
-      finish(
-        lastError === undefined
-          ? new MqttToolError(
-              MqttErrorCode.ConnectFailed,
-              `The broker at ${req.host}:${req.port} closed the connection before accepting it` +
-                (req.protocolVersion === 5 ? ' (does it support MQTT 5?)' : ''),
-              { details: { connection: req.name, host: req.host, port: req.port } },
-            )
-          : classifyConnectError(lastError, req),
-      );
-    const onAbort = () =>
-      finish(
-        new MqttToolError(
-          MqttErrorCode.ConnectFailed,
-          'Connect cancelled: the MCP session or request ended',
-          {
-            details: { connection: req.name },
-          },
-        ),
-      );
-    function finish(error: MqttToolError | undefined) {
-      clearTimeout(timer);
-      client.off('connect', onConnect);
-      client.off('error', onError);
-      client.off('close', onClose);
-      signal?.removeEventListener('abort', onAbort);
-      if (error === undefined) resolve();
-      else reject(error);
-    }
-    client.once('connect', onConnect);
-    client.on('error', onError);
-    client.on('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export class BrokerConnection {
   private state: ConnectionState = 'connected';
@@ -283,14 +185,10 @@ export class BrokerConnection {
     const decision = this.budget.take();
     this.events.message(message, decision === 'push');
     if (decision === 'skip-first') {
-      const { perSecond } = this.budget.status();
       this.events.notice?.({
         connection: this.name,
         event: 'notifications-skipped',
-        message:
-          `More than ${perSecond} messages a second on connection '${this.name}': until the rate drops, ` +
-          'not every message is sent as a notification. None is lost: read them with mqttReadMessages ' +
-          '(mqttStatus counts the skipped notifications).',
+        message: skippedNotice(this.name, this.budget.status().perSecond),
       });
     }
   }
@@ -348,6 +246,10 @@ export class BrokerConnection {
     this.events.notice?.({ connection: this.name, event: 'client-id-taken-over', message: error.message });
   }
 
+  private get ackScope() {
+    return { name: this.name, timeoutMs: this.limits.operationTimeoutMs, lostListeners: this.lostListeners };
+  }
+
   private identity() {
     const { clientId, host, port } = this.request;
     return { name: this.name, clientId, host, port };
@@ -386,22 +288,15 @@ export class BrokerConnection {
 
   private async resubscribe(): Promise<void> {
     for (const sub of [...this.subscriptions.values()]) {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no SUBACK in time')), this.limits.operationTimeoutMs);
-        });
-        const grants = await Promise.race([
+        const grants = await acknowledged(this.ackScope, `re-subscribe to '${sub.topic}'`, () =>
           this.client.subscribeAsync({ [sub.topic]: { qos: sub.qos } }),
-          timeout,
-        ]);
+        );
         const granted = grants[0]?.qos;
         if (granted !== undefined) sub.grantedQos = granted;
       } catch (err) {
-        this.lastError = `re-subscribing to '${sub.topic}' failed: ${(err as Error).message}`;
+        this.lastError = (err as Error).message;
         this.log.warn({ connection: this.name, topic: sub.topic }, 're-subscribe failed');
-      } finally {
-        clearTimeout(timer);
       }
     }
   }
@@ -426,50 +321,12 @@ export class BrokerConnection {
     }
   }
 
-  /** Waits for the broker's answer, bounded by the operation timeout and by losing the connection. */
-  private acknowledged<T>(what: string, start: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (error: MqttToolError | undefined, value?: T) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.lostListeners.delete(onLost);
-        if (error !== undefined) reject(error);
-        else resolve(value as T);
-      };
-      const timer = setTimeout(
-        () =>
-          settle(
-            new MqttToolError(
-              MqttErrorCode.OperationTimeout,
-              `Cannot ${what}: the broker did not acknowledge within ${this.limits.operationTimeoutMs} ms`,
-              { details: { connection: this.name } },
-            ),
-          ),
-        this.limits.operationTimeoutMs,
-      );
-      const onLost = () =>
-        settle(
-          new MqttToolError(
-            MqttErrorCode.ConnectionLost,
-            `Cannot ${what}: the connection to the broker was lost before it acknowledged ` +
-              '(the broker may or may not have processed it)',
-            { details: { connection: this.name } },
-          ),
-        );
-      this.lostListeners.add(onLost);
-      start().then(
-        (value) => settle(undefined, value),
-        (err: unknown) => settle(operationError(this.name, what, err)),
-      );
-    });
-  }
-
   async subscribe(topic: string, qos: QoS): Promise<Subscription> {
     const what = `subscribe to '${topic}'`;
     this.requireConnected(what);
-    const grants = await this.acknowledged(what, () => this.client.subscribeAsync({ [topic]: { qos } }));
+    const grants = await acknowledged(this.ackScope, what, () =>
+      this.client.subscribeAsync({ [topic]: { qos } }),
+    );
     const grantedQos = grants[0]?.qos ?? qos;
     if (grantedQos >= 0x80) {
       throw new MqttToolError(
@@ -486,7 +343,7 @@ export class BrokerConnection {
   async unsubscribe(topic: string): Promise<{ wasSubscribed: boolean }> {
     const what = `unsubscribe from '${topic}'`;
     this.requireConnected(what);
-    await this.acknowledged(what, () => this.client.unsubscribeAsync(topic));
+    await acknowledged(this.ackScope, what, () => this.client.unsubscribeAsync(topic));
     const wasSubscribed = this.subscriptions.delete(topic);
     return { wasSubscribed };
   }
@@ -496,7 +353,7 @@ export class BrokerConnection {
     this.requireConnected(what);
     const publishOptions: IClientPublishOptions = { qos: options.qos, retain: options.retain };
     if (options.properties !== undefined) publishOptions.properties = options.properties;
-    await this.acknowledged(what, () => this.client.publishAsync(topic, payload, publishOptions));
+    await acknowledged(this.ackScope, what, () => this.client.publishAsync(topic, payload, publishOptions));
   }
 
   /**

@@ -57,3 +57,12 @@ export class NotificationBudget {
     return { perSecond: this.perSecond, sent: this.sent, skipped: this.skipped };
   }
 }
+
+/** What the client is told once when a connection starts holding notifications back. */
+export function skippedNotice(connection: string, perSecond: number): string {
+  return (
+    `More than ${perSecond} messages a second on connection '${connection}': until the rate drops, ` +
+    'not every message is sent as a notification. None is lost: read them with mqttReadMessages ' +
+    '(mqttStatus counts the skipped notifications).'
+  );
+}
