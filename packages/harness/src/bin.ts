@@ -56,6 +56,7 @@ const commands: Record<string, { load: () => Promise<Command>; hidden?: boolean 
     load: async () => (await import('./cli/bench.js')).benchServerCommand(ctx),
     hidden: true,
   },
+  'bench-mqtt': { load: async () => (await import('./cli/bench-mqtt.js')).benchMqttCommand(ctx) },
   test: { load: async () => (await import('./cli/test.js')).testCommand(ctx) },
   sandbox: { load: async () => (await import('./cli/sandbox.js')).sandboxCommand(ctx) },
 };

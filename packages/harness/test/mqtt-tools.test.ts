@@ -150,8 +150,9 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
     expect(other.messages.map((m) => m.payload)).toEqual(['other']);
   });
 
-  it(verifies('mqtt.read.bounded', 'mqtt.status'), async () => {
-    const s = await pool.open({ maxBufferedMessages: 2 });
+  it(verifies('mqtt.read.bounded', 'mqtt.buffer.limit-visible', 'mqtt.status'), async () => {
+    // Nobody reads: the full buffer holds the broker back for the pause, then drops the oldest.
+    const s = await pool.open({ maxBufferedMessages: 2, bufferFullPauseMs: 300 });
     await s.ok('mqttConnect', connectArgs(ctx.target()));
     await s.ok('mqttSubscribe', { topic: 'bounded', qos: 1 });
     for (let i = 1; i <= 5; i++) await s.ok('mqttPublish', { topic: 'bounded', payload: String(i), qos: 1 });
@@ -160,11 +161,23 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
     expect(status.connections[0]).toMatchObject({
       state: 'connected',
       subscriptions: [{ topic: 'bounded', qos: 1 }],
-      buffer: { size: 2, capacity: 2, dropped: 3 },
+      buffer: {
+        size: 2,
+        capacity: 2,
+        maxBytes: 64 * 1024 * 1024,
+        dropped: 3,
+        // The pause ran out without a read: it drops at once now, until somebody reads.
+        whenFull: 'drop-oldest',
+        pauseMs: 300,
+        paused: false,
+        pauses: 1,
+      },
     });
     const read = await s.ok<ReadResult>('mqttReadMessages');
     expect(read.messages.map((m) => m.payload)).toEqual(['4', '5']);
     expect(read.dropped).toBe(3);
+    const afterRead = await s.ok<{ connections: Array<{ buffer: Record<string, unknown> }> }>('mqttStatus');
+    expect(afterRead.connections[0]?.buffer).toMatchObject({ size: 0, bytes: 0, whenFull: 'pause' });
   });
 
   it(verifies('mqtt.payload.binary'), async () => {

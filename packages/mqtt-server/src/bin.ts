@@ -48,7 +48,21 @@ const program = new Command('bastion-mqtt')
     'brokers mqttConnect may reach, host:port or host:* comma-separated (default: any)',
   )
   .option('--max-payload-bytes <n>', 'largest payload mqttPublish accepts', '1048576')
-  .option('--buffer-size <n>', 'received messages kept per connection (oldest dropped beyond)', '1000')
+  // No defaults for these here: config.ts owns them, so that the two cannot drift apart.
+  .option('--buffer-size <n>', 'received messages kept per connection (default 10000)')
+  .option('--max-buffered-bytes <n>', 'payload and topic bytes kept per connection (default 64 MiB)')
+  .option(
+    '--buffer-full-pause-ms <ms>',
+    'how long a full buffer holds the broker back waiting for a read before dropping the oldest (default 5000)',
+  )
+  .option(
+    '--max-notifications-per-second <n>',
+    'received messages pushed as notifications per connection and second; 0: no limit (default 100)',
+  )
+  .option(
+    '--reconnect-stable-ms <ms>',
+    'a broker link must stay up this long before the reconnect backoff starts over (default 10000)',
+  )
   .option('--max-connections <n>', 'broker connections per MCP session or identity', '10')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
   .showHelpAfterError();
@@ -71,6 +85,10 @@ const options: MqttServerOptions = {
   allowBrokers: one(flags.allowBrokers),
   maxPayloadBytes: one(flags.maxPayloadBytes),
   maxBufferedMessages: one(flags.bufferSize),
+  maxBufferedBytes: one(flags.maxBufferedBytes),
+  bufferFullPauseMs: one(flags.bufferFullPauseMs),
+  maxNotificationsPerSecond: one(flags.maxNotificationsPerSecond),
+  reconnectStableMs: one(flags.reconnectStableMs),
   maxConnectionsPerSession: one(flags.maxConnections),
   logLevel: one(flags.logLevel) as MqttServerOptions['logLevel'],
 };

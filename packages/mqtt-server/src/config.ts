@@ -63,6 +63,7 @@ const commaList = (value: unknown) =>
     : value;
 
 const positiveInt = z.coerce.number(number).int().positive();
+const nonNegativeInt = z.coerce.number(number).int().min(0);
 
 export const mqttServerConfigSchema = z
   .object({
@@ -118,8 +119,25 @@ export const mqttServerConfigSchema = z
       .transform((list) => list?.map((p) => ({ host: p.host.toLowerCase(), port: p.port }) as BrokerPattern)),
     /** Largest payload mqttPublish accepts (after base64 decoding). */
     maxPayloadBytes: positiveInt.default(1024 * 1024),
-    /** Received messages kept per connection; the oldest is dropped (and counted) beyond it. */
-    maxBufferedMessages: positiveInt.default(1000),
+    /**
+     * Received messages kept per connection. Sized for a burst of 10,000 (issue 13); at the limit the
+     * connection pauses the broker for `bufferFullPauseMs`, then drops the oldest (and counts them).
+     */
+    maxBufferedMessages: positiveInt.default(10_000),
+    /** Bytes (payloads and topics) kept per connection; the same happens at this limit. */
+    maxBufferedBytes: positiveInt.default(64 * 1024 * 1024),
+    /**
+     * How long a full buffer holds the broker back (TCP backpressure; QoS 1/2 stay unacknowledged)
+     * waiting for a read before it drops; 0 drops at once. Capped at a quarter of the keep-alive.
+     */
+    bufferFullPauseMs: nonNegativeInt.default(5_000),
+    /**
+     * Received messages pushed as notifications per second and connection, at most (0: no limit);
+     * beyond it they are only buffered, so that a client's reads are not starved by notifications.
+     * In issue 13's burst an SDK client read 3 times at 1,000 a second (and without a limit), 14
+     * times at 100; no agent takes in more than 100 a second anyway.
+     */
+    maxNotificationsPerSecond: nonNegativeInt.default(100),
     /** Broker connections one MCP session may hold at once. */
     maxConnectionsPerSession: positiveInt.default(10),
     /** Upper bound for mqttReadMessages' waitMs. */
@@ -129,6 +147,11 @@ export const mqttServerConfigSchema = z
     /** First delay before reconnecting after the broker went away; doubles up to the maximum. */
     reconnectInitialDelayMs: positiveInt.default(500),
     reconnectMaxDelayMs: positiveInt.default(15_000),
+    /**
+     * A link must stay up this long before the backoff starts over from reconnectInitialDelayMs; links
+     * lost sooner, three in a row, are taken for another client using the same client id.
+     */
+    reconnectStableMs: positiveInt.default(10_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {

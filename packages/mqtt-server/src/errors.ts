@@ -36,6 +36,13 @@ export const MqttErrorCode = {
   SubscribeRefused: 'SUBSCRIBE_REFUSED',
   /** The broker refused or failed a publish or unsubscribe. */
   BrokerError: 'BROKER_ERROR',
+  /**
+   * Another client connected with this connection's client id and the broker gave it the session
+   * (MQTT 5 reason code 0x8E, or on 3.1.1 the broker dropping the link right after accepting it,
+   * repeatedly). The connection stopped reconnecting, so that the two do not take the id from
+   * each other forever; mqttConnect again, with another client id, to go on.
+   */
+  ClientIdTakenOver: 'CLIENT_ID_TAKEN_OVER',
 } as const;
 
 export type MqttErrorCode = (typeof MqttErrorCode)[keyof typeof MqttErrorCode];

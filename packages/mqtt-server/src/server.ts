@@ -80,7 +80,10 @@ export function attachLegacySession(server: McpServerType, state: MqttState): ()
     subscribed.delete(request.params.uri);
     return {};
   });
-  return state.addSink((message) => {
+  const removeNotices = state.addNoticeSink((notice) => {
+    server.server.sendLoggingMessage({ level: 'warning', logger: 'mqtt', data: notice }).catch(() => {});
+  });
+  const removeMessages = state.addSink((message) => {
     const data: MessageNotificationData = message;
     server.server.sendLoggingMessage({ level: 'info', logger: 'mqtt', data }).catch(() => {
       // The client went away; the message stays buffered for mqttReadMessages.
@@ -88,6 +91,10 @@ export function attachLegacySession(server: McpServerType, state: MqttState): ()
     const uri = topicUri(message.connection, message.topic);
     if (subscribed.has(uri)) server.server.sendResourceUpdated({ uri }).catch(() => {});
   });
+  return () => {
+    removeNotices();
+    removeMessages();
+  };
 }
 
 export interface MqttServerSession {

@@ -7,10 +7,13 @@
  */
 import type { Logger } from 'pino';
 import type { MqttServerConfig } from './config.js';
-import { ConnectionRegistry } from './connections.js';
+import type { ConnectionNotice } from './connection.js';
+import { ConnectionRegistry, connectionLimits } from './connections.js';
 import type { ReceivedMessage } from './message-buffer.js';
 
 export type MessageSink = (message: ReceivedMessage) => void;
+/** Told of what the client should hear without asking: notifications held back, a client id taken over. */
+export type NoticeSink = (notice: ConnectionNotice) => void;
 
 /** Topics remembered per connection for resources/list and resources/read; the oldest is forgotten beyond. */
 const TOPICS_PER_CONNECTION = 1000;
@@ -18,6 +21,7 @@ const TOPICS_PER_CONNECTION = 1000;
 export class MqttState {
   readonly connections: ConnectionRegistry;
   private readonly sinks = new Set<MessageSink>();
+  private readonly noticeSinks = new Set<NoticeSink>();
   private readonly lastByTopic = new Map<string, Map<string, ReceivedMessage>>();
   private closed: Promise<void> | undefined;
 
@@ -26,20 +30,28 @@ export class MqttState {
     readonly logger: Logger,
   ) {
     this.connections = new ConnectionRegistry({
-      maxConnections: config.maxConnectionsPerSession,
-      maxBufferedMessages: config.maxBufferedMessages,
-      operationTimeoutMs: config.operationTimeoutMs,
-      reconnectInitialDelayMs: config.reconnectInitialDelayMs,
-      reconnectMaxDelayMs: config.reconnectMaxDelayMs,
+      ...connectionLimits(config),
       logger,
-      onMessage: (message) => this.received(message),
+      onMessage: (message, push) => this.received(message, push),
+      onNotice: (notice) => {
+        for (const sink of this.noticeSinks) sink(notice);
+      },
     });
   }
 
-  /** Adds a receiver of every message; returns its removal. */
+  /**
+   * Adds a receiver of the messages to push to the client: every one, unless a connection receives
+   * more than `maxNotificationsPerSecond` (notification-budget.ts). Returns its removal.
+   */
   addSink(sink: MessageSink): () => void {
     this.sinks.add(sink);
     return () => this.sinks.delete(sink);
+  }
+
+  /** Adds a receiver of connection notices; returns its removal. */
+  addNoticeSink(sink: NoticeSink): () => void {
+    this.noticeSinks.add(sink);
+    return () => this.noticeSinks.delete(sink);
   }
 
   /** The last message seen on `topic` of `connection`, if any. */
@@ -57,12 +69,14 @@ export class MqttState {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.sinks.clear();
+      this.noticeSinks.clear();
       await this.connections.closeAll();
     })();
     return this.closed;
   }
 
-  private received(message: ReceivedMessage): void {
+  /** `push`: within the connection's notification budget. The last message per topic is kept either way. */
+  private received(message: ReceivedMessage, push: boolean): void {
     let topics = this.lastByTopic.get(message.connection);
     if (topics === undefined) {
       topics = new Map();
@@ -72,6 +86,7 @@ export class MqttState {
     topics.delete(message.topic);
     topics.set(message.topic, message);
     if (topics.size > TOPICS_PER_CONNECTION) topics.delete(topics.keys().next().value as string);
+    if (!push) return;
     for (const sink of this.sinks) {
       try {
         sink(message);

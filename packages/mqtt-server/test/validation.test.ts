@@ -78,18 +78,24 @@ describe('invalid input', () => {
 
   it('refuses base64 payloads that are not base64', async () => {
     await connected();
-    expectInvalid(
-      await s.call('mqttPublish', { topic: 'a', payload: 'not base64!', payloadEncoding: 'base64' }),
-      /base64/,
-    );
+    const result = await s.call('mqttPublish', {
+      topic: 'a',
+      payload: 'not base64!',
+      payloadEncoding: 'base64',
+    });
+    expectInvalid(result, /base64/);
+    expect(errorDataOf(result)).toEqual({ code: 'INVALID_INPUT', field: 'payload' });
   });
 
   it('refuses MQTT 5 properties on an MQTT 3.1.1 connection', async () => {
     await connected();
-    expectInvalid(
-      await s.call('mqttPublish', { topic: 'a', payload: 'x', properties: { contentType: 'text/plain' } }),
-      /need MQTT 5/,
-    );
+    const result = await s.call('mqttPublish', {
+      topic: 'a',
+      payload: 'x',
+      properties: { contentType: 'text/plain' },
+    });
+    expectInvalid(result, /need MQTT 5/);
+    expect(errorDataOf(result)).toEqual({ code: 'INVALID_INPUT', field: 'properties' });
   });
 
   it('refuses TLS material for plain mqtt, a password without user name in 3.1.1, and a waitMs over the maximum', async () => {

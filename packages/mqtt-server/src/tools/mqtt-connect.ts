@@ -161,18 +161,30 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
           throw err;
         }
         ctx.logger.info({ ...log, replaced: result.replaced }, 'broker connected');
-        return success(
+        const structured: Record<string, unknown> = {
+          connection: args.connection,
+          host: args.host,
+          port: args.port,
+          clientId: args.clientId,
+          protocol,
+          protocolVersion: args.protocolVersion,
+          replaced: result.replaced,
+        };
+        // The original's text stays the first content item, unchanged, for clients that match it.
+        const connected = success(
           `Successfully connected to MQTT broker at ${args.host}:${args.port} with client ID ${args.clientId}`,
-          {
-            connection: args.connection,
-            host: args.host,
-            port: args.port,
-            clientId: args.clientId,
-            protocol,
-            protocolVersion: args.protocolVersion,
-            replaced: result.replaced,
-          },
+          structured,
         );
+        if (result.previous === undefined) return connected;
+        const old = result.previous;
+        structured.previous = old;
+        connected.content.push({
+          type: 'text',
+          text:
+            `It replaced the previous connection '${args.connection}' (${old.host}:${old.port}, client ID ` +
+            `${old.clientId}, ${old.state}), which is now closed.`,
+        });
+        return connected;
       }),
   );
 }

@@ -69,9 +69,11 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
     ({ topic, payload, qos, retain, connection, payloadEncoding, properties }) =>
       runTool(ctx, MQTT_PUBLISH, async () => {
         const bytes = decodePayload(payload, payloadEncoding);
-        if (bytes === undefined) throw invalidInput('payload is not valid base64');
+        if (bytes === undefined) throw invalidInput('payload is not valid base64', { field: 'payload' });
         if (bytes.length > ctx.config.maxPayloadBytes) {
-          throw invalidInput(`payload is ${bytes.length} bytes; the limit is ${ctx.config.maxPayloadBytes}`);
+          throw invalidInput(`payload is ${bytes.length} bytes; the limit is ${ctx.config.maxPayloadBytes}`, {
+            field: 'payload',
+          });
         }
         const conn = ctx.connections.get(connection);
         let mqttProperties: IClientPublishOptions['properties'];
@@ -79,6 +81,7 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
           if (conn.protocolVersion !== 5) {
             throw invalidInput(
               `properties need MQTT 5; connection '${connection}' uses protocolVersion ${conn.protocolVersion}`,
+              { field: 'properties' },
             );
           }
           mqttProperties = {};
@@ -88,7 +91,10 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
           if (properties.responseTopic !== undefined) mqttProperties.responseTopic = properties.responseTopic;
           if (properties.correlationData !== undefined) {
             const data = decodePayload(properties.correlationData, properties.correlationDataEncoding);
-            if (data === undefined) throw invalidInput('properties.correlationData is not valid base64');
+            if (data === undefined)
+              throw invalidInput('properties.correlationData is not valid base64', {
+                field: 'properties.correlationData',
+              });
             mqttProperties.correlationData = data;
           }
           if (properties.messageExpiryInterval !== undefined) {
