@@ -2,8 +2,10 @@
  * The audit log through the running gateway: one row per decision with its facts, secret values kept
  * out, a hash chain that `bastion-gateway audit verify` checks, and nothing lost on a clean shutdown.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createAuditKeyFile } from '@bastion/gateway';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
@@ -116,19 +118,38 @@ describe('gateway audit log', () => {
   });
 
   it(verifies('gateway.audit.chain'), async () => {
-    const h = await audited();
-    const agent = await h.connect('fx', 'alice');
-    for (let i = 0; i < 4; i++) await call(agent, 'sessionInfo');
-    await h.gateway.close();
-    const file = join(h.dir, 'audit.jsonl');
-    const intact = await verifyAudit(file);
-    expect(intact).toEqual({ code: 0, out: 'ok: 4 rows, chain intact\n' });
-    const lines = (await readFile(file, 'utf8')).trim().split('\n');
-    lines[2] = (lines[2] ?? '').replace('"decision":"allow"', '"decision":"deny"');
-    await writeFile(file, `${lines.join('\n')}\n`);
-    const tampered = await verifyAudit(file);
-    expect(tampered.code).toBe(1);
-    expect(tampered.out).toMatch(/^broken at line 3: hash does not match the row content/);
+    // A keyed chain, its key outside the log's directory, as the README sets it up.
+    const keys = await mkdtemp(join(tmpdir(), 'gw-audit-key-'));
+    try {
+      const keyFile = join(keys, 'audit.key');
+      const key = await createAuditKeyFile(keyFile);
+      harness = await startGateway(
+        {
+          servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: POLICY } },
+          grants: { alice: { servers: ['fx'] } },
+          audit: { path: 'audit.jsonl', keyFile },
+        },
+        { clock: new FakeClock(T0) },
+      );
+      const h = harness;
+      const agent = await h.connect('fx', 'alice');
+      for (let i = 0; i < 4; i++) await call(agent, 'sessionInfo');
+      await h.gateway.close();
+      const file = join(h.dir, 'audit.jsonl');
+      const intact = await verifyAudit(file, ['--key', keyFile]);
+      expect(intact).toEqual({
+        code: 0,
+        out: `${file}: ok: 4 rows, chain intact, keyed (key id ${key.id}), reaches its head checkpoint (seq 4)\n`,
+      });
+      const lines = (await readFile(file, 'utf8')).trim().split('\n');
+      lines[2] = (lines[2] ?? '').replace('"decision":"allow"', '"decision":"deny"');
+      await writeFile(file, `${lines.join('\n')}\n`);
+      const tampered = await verifyAudit(file, ['--key', keyFile]);
+      expect(tampered.code).toBe(1);
+      expect(tampered.out).toMatch(/: broken at line 3: hash does not match the row content under the key/);
+    } finally {
+      await rm(keys, { recursive: true, force: true });
+    }
   });
 
   it(verifies('gateway.audit.shutdown'), async () => {

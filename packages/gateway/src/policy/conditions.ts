@@ -197,14 +197,11 @@ export function firstViolation(
   return undefined;
 }
 
-/** The reason a violation gives the agent (the rule's own `on_deny`/`reason` wins). */
+/** The reason a violation gives the agent: the rule's own `on_deny`/`reason` verbatim, else what failed. */
 export function violationReason(violation: Violation, rule: { onDeny?: string; reason?: string }): string {
   const own = rule.onDeny ?? rule.reason;
+  if (own !== undefined) return own;
   const described = describeCondition(violation.condition.source);
-  if (violation.unknown !== undefined) {
-    return own === undefined
-      ? `cannot tell whether ${described}: ${violation.unknown}`
-      : `${own} (${violation.unknown})`;
-  }
-  return own ?? (violation.kind === 'require' ? `requires ${described}` : `denied because ${described}`);
+  if (violation.unknown !== undefined) return `cannot tell whether ${described}: ${violation.unknown}`;
+  return violation.kind === 'require' ? `requires ${described}` : `denied because ${described}`;
 }
