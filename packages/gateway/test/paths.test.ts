@@ -107,3 +107,26 @@ describe('path conditions in the pipeline', () => {
     expect((await decide(requireHome, { remotePath: '/home/app/../../etc/passwd' })).denied).toBe(true);
   });
 });
+
+describe('path conditions in a policy', () => {
+  it('are refused at load when a value or pattern is not absolute, as it could never match', async () => {
+    const { parsePolicy } = await import('../src/policy/load.js');
+    const result = parsePolicy({
+      version: '1',
+      default: 'deny',
+      tools: {
+        exec: {
+          require: [{ path: 'args.cwd', op: 'glob', value: ['/srv/**', '**/tmp', 'srv/*'] }],
+          deny_if: [
+            { path: 'args.cwd', op: 'in', value: ['/etc', 'etc'], syntax: 'path' },
+            { path: 'args.cwd', op: 'eq', value: 'etc' },
+          ],
+        },
+      },
+    });
+    expect(result.ok ? [] : result.problems.map((p) => p.pointer)).toEqual([
+      '/tools/exec/require/0/value/2',
+      '/tools/exec/deny_if/0/value/1',
+    ]);
+  });
+});

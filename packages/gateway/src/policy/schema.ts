@@ -51,18 +51,45 @@ const pathSyntax = z
     'Extension: "path" reads the argument as a path on the remote host: "." and ".." are normalised, ' +
       '/proc/self/root is "/", and a relative path is unknown (denied by deny_if, refused by require).',
   );
-const anyValueOps = z.strictObject({
-  path: pathSchema,
-  op: z.enum(['eq', 'neq']),
-  value: z.unknown(),
-  syntax: pathSyntax,
-});
-const listOps = z.strictObject({
-  path: pathSchema,
-  op: z.enum(['in', 'not_in']),
-  value: z.array(z.unknown()),
-  syntax: pathSyntax,
-});
+/**
+ * Path-syntax values are matched against absolute, normalised paths: a relative one could never
+ * match, and a rule that silently never fires is the complaint POLICY.md records. So it is an error.
+ */
+function absolutePaths(
+  values: ReadonlyArray<unknown>,
+  at: (i: number) => PropertyKey[],
+  ctx: z.RefinementCtx,
+  glob = false,
+): void {
+  values.forEach((value, i) => {
+    const ok = typeof value === 'string' && (glob ? /^!?(\/|\*\*)/.test(value) : value.startsWith('/'));
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at(i),
+        message: glob
+          ? 'a path pattern is matched against absolute paths: start it with "/" or "**"'
+          : 'with syntax "path", a value is an absolute path (it starts with "/")',
+      });
+    }
+  });
+}
+
+const anyValueOps = z
+  .strictObject({ path: pathSchema, op: z.enum(['eq', 'neq']), value: z.unknown(), syntax: pathSyntax })
+  .superRefine((c, ctx) => {
+    if (c.syntax === 'path') absolutePaths([c.value], () => ['value'], ctx);
+  });
+const listOps = z
+  .strictObject({
+    path: pathSchema,
+    op: z.enum(['in', 'not_in']),
+    value: z.array(z.unknown()),
+    syntax: pathSyntax,
+  })
+  .superRefine((c, ctx) => {
+    if (c.syntax === 'path') absolutePaths(c.value, (i) => ['value', i], ctx);
+  });
 const orderOps = z.strictObject({
   path: pathSchema,
   op: z.enum(['lt', 'lte', 'gt', 'gte']),
@@ -93,16 +120,16 @@ const globOp = z
       ),
   })
   .superRefine((condition, ctx) => {
-    if (condition.syntax !== 'mqtt') return;
     const patterns = typeof condition.value === 'string' ? [condition.value] : condition.value;
+    const at = (i: number) => (typeof condition.value === 'string' ? ['value'] : ['value', i]);
+    if (condition.syntax !== 'mqtt') {
+      absolutePaths(patterns, at, ctx, true);
+      return;
+    }
     patterns.forEach((pattern, i) => {
       const problem = topicFilterProblem(pattern);
       if (problem !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: typeof condition.value === 'string' ? ['value'] : ['value', i],
-          message: `not a valid MQTT topic filter: ${problem}`,
-        });
+        ctx.addIssue({ code: 'custom', path: at(i), message: `not a valid MQTT topic filter: ${problem}` });
       }
     });
   });
