@@ -4,6 +4,7 @@
  * reaches at least as far as its head checkpoint, with the same row there. Names the first problem.
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type ChainKey, GENESIS, rowHash } from './chain.js';
 import { type Head, HeadError, readHead } from './head.js';
@@ -110,6 +111,8 @@ function readLines(path: string): AsyncIterable<string> {
 
 export async function verifyAuditLog(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { key } = options;
+  // A log that cannot be read is an error of its own (thrown), not a missing head.
+  await stat(path);
   let head: Head | undefined;
   if (options.headPath !== null && options.headPath !== undefined) {
     try {

@@ -20,7 +20,7 @@ export const conditionsStep: CallStep = {
     const hasConditions = rule !== undefined && rule.require.length + rule.denyIf.length > 0;
     if (!filled.ok) {
       // Deciding on arguments that may be wrong would be a guess; without conditions nothing reads them.
-      if (hasConditions) return deny(ctx, { rule: `${rule.pointer}`, reason: filled.reason });
+      if (hasConditions) return deny(ctx, { rule: rule.pointer, reason: filled.reason });
       ctx.effectiveArgs = ctx.args;
       return next();
     }
