@@ -14,13 +14,13 @@
  * depth. The secret strings are also returned, so that a message quoting one (an upstream's error
  * text) can be scrubbed too. Long strings are cut so that one large payload cannot swell the log.
  */
+import { asSchema, type JsonSchema, refTarget } from '../policy/json-schema.js';
+
 export const REDACTED = '[REDACTED]';
 const SECRET_PART = /password|passwd|passphrase|secret|token|key|authorization|credential|cookie|stdin/i;
 const SECRET_WORDS = new Set(['pass', 'pwd', 'pin', 'otp', 'auth']);
 const MAX_STRING = 2048;
 const MAX_DEPTH = 8;
-
-type Schema = Record<string, unknown>;
 
 /** Whether a property name says its value is secret (see the file comment). */
 export function isSecretKey(key: string): boolean {
@@ -32,22 +32,16 @@ export function isSecretKey(key: string): boolean {
   return words.some((w) => SECRET_WORDS.has(w));
 }
 
-function asSchema(value: unknown): Schema | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Schema) : undefined;
-}
-
 /** The schema itself, what its local `$ref` points to, and its union branches, flattened. */
-function expand(schema: Schema | undefined, root: Schema, out: Schema[] = [], depth = 0): Schema[] {
+function expand(
+  schema: JsonSchema | undefined,
+  root: JsonSchema,
+  out: JsonSchema[] = [],
+  depth = 0,
+): JsonSchema[] {
   if (schema === undefined || depth > 16 || out.includes(schema)) return out;
   out.push(schema);
-  const ref = schema.$ref;
-  if (typeof ref === 'string' && ref.startsWith('#')) {
-    let target: unknown = root;
-    for (const raw of ref.slice(1).split('/').slice(1)) {
-      target = asSchema(target)?.[raw.replaceAll('~1', '/').replaceAll('~0', '~')];
-    }
-    expand(asSchema(target), root, out, depth + 1);
-  }
+  expand(refTarget(schema.$ref, root), root, out, depth + 1);
   for (const key of ['anyOf', 'oneOf', 'allOf']) {
     const branches = schema[key];
     if (Array.isArray(branches)) for (const b of branches) expand(asSchema(b), root, out, depth + 1);
@@ -55,12 +49,12 @@ function expand(schema: Schema | undefined, root: Schema, out: Schema[] = [], de
   return out;
 }
 
-function marksSecret(schemas: ReadonlyArray<Schema>): boolean {
+function marksSecret(schemas: ReadonlyArray<JsonSchema>): boolean {
   return schemas.some((s) => s.writeOnly === true || s.format === 'password' || s['x-secret'] === true);
 }
 
-function propertySchemas(schemas: ReadonlyArray<Schema>, key: string, root: Schema): Schema[] {
-  const out: Schema[] = [];
+function propertySchemas(schemas: ReadonlyArray<JsonSchema>, key: string, root: JsonSchema): JsonSchema[] {
+  const out: JsonSchema[] = [];
   for (const s of schemas) {
     const own = asSchema(s.properties);
     if (own !== undefined && Object.hasOwn(own, key)) expand(asSchema(own[key]), root, out);
@@ -78,8 +72,8 @@ function propertySchemas(schemas: ReadonlyArray<Schema>, key: string, root: Sche
   return out;
 }
 
-function itemSchemas(schemas: ReadonlyArray<Schema>, index: number, root: Schema): Schema[] {
-  const out: Schema[] = [];
+function itemSchemas(schemas: ReadonlyArray<JsonSchema>, index: number, root: JsonSchema): JsonSchema[] {
+  const out: JsonSchema[] = [];
   for (const s of schemas) {
     const prefix = Array.isArray(s.prefixItems)
       ? s.prefixItems
@@ -123,7 +117,7 @@ export interface Redacted {
 export function redactArgs(args: unknown, inputSchema?: unknown): Redacted {
   const root = asSchema(inputSchema) ?? {};
   const secrets = new Set<string>();
-  const walk = (value: unknown, schemas: ReadonlyArray<Schema>, depth: number): unknown => {
+  const walk = (value: unknown, schemas: ReadonlyArray<JsonSchema>, depth: number): unknown => {
     if (typeof value === 'string') {
       return value.length > MAX_STRING
         ? `${value.slice(0, MAX_STRING)}…[${value.length - MAX_STRING} more chars]`
