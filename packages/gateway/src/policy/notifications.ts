@@ -10,7 +10,7 @@
  * - `notifications.as_tool`: a notification of `method` that carries the `when` field is decided as a
  *   call of `tool` with the mapped arguments: hidden, `action: "deny"`, the default for an unlisted
  *   tool, and the rule's conditions on those arguments (conditions on other arguments are not about
- *   pushed data and are skipped). Absent, pushed MQTT messages (bastion-mqtt's and MQTTX's
+ *   pushed data and are skipped). Absent, pushed MQTT messages (bastion-mqtt's
  *   `notifications/message` whose `data` has a `topic`) are decided as `mqttReadMessages`.
  * - No policy at all (a grant that reaches no policy): only protocol notifications pass.
  *
