@@ -29,9 +29,15 @@ const OPTIONS = {
 /** Draft 2020-12 is MCP's default dialect (2025-11-25); draft-07 and older name themselves in `$schema`. */
 const DRAFT_07_AND_OLDER = /json-schema\.org\/draft-0[4-7]\/schema/;
 
-/** One Ajv per dialect; compiled schemas are kept per schema object (a tool list keeps its objects). */
+/**
+ * One Ajv per dialect. Compiled fillers are found by schema object (a tool list keeps its objects),
+ * else by the schema's text: every session lists the same tools anew, and they share one compilation.
+ * The text cache is bounded, as the upstream decides what its schemas are.
+ */
 let instances: { modern: Ajv2020; legacy: Ajv } | undefined;
 const fillers = new WeakMap<object, Filler>();
+const byText = new Map<string, Filler>();
+const MAX_COMPILED = 256;
 
 function ajvFor(schema: Record<string, unknown>): Ajv | Ajv2020 {
   instances ??= { modern: new Ajv2020(OPTIONS), legacy: new Ajv(OPTIONS) };
@@ -81,7 +87,13 @@ export function withSchemaDefaults(
   }
   let filler = fillers.get(inputSchema);
   if (filler === undefined) {
-    filler = compile(inputSchema as Record<string, unknown>);
+    const text = JSON.stringify(inputSchema);
+    filler = byText.get(text);
+    if (filler === undefined) {
+      filler = compile(inputSchema as Record<string, unknown>);
+      if (byText.size >= MAX_COMPILED) byText.delete(byText.keys().next().value as string);
+      byText.set(text, filler);
+    }
     fillers.set(inputSchema, filler);
   }
   return filler(args);
