@@ -1,5 +1,6 @@
 /** Test doubles for pipeline units: a fake clock and a scripted upstream target. */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditEntry } from '../src/audit/log.js';
 import type { Clock } from '../src/clock.js';
 import type { CallContext, CallTarget, Principal } from '../src/pipeline/context.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -26,7 +27,7 @@ export function fakeTarget(
     calls: 0,
     hasTool: async (name) => tools.includes(name),
     knowsTool: (name) => tools.includes(name),
-    secretArgs: () => new Set(),
+    inputSchema: () => undefined,
     callTool: async () => {
       target.calls++;
       return answer();
@@ -56,5 +57,25 @@ export function context(
     principal: principal ?? undefined,
     signal: new AbortController().signal,
     ...over,
+  };
+}
+
+/** An audit row's entry, numbered `n`. */
+export function entry(n: number): AuditEntry {
+  return {
+    time: new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString(),
+    requestId: n,
+    grant: 'alice',
+    session: 's',
+    server: 'mqtt',
+    method: 'tools/call',
+    tool: 'mqttPublish',
+    decision: 'allow',
+    rule: '/tools/mqttPublish',
+    reason: 'allowed by rule',
+    policyVersion: 'abc',
+    argKeys: ['topic'],
+    args: { topic: `t/${n}` },
+    upstream: { outcome: 'ok', latencyMs: 1 },
   };
 }

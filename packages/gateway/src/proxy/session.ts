@@ -49,7 +49,6 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import { secretFieldsOf } from '../audit/redact.js';
 import type { Clock } from '../clock.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { CallContext, Principal } from '../pipeline/context.js';
@@ -57,6 +56,7 @@ import { isGatewayResult } from '../pipeline/denial.js';
 import type { CallPipeline } from '../pipeline/index.js';
 import type { GrantResolver } from '../pipeline/steps/resolve-grant.js';
 import { isCallable, mayDenyAfterListing } from '../policy/compile.js';
+import { decideNotification } from '../policy/notifications.js';
 import type { ServerRuntime } from '../server-runtime.js';
 import type { BackoffOptions } from '../upstream/backoff.js';
 import { UpstreamLostError, UpstreamUnavailableError } from '../upstream/errors.js';
@@ -87,9 +87,6 @@ export interface ProxySession {
 
 /** Server-to-agent requests may wait on a person (elicitation); the upstream's own timeout governs. */
 const AGENT_REQUEST_TIMEOUT_MS = 30 * 60_000;
-
-/** The secret argument names of a tool the upstream does not list. */
-const NO_SECRETS: ReadonlySet<string> = new Set();
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -137,13 +134,8 @@ export async function openProxySession(
   const subscriptions = new Set<string>();
   /** Tools the agent was shown with an outputSchema that does not admit the gateway's own results. */
   const shownUnwrapped = new Set<string>();
-  /**
-   * The upstream's current tools by name, rebuilt when the link's list changes (a new array), with
-   * each known tool's secret argument names (a schema walk) worked out once, when first audited.
-   */
-  let toolIndex:
-    | { source: ReadonlyArray<Tool>; byName: Map<string, Tool>; secrets: Map<string, ReadonlySet<string>> }
-    | undefined;
+  /** The upstream's current tools by name, rebuilt when the link's list changes (a new array). */
+  let toolIndex: { source: ReadonlyArray<Tool>; byName: Map<string, Tool> } | undefined;
 
   const deferred = new DeferredTransport(transport, (request) => void initialize(request));
   metrics.activeSessions.inc({ server: runtime.name });
@@ -162,22 +154,8 @@ export async function openProxySession(
 
   function tools(): NonNullable<typeof toolIndex> {
     const source = link?.currentTools() ?? [];
-    if (toolIndex?.source !== source)
-      toolIndex = { source, byName: new Map(source.map((t) => [t.name, t])), secrets: new Map() };
+    if (toolIndex?.source !== source) toolIndex = { source, byName: new Map(source.map((t) => [t.name, t])) };
     return toolIndex;
-  }
-
-  function secretArgs(name: string): ReadonlySet<string> {
-    const index = tools();
-    const tool = index.byName.get(name);
-    // Only known tools are cached, so calls to made-up names cannot grow the map.
-    if (tool === undefined) return NO_SECRETS;
-    let secrets = index.secrets.get(name);
-    if (secrets === undefined) {
-      secrets = secretFieldsOf(tool.inputSchema);
-      index.secrets.set(name, secrets);
-    }
-    return secrets;
   }
 
   const related = () => inflight.at(-1);
@@ -203,6 +181,12 @@ export async function openProxySession(
   }
 
   function toAgentNotification(notification: Notification): void {
+    // Pushed data goes to the agent only if the policy lets it read that data (policy/notifications.ts).
+    const verdict = decideNotification(policyNow()?.policy, notification);
+    if (verdict.action === 'drop') {
+      log.debug({ method: notification.method, rule: verdict.rule }, 'notification withheld by the policy');
+      return;
+    }
     void serverReady.then(async () => {
       const agent = server;
       if (agent === undefined || closed) return;
@@ -343,7 +327,7 @@ export async function openProxySession(
           return tools().byName.has(tool);
         },
         knowsTool: (tool) => tools().byName.has(tool),
-        secretArgs,
+        inputSchema: (tool) => tools().byName.get(tool)?.inputSchema,
         callTool: (signal) =>
           upstream
             .request(

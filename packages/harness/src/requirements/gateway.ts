@@ -3,6 +3,7 @@ import type { Requirement } from './types.js';
 const issue = 'issue #4 (the policy gateway)';
 const policyMd = 'POLICY.md, documented format';
 const better = 'POLICY.md, where users of such gateways are let down';
+const findings = 'issue #14 (security findings, an honest audit chain)';
 
 export const gatewayRequirements: Requirement[] = [
   // Configuration and command line.
@@ -136,6 +137,29 @@ export const gatewayRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'gateway.conditions.schema-defaults',
+    statement:
+      "evaluates conditions on the arguments with the tool's inputSchema defaults filled in (a connect without port is judged with port 22)",
+    source: findings,
+  },
+  {
+    id: 'gateway.conditions.paths',
+    statement:
+      'reads path arguments as the remote does: normalises . and .., reads /proc/self/root as /, and denies or refuses a relative path as unknown',
+    source: findings,
+  },
+  {
+    id: 'gateway.conditions.mqtt-filters',
+    statement: 'denies a subscription whose topic filter can receive a topic an mqtt-syntax deny_if names',
+    source: findings,
+  },
+  {
+    id: 'gateway.notifications.pushed',
+    statement:
+      "passes a pushed MQTT message to the agent only when the policy lets it read that topic (mqttReadMessages' rule)",
+    source: findings,
+  },
+  {
     id: 'gateway.limit.fixed-window',
     statement:
       'denies the call over the max in a clock-aligned window with the limit pointer and retryAfterMs',
@@ -258,6 +282,17 @@ export const gatewayRequirements: Requirement[] = [
     id: 'gateway.audit.chain',
     statement: 'hash-chains the rows; audit verify accepts an intact log and names the first tampered row',
     source: issue,
+  },
+  {
+    id: 'gateway.audit.keyed',
+    statement:
+      'keys the chain (HMAC) and anchors its head: verify catches rows cut from the end and rows rewritten without the key',
+    source: findings,
+  },
+  {
+    id: 'gateway.audit.restart-check',
+    statement: 'does not start on an audit log that was cut or rewritten while it was down',
+    source: findings,
   },
   {
     id: 'gateway.audit.shutdown',

@@ -119,7 +119,8 @@ export interface HarnessConfig {
   /** Grant label -> servers (and an optional per-server policy); tokens are made up here. */
   grants?: Record<string, { servers: string[]; policy?: Record<string, unknown> }>;
   anonymous?: { servers: string[] };
-  audit?: boolean;
+  /** true: an unkeyed log at audit.jsonl; an object: the config's audit entry as given. */
+  audit?: boolean | Record<string, unknown>;
   /** Files written into the gateway's directory first (policy files named relative to it). */
   files?: Record<string, string>;
 }
@@ -143,7 +144,7 @@ export async function startGateway(
     servers: config.servers,
     grants,
     ...(config.anonymous ? { anonymous: config.anonymous } : {}),
-    ...(config.audit ? { audit: 'audit.jsonl' } : {}),
+    ...(config.audit === true ? { audit: 'audit.jsonl' } : config.audit ? { audit: config.audit } : {}),
   };
   const gateway = await createGateway({
     config: resolveConfig(document, { baseDir: dir }),
