@@ -56,6 +56,17 @@ describe('bastion test', () => {
     const wrongSuite = await bastion(['test', '--suite', 'ssh', '--server-url', 'http://127.0.0.1:1/mcp']);
     expect(wrongSuite.code).toBe(2);
     expect(wrongSuite.stderr).toContain('--server-url goes with --suite mqtt or --suite conformance');
+    const noSet = await bastion([
+      'test',
+      '--suite',
+      'conformance',
+      '--server-url',
+      'http://127.0.0.1:1/mcp',
+      '--baseline',
+      'b.yml',
+    ]);
+    expect(noSet.code).toBe(2);
+    expect(noSet.stderr).toContain('--baseline belongs to one requirement set');
     const unknown = await bastion(['test', '--suite', 'nonsense']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown suite 'nonsense'");
@@ -99,8 +110,10 @@ describe('bastion test', () => {
       'conformance',
       '--server-url',
       `${server.baseUrl}/mcp`,
+      '--set',
+      '2025-11-25',
       '--baseline',
-      join(HARNESS_ROOT, 'conformance', 'bastion-mqtt.yml'),
+      join(HARNESS_ROOT, 'conformance', 'bastion-mqtt.2025-11-25.yml'),
       '--report',
       reportDir,
     ]);
@@ -122,11 +135,12 @@ describe('bastion test', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const pid = child.pid ?? 0;
-    // Interrupt once the servers and the gateway are up.
+    // Interrupt once the servers are up.
     const started = await waitFor(
       () => {
         const all = descendantsOf(pid);
-        return all.some((p) => commandOf(p.pid).includes('bastion-gateway.js')) ? all : undefined;
+        const up = (bin: string) => all.some((p) => commandOf(p.pid).includes(bin));
+        return up('bastion-mqtt.js') || up('bastion-ssh.js') ? all : undefined;
       },
       'the conformance environment to start',
       60_000,

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readCitation } from '../src/requirements/citations.js';
 import { REQUIREMENTS } from '../src/requirements/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -16,8 +17,9 @@ function testFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-function citedIds(): Map<string, string[]> {
-  const cited = new Map<string, string[]>();
+/** The ids cited anywhere (with the files citing them), and the `id@era` pairs cited in the era form. */
+function citedIds(): Map<string, string[]> & { eras: Set<string> } {
+  const cited = Object.assign(new Map<string, string[]>(), { eras: new Set<string>() });
   for (const pkg of readdirSync(root)) {
     let files: string[];
     try {
@@ -28,10 +30,10 @@ function citedIds(): Map<string, string[]> {
     for (const file of files) {
       const source = readFileSync(file, 'utf8');
       for (const call of source.matchAll(/verifies\(([^)]*)\)/g)) {
-        for (const id of (call[1] ?? '').matchAll(/'([a-z0-9.-]+)'/g)) {
-          const list = cited.get(id[1] ?? '') ?? [];
-          list.push(file);
-          cited.set(id[1] ?? '', list);
+        const { ids, era } = readCitation(call[1] ?? '');
+        for (const id of ids) {
+          cited.set(id, [...(cited.get(id) ?? []), file]);
+          if (era !== undefined) cited.eras.add(`${id}@${era}`);
         }
       }
     }
@@ -45,6 +47,11 @@ describe('requirements coverage', () => {
   it('has every requirement verified by at least one test', () => {
     const missing = REQUIREMENTS.filter((r) => !cited.has(r.id)).map((r) => r.id);
     expect(missing).toEqual([]);
+  });
+
+  it('has every requirement verified per era verified in each of its eras', () => {
+    const pairs = REQUIREMENTS.flatMap((r) => (r.eras ?? []).map((era) => `${r.id}@${era}`));
+    expect(pairs.filter((pair) => !cited.eras.has(pair))).toEqual([]);
   });
 
   it('has tests cite only known requirement ids', () => {

@@ -5,12 +5,13 @@
  *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|all] [--tiers ...] [--report DIR]
  *   bastion test --suite mqtt --server-url URL [--broker mqtt://host:port]
  *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD]
- *   bastion test --suite conformance --server-url URL [--baseline FILE]
+ *   bastion test --suite conformance --server-url URL [--set 2025-11-25|2026-07-28 [--baseline FILE]]
  *
  * The targets given here reach the tests as environment variables (see src/suites/env.ts).
  */
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { REQUIREMENT_SETS } from '../conformance/sets.js';
 import { parseSuites, SUITES, type SuiteName, suiteFiles, suitePrefixes } from '../suites/catalog.js';
 import { CONTRACT_ENV } from '../suites/env.js';
 import { HARNESS_ROOT, testTargets } from '../suites/paths.js';
@@ -29,6 +30,7 @@ interface TestFlags {
   serverToken?: string;
   broker?: string;
   baseline?: string;
+  set?: string;
   gatewayUrl?: string;
   token?: string;
   policy?: string;
@@ -97,14 +99,23 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
     if (forConformance) {
       external.push('conformance');
       env[CONTRACT_ENV.conformanceUrl] = flags.serverUrl;
+      if (flags.set !== undefined) {
+        env[CONTRACT_ENV.conformanceSet] = flags.set;
+        target.set = flags.set;
+      }
       if (flags.baseline !== undefined) {
+        // Each requirement set has its own scenarios (and CLI): a baseline is written for one.
+        if (flags.set === undefined)
+          throw new Error(
+            '--baseline belongs to one requirement set: add --set 2025-11-25 or --set 2026-07-28',
+          );
         const baseline = resolve(cwd, flags.baseline);
         env[CONTRACT_ENV.conformanceBaseline] = baseline;
         target.baseline = baseline;
       }
     }
-  } else if (flags.baseline !== undefined) {
-    throw new Error('--baseline goes with --suite conformance --server-url URL');
+  } else if (flags.baseline !== undefined || flags.set !== undefined) {
+    throw new Error('--baseline and --set go with --suite conformance --server-url URL');
   }
   if (flags.broker !== undefined) {
     if (!suites.includes('mqtt')) throw new Error('--broker goes with --suite mqtt');
@@ -185,7 +196,12 @@ export function testCommand(ctx: CliContext): Command {
       'mqtt: the broker the server under test should reach (default: started here)',
       brokerUrl,
     )
-    .option('--baseline <file>', "conformance: expected failures (the suite's YAML format)")
+    .addOption(
+      new Option('--set <revision>', 'conformance: run only this requirement set (default: both)').choices([
+        ...REQUIREMENT_SETS,
+      ]),
+    )
+    .option('--baseline <file>', "conformance: expected failures for --set (the suite's YAML format)")
     .option('--gateway-url <url>', "gateway: the gateway's MCP endpoint for one upstream", url)
     .option('--token <token>', 'gateway: the grant token the checks use')
     .option('--policy <file>', 'gateway: the policy the gateway claims to enforce (JSON)')

@@ -46,9 +46,10 @@ export const SUITES: Readonly<Record<SuiteName, SuiteDefinition>> = {
   },
   conformance: {
     name: 'conformance',
-    description: 'the official MCP conformance suite against each HTTP server and the gateway in front of it',
+    description:
+      'the official MCP conformance suite, both requirement sets, against each HTTP server and the fixture',
     files: [/^conformance-.*\.test\.ts$/],
-    requirementPrefixes: [],
+    requirementPrefixes: ['conformance.'],
   },
   all: {
     name: 'all',

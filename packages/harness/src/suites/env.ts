@@ -24,5 +24,8 @@ export const CONTRACT_ENV = {
   upstreamCommand: 'BASTION_GATEWAY_UPSTREAM_COMMAND',
   /** Someone else's MCP server for the official conformance suite. */
   conformanceUrl: 'BASTION_CONFORMANCE_URL',
+  /** One requirement set, 2025-11-25 or 2026-07-28; unset: both. */
+  conformanceSet: 'BASTION_CONFORMANCE_SET',
+  /** A baseline of expected failures, for the one set named by conformanceSet. */
   conformanceBaseline: 'BASTION_CONFORMANCE_BASELINE',
 } as const;
