@@ -94,6 +94,22 @@ export const sshServerConfigSchema = z
     keepaliveCountMax: count(1, 100).default(3),
     /** After the first signal on timeout, how long to wait before SIGKILL, then before closing the channel. */
     killGraceMs: count(0, 60_000).default(1_000),
+    /** exec with a progress token: a progress notification at least this often while it runs. */
+    progressIntervalMs: count(50, 600_000).default(5_000),
+    /** Background jobs running at once per session. */
+    maxJobs: count(1, 1000).default(8),
+    /** Upper bound (and default) of the output a job keeps, per stream, in its ring. */
+    maxJobOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** Upper bound (and default) of a job's lifetime. */
+    maxJobMs: count(1, 30 * 86_400_000).default(86_400_000),
+    /** PTY shells open at once per session. */
+    maxShells: count(1, 1000).default(4),
+    /** Upper bound (and default) of the output a shell keeps in its ring. */
+    maxShellOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** A shell with no call on it for this long is closed (the default; a shell may ask for less or more). */
+    shellIdleTimeoutMs: count(1000, 30 * 86_400_000).default(600_000),
+    /** Upper bound of a shell's idle timeout. */
+    maxShellIdleTimeoutMs: count(1000, 30 * 86_400_000).default(3_600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   // Cross-field checks run even when a field is invalid (`when`), so that every problem is reported
@@ -108,6 +124,13 @@ export const sshServerConfigSchema = z
           code: 'custom',
           path: ['defaultMaxOutputBytes'],
           message: 'must not exceed maxOutputBytes',
+        });
+      }
+      if (c.shellIdleTimeoutMs > c.maxShellIdleTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shellIdleTimeoutMs'],
+          message: 'must not exceed maxShellIdleTimeoutMs',
         });
       }
       if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {

@@ -31,6 +31,12 @@ export const SSH_ERROR_CODES = [
   'file_too_large',
   'local_io_failed',
   'closed',
+  // background jobs and PTY shells
+  'unknown_job',
+  'too_many_jobs',
+  'unknown_shell',
+  'too_many_shells',
+  'shell_failed',
 ] as const;
 
 export type SshErrorCode = (typeof SSH_ERROR_CODES)[number];

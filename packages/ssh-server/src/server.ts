@@ -8,14 +8,28 @@ import type { Logger } from 'pino';
 import type { SshServerConfig } from './config.js';
 import { ConnectionRegistry } from './connections.js';
 import { HostKeyPolicy, KnownHosts } from './host-keys.js';
+import { JobTable } from './jobs.js';
 import { createLocalFiles, type LocalFiles } from './local-files.js';
+import { ShellTable } from './shells.js';
+import { registerCloseShellTool } from './tools/close-shell.js';
 import { registerConnectTool } from './tools/connect.js';
 import type { ToolContext } from './tools/context.js';
 import { registerDisconnectTool } from './tools/disconnect.js';
 import { registerDownloadFileTool } from './tools/download-file.js';
 import { registerExecTool } from './tools/exec.js';
+import { registerJobStatusTool } from './tools/job-status.js';
 import { registerListConnectionsTool } from './tools/list-connections.js';
+import { registerListJobsTool } from './tools/list-jobs.js';
+import { registerListShellsTool } from './tools/list-shells.js';
+import { registerOpenShellTool } from './tools/open-shell.js';
+import { registerReadJobOutputTool } from './tools/read-job-output.js';
+import { registerReadShellTool } from './tools/read-shell.js';
+import { registerResizeShellTool } from './tools/resize-shell.js';
+import { registerSignalJobTool } from './tools/signal-job.js';
+import { registerStartJobTool } from './tools/start-job.js';
+import { registerStopJobTool } from './tools/stop-job.js';
 import { registerUploadFileTool } from './tools/upload-file.js';
+import { registerWriteShellTool } from './tools/write-shell.js';
 
 export const SERVER_NAME = 'bastion-ssh';
 export const SERVER_VERSION = '0.1.0';
@@ -44,7 +58,11 @@ export interface SshServerDeps {
 
 export interface SshServerSession {
   server: McpServer;
-  /** Closes every SSH connection of the session, then the MCP server. Idempotent. */
+  /**
+   * Ends the session's jobs, shells and running execs on the remote, closes its SSH connections,
+   * then the MCP server. Idempotent. Every way a session ends (DELETE, the SSE stream closing, stdio
+   * EOF, server shutdown) comes through here.
+   */
   close(): Promise<void>;
 }
 
@@ -56,16 +74,40 @@ export function createSshServer(config: SshServerConfig, deps: SshServerDeps): S
       capabilities: { tools: {}, logging: {} },
       instructions:
         'SSH access: connect (host key verified), then exec commands, uploadFile/downloadFile over SFTP, ' +
-        'listConnections, disconnect. Secrets you pass are kept in memory only and never returned.',
+        'listConnections, disconnect. Long work: startJob, then jobStatus/readJobOutput/signalJob/stopJob. ' +
+        'Programs that need a terminal: openShell, writeShell, readShell, resizeShell, closeShell. ' +
+        'Secrets you pass are kept in memory only and never returned.',
     },
   );
   const registry = new ConnectionRegistry({ maxConnections: config.maxConnectionsPerSession }, log);
+  const jobs = new JobTable(
+    {
+      maxRunning: config.maxJobs,
+      maxKept: config.maxJobs,
+      maxOutputBytes: config.maxJobOutputBytes,
+      maxTimeoutMs: config.maxJobMs,
+      killGraceMs: config.killGraceMs,
+    },
+    log,
+  );
+  const shells = new ShellTable(
+    {
+      maxOpen: config.maxShells,
+      maxOutputBytes: config.maxShellOutputBytes,
+      defaultIdleTimeoutMs: config.shellIdleTimeoutMs,
+      maxIdleTimeoutMs: config.maxShellIdleTimeoutMs,
+      killGraceMs: config.killGraceMs,
+    },
+    log,
+  );
   const ctx: ToolContext = {
     config,
     registry,
     hostKeys: deps.shared.hostKeys,
     localFiles: deps.shared.localFiles,
     log,
+    jobs,
+    shells,
   };
   registerConnectTool(server, ctx);
   registerExecTool(server, ctx);
@@ -73,12 +115,27 @@ export function createSshServer(config: SshServerConfig, deps: SshServerDeps): S
   registerListConnectionsTool(server, ctx);
   registerUploadFileTool(server, ctx);
   registerDownloadFileTool(server, ctx);
+  registerStartJobTool(server, ctx);
+  registerJobStatusTool(server, ctx);
+  registerReadJobOutputTool(server, ctx);
+  registerSignalJobTool(server, ctx);
+  registerStopJobTool(server, ctx);
+  registerListJobsTool(server, ctx);
+  registerOpenShellTool(server, ctx);
+  registerWriteShellTool(server, ctx);
+  registerReadShellTool(server, ctx);
+  registerResizeShellTool(server, ctx);
+  registerCloseShellTool(server, ctx);
+  registerListShellsTool(server, ctx);
 
   let closing: Promise<void> | undefined;
   return {
     server,
     close() {
       closing ??= (async () => {
+        // Remote work first, then the connections it runs on (remote-work.ts): a closed connection
+        // alone leaves commands running on the host.
+        await Promise.all([jobs.closeAll('session_closed'), shells.closeAll('session_closed')]);
         await registry.closeAll();
         await server.close();
       })();

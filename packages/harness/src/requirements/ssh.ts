@@ -1,6 +1,8 @@
 import type { Requirement } from './types.js';
 
 const issue = 'issue #3 (the SSH MCP server)';
+const issue13 = 'issue #13, SSH: what to build';
+const issue14 = 'issue #14 item 11 (orphaned remote commands)';
 const mcpSsh = (defect: string) => `UPSTREAMS.md, Mcp Ssh defect: ${defect}`;
 
 export const sshRequirements: Requirement[] = [
@@ -115,5 +117,64 @@ export const sshRequirements: Requirement[] = [
     id: 'ssh.secrets.never-logged',
     statement: 'passwords and private key material appear in no log line and no tool result',
     source: mcpSsh('private keys and passwords persisted in plain text'),
+  },
+  // Issue 13, SSH items 1-3, and issue 14 item 11: long-running work.
+  {
+    id: 'ssh.exec.progress-heartbeat',
+    statement:
+      'with a progress token, a command silent for longer than the client timeout completes for a client that resets its timeout on progress',
+    source: issue13,
+  },
+  {
+    id: 'ssh.exec.progress-cap',
+    statement: 'streamed output stops at maxOutputBytes, says once that the rest is dropped, and the result says truncated',
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.start-read',
+    statement:
+      'startJob returns a job id at once; readJobOutput by offsets gives each byte of stdout and stderr once; jobStatus gives the exit code',
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.ring',
+    statement: "a job keeps the last outputBytes of each stream; reads say how many bytes were dropped before them",
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.signal',
+    statement: "signalJob delivers the signal to the job's process group and returns its status",
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.stop',
+    statement: 'stopJob ends the job and every process it started, one that ignores TERM included',
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.timeout',
+    statement: "a job's timeoutMs ends it on the remote (endReason timeout, no process left)",
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.connection-closed',
+    statement: "disconnect ends the connection's jobs on the remote",
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.connection-lost',
+    statement: 'a job whose SSH connection drops without a goodbye is ended on the remote all the same',
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.cwd',
+    statement: 'a job runs in cwd, and does not run at all when cd fails (endReason cwd_failed)',
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.limits',
+    statement:
+      'more jobs than the per-session limit, an unknown job id and an offset past the output are refused with clear errors',
+    source: issue13,
   },
 ];

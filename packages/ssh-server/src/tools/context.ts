@@ -4,7 +4,9 @@ import type { SshServerConfig } from '../config.js';
 import type { ConnectionRegistry } from '../connections.js';
 import { SshError, toSshError } from '../errors.js';
 import type { HostKeyPolicy } from '../host-keys.js';
+import type { JobTable } from '../jobs.js';
 import type { LocalFiles } from '../local-files.js';
+import type { ShellTable } from '../shells.js';
 
 /** What every tool of one MCP session works with. */
 export interface ToolContext {
@@ -15,6 +17,9 @@ export interface ToolContext {
   hostKeys: HostKeyPolicy;
   localFiles: LocalFiles | undefined;
   log: Logger;
+  /** This session's background jobs and PTY shells. */
+  jobs: JobTable;
+  shells: ShellTable;
 }
 
 /**

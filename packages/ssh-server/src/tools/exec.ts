@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ManagedConnection } from '../connections.js';
 import { SshError } from '../errors.js';
 import { type ExecOutcome, runExec } from '../exec.js';
+import { OutputProgress } from '../progress.js';
 import { buildCommand, ENV_NAME_PATTERN } from '../shell.js';
 import type { ExecChannel } from '../ssh-client.js';
 import { runTool, type ToolContext } from './context.js';
@@ -76,7 +77,8 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
         'Runs a shell command on a connection and returns stdout, stderr and the exit code. A non-zero exit ' +
         'or a timeout is an error result that still carries the output. The timeout really ends the remote ' +
         'command. Output beyond maxOutputBytes is cut (truncated: true). cwd is entered first and the ' +
-        'command does not run if that fails. With a progress token, output is streamed as progress notifications. ' +
+        'command does not run if that fails. With a progress token, output is streamed as progress notifications ' +
+        '(and a notification without a message keeps a silent command alive for clients that reset their timeout on progress). ' +
         'If the connection was lost, it is re-established once (same credentials and host key) before running.',
       inputSchema: execInput,
       outputSchema: execOutput,
@@ -98,6 +100,22 @@ function openChannel(
   );
 }
 
+/** Output as progress notifications, when the client sent a progress token (progress.ts). */
+function progressFor(extra: Extra, intervalMs: number): OutputProgress | undefined {
+  const progressToken = extra._meta?.progressToken;
+  if (progressToken === undefined) return undefined;
+  return new OutputProgress((value, message) => {
+    extra
+      .sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken, progress: value, ...(message === undefined ? {} : { message }) },
+      })
+      .catch(() => {
+        // The client went away; the result will not reach it either.
+      });
+  }, intervalMs);
+}
+
 async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
   const { config } = ctx;
   const managed = ctx.registry.get(args.connectionId);
@@ -111,13 +129,30 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   const timeoutMs = Math.min(args.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
   const maxOutputBytes = Math.min(args.maxOutputBytes ?? config.defaultMaxOutputBytes, config.maxOutputBytes);
   const built = buildCommand(args.command, args.cwd, args.env);
-  const progressToken = extra._meta?.progressToken;
 
   managed.activeExecs++;
   let outcome: ExecOutcome;
   let reconnected: boolean;
   const startedAt = Date.now();
+  // Ended by the client's cancellation, or by the connection's owner (disconnect, the end of the
+  // session, shutdown) through the connection's WorkSet, before the connection itself closes.
+  const stop = new AbortController();
+  const onCancel = () => stop.abort();
+  extra.signal.addEventListener('abort', onCancel, { once: true });
+  if (extra.signal.aborted) stop.abort();
+  let done = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  let release = () => {};
+  const progress = progressFor(extra, config.progressIntervalMs);
   try {
+    release = managed.work.add({
+      stop: () => {
+        stop.abort();
+        return finished;
+      },
+    });
     const opened = await openChannel(managed, built.line);
     reconnected = opened.reconnected;
     ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec started');
@@ -127,26 +162,15 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
       stdin: args.stdin === undefined ? undefined : Buffer.from(args.stdin, 'utf8'),
       cwdFailedMarker: built.cwdFailedMarker,
       limits: { timeoutMs, maxOutputBytes, killGraceMs: config.killGraceMs },
-      abort: extra.signal,
-      onOutput:
-        progressToken === undefined
-          ? undefined
-          : (stream, text, totalBytes) => {
-              extra
-                .sendNotification({
-                  method: 'notifications/progress',
-                  params: {
-                    progressToken,
-                    progress: totalBytes,
-                    message: stream === 'stderr' ? `[stderr] ${text}` : text,
-                  },
-                })
-                .catch(() => {
-                  // The client went away; the result will not reach it either.
-                });
-            },
+      abort: stop.signal,
+      onOutput: progress && ((stream, chunk) => progress.output(stream, chunk)),
+      onTruncated: progress && (() => progress.truncated(maxOutputBytes)),
     });
   } finally {
+    progress?.close();
+    release();
+    done();
+    extra.signal.removeEventListener('abort', onCancel);
     managed.activeExecs--;
   }
 
