@@ -75,7 +75,8 @@ describeEachTier('ssh-server background jobs', sshHostProviders, (ctx) => {
         stdoutOffset: read.structured.nextStdoutOffset,
         stderrOffset: read.structured.nextStderrOffset,
       };
-      if (read.structured.state === 'finished' && !read.structured.more) return { stdout, stderr, last: read.structured };
+      if (read.structured.state === 'finished' && !read.structured.more)
+        return { stdout, stderr, last: read.structured };
     }
   }
 
@@ -178,7 +179,10 @@ describeEachTier('ssh-server background jobs', sshHostProviders, (ctx) => {
   it(verifies('ssh.jobs.connection-closed'), async () => {
     const other = await connectOrFail(client, connectArgs(ctx.target(), 'key'));
     const m = marker();
-    const started = await callTool<JobInfo>(client, 'startJob', { connectionId: other, command: `sleep ${m}` });
+    const started = await callTool<JobInfo>(client, 'startJob', {
+      connectionId: other,
+      command: `sleep ${m}`,
+    });
     await running(`sleep ${m}`);
     await callTool(client, 'disconnect', { connectionId: other });
     await gone(`sleep ${m}`);
@@ -194,7 +198,10 @@ describeEachTier('ssh-server background jobs', sshHostProviders, (ctx) => {
       connectArgs(target, 'key', { host: proxy.host, port: proxy.port }),
     );
     const m = marker();
-    const started = await callTool<JobInfo>(client, 'startJob', { connectionId: viaProxy, command: `sleep ${m}` });
+    const started = await callTool<JobInfo>(client, 'startJob', {
+      connectionId: viaProxy,
+      command: `sleep ${m}`,
+    });
     await running(`sleep ${m}`);
     // The network drops: no signal request can reach the host any more.
     proxy.cut();
@@ -229,7 +236,10 @@ describeEachTier('ssh-server background jobs', sshHostProviders, (ctx) => {
     const unknown = await status('no-such-job');
     expect(unknown.isError).toBe(true);
     expect(unknown.text).toContain('[unknown_job]');
-    const past = await callTool(client, 'readJobOutput', { jobId: jobs[0]?.structured.jobId, stdoutOffset: 1e9 });
+    const past = await callTool(client, 'readJobOutput', {
+      jobId: jobs[0]?.structured.jobId,
+      stdoutOffset: 1e9,
+    });
     expect(past.isError).toBe(true);
     expect(past.text).toContain('[invalid_input]');
   });

@@ -127,7 +127,8 @@ export const sshRequirements: Requirement[] = [
   },
   {
     id: 'ssh.exec.progress-cap',
-    statement: 'streamed output stops at maxOutputBytes, says once that the rest is dropped, and the result says truncated',
+    statement:
+      'streamed output stops at maxOutputBytes, says once that the rest is dropped, and the result says truncated',
     source: issue13,
   },
   {
@@ -138,7 +139,8 @@ export const sshRequirements: Requirement[] = [
   },
   {
     id: 'ssh.jobs.ring',
-    statement: "a job keeps the last outputBytes of each stream; reads say how many bytes were dropped before them",
+    statement:
+      'a job keeps the last outputBytes of each stream; reads say how many bytes were dropped before them',
     source: issue13,
   },
   {
@@ -175,6 +177,57 @@ export const sshRequirements: Requirement[] = [
     id: 'ssh.jobs.limits',
     statement:
       'more jobs than the per-session limit, an unknown job id and an offset past the output are refused with clear errors',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.pty',
+    statement: 'openShell gives a login shell on a real terminal of the type and size asked for',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.keys',
+    statement: 'named keys reach the terminal: ctrl-c interrupts the foreground command, up recalls history',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.secret-input',
+    statement:
+      "a password typed at a no-echo prompt reaches the program but no log, result or echo, and writeShell's text is marked writeOnly",
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.resize',
+    statement: 'resizeShell changes the size the programs in the terminal see',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.programs',
+    statement: 'a REPL (bc) and top -b run in the shell and answer',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.output-cap',
+    statement: 'a shell keeps the last outputBytes of its output; reads say how many bytes were dropped',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.close',
+    statement: 'closeShell ends the shell and the command running in it on the remote',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.idle-timeout',
+    statement: 'a shell with no call on it for idleTimeoutMs is closed, and what ran in it ends',
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.connection-closed',
+    statement: "disconnect ends the connection's shells and what runs in them on the remote",
+    source: issue13,
+  },
+  {
+    id: 'ssh.shell.limits',
+    statement: 'more shells than the per-session limit, an unknown shell id and an unknown key are refused',
     source: issue13,
   },
 ];

@@ -119,7 +119,7 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
   };
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true, pty: true };
 
 export const sshContainerProvider: SshHostProvider = {
   kind: 'ssh-host',

@@ -363,7 +363,7 @@ export async function startEmbeddedSshTarget(
   };
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true, pty: false };
 
 export const sshEmbeddedProvider: SshHostProvider = {
   kind: 'ssh-host',

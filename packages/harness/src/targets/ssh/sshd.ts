@@ -349,7 +349,7 @@ export class SshdHost implements SshHostTarget {
   }
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true, pty: true };
 
 export const sshProcessProvider: SshHostProvider = {
   kind: 'ssh-host',

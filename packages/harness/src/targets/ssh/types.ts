@@ -65,6 +65,8 @@ export interface SshHostCapabilities {
   pause: boolean;
   /** `logs()` holds the server's log (a host the harness did not start has none to show). */
   logs: boolean;
+  /** Interactive shells on a pseudo-terminal (`pty-req` + `shell` requests, `window-change`). */
+  pty: boolean;
 }
 
 export type SshCapability = keyof SshHostCapabilities;
