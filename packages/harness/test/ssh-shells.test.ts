@@ -134,8 +134,8 @@ describeEachTier('ssh-server interactive shells', sshHostProvidersWith('pty'), (
   it(verifies('ssh.shell.secret-input'), async () => {
     const { tools } = await client.listTools();
     const writeShell = tools.find((t) => t.name === 'writeShell');
-    const textSchema = (writeShell?.inputSchema.properties as Record<string, Record<string, unknown>>).text;
-    expect(textSchema?.writeOnly).toBe(true);
+    const properties = (writeShell?.inputSchema.properties ?? {}) as Record<string, Record<string, unknown>>;
+    expect(properties.text?.writeOnly).toBe(true);
 
     const secret = `s3cr3t-${randomBytes(9).toString('base64url')}`;
     const shellId = await open();

@@ -47,6 +47,23 @@ const program = new Command()
   )
   .option('--max-connections <n>', 'SSH connections per MCP session', '8')
   .option('--max-execs <n>', 'concurrent exec calls per connection', '4')
+  .option('--kill-grace-ms <ms>', 'when ending a command: wait this long after TERM, then after KILL', '1000')
+  .option(
+    '--progress-interval-ms <ms>',
+    'exec with a progress token: a notification at least this often',
+    '5000',
+  )
+  .option('--max-jobs <n>', 'background jobs running at once per MCP session', '8')
+  .option('--max-job-output-bytes <bytes>', 'output a job keeps per stream (its ring)', String(1024 * 1024))
+  .option('--max-job-ms <ms>', 'longest a background job may run', String(86_400_000))
+  .option('--max-shells <n>', 'PTY shells open at once per MCP session', '4')
+  .option('--max-shell-output-bytes <bytes>', 'output a shell keeps (its ring)', String(1024 * 1024))
+  .option('--shell-idle-timeout-ms <ms>', 'close a shell after this long without a call on it', '600000')
+  .option(
+    '--max-shell-idle-timeout-ms <ms>',
+    'upper bound of the idle timeout a shell may ask for',
+    '3600000',
+  )
   .option('--keepalive-interval-ms <ms>', 'SSH keepalive interval (0 disables)', '15000')
   .option('--keepalive-count-max <n>', 'unanswered keepalives before a connection is dead', '3')
   .addOption(
@@ -76,6 +93,15 @@ const input: SshServerConfigInput = {
   maxFileBytes: o.maxFileBytes as string,
   maxConnectionsPerSession: o.maxConnections as string,
   maxExecsPerConnection: o.maxExecs as string,
+  killGraceMs: o.killGraceMs as string,
+  progressIntervalMs: o.progressIntervalMs as string,
+  maxJobs: o.maxJobs as string,
+  maxJobOutputBytes: o.maxJobOutputBytes as string,
+  maxJobMs: o.maxJobMs as string,
+  maxShells: o.maxShells as string,
+  maxShellOutputBytes: o.maxShellOutputBytes as string,
+  shellIdleTimeoutMs: o.shellIdleTimeoutMs as string,
+  maxShellIdleTimeoutMs: o.maxShellIdleTimeoutMs as string,
   keepaliveIntervalMs: o.keepaliveIntervalMs as string,
   keepaliveCountMax: o.keepaliveCountMax as string,
   logLevel: o.logLevel as 'info',

@@ -230,4 +230,27 @@ export const sshRequirements: Requirement[] = [
     statement: 'more shells than the per-session limit, an unknown shell id and an unknown key are refused',
     source: issue13,
   },
+  {
+    id: 'ssh.session-end.delete',
+    statement:
+      'a DELETE of the MCP session over Streamable HTTP ends its running exec, jobs and shells on the remote',
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.sse',
+    statement: "the legacy SSE stream closing ends the session's running exec, jobs and shells on the remote",
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.stdio',
+    statement:
+      "EOF on stdio ends the session's running exec, jobs and shells on the remote, then the server exits",
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.shutdown',
+    statement:
+      "SIGTERM to the server ends every session's running exec, jobs and shells on the remote, then it exits 0",
+    source: issue14,
+  },
 ];
