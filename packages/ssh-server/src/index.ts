@@ -7,8 +7,14 @@ export {
   type SshServerConfigInput,
   sshServerConfigSchema,
 } from './config.js';
-export type { ConnectionInfo, ConnectionState } from './connections.js';
+export {
+  type ConnectionInfo,
+  ConnectionRegistry,
+  type ConnectionState,
+  ManagedConnection,
+} from './connections.js';
 export { redact, SSH_ERROR_CODES, SshError, type SshErrorCode } from './errors.js';
+export { type ExecRequest, execOnConnection } from './exec-on-connection.js';
 export {
   fingerprintOf,
   HostKeyPolicy,
@@ -18,7 +24,11 @@ export {
   normalizeFingerprint,
 } from './host-keys.js';
 export { startSshHttpServer } from './http.js';
+export { Job, type JobEnd, type JobInfo, type JobLimits, type JobRequest, JobTable } from './jobs.js';
+export { inputBytes, KEY_NAMES } from './keys.js';
 export { createLocalFiles, type LocalFiles } from './local-files.js';
+export { OutputRing, type RingRead } from './output-ring.js';
+export { type RemoteWork, type StopReason, WorkSet } from './remote-work.js';
 export {
   createSshServer,
   createSshServerShared,
@@ -29,3 +39,11 @@ export {
   type SshServerShared,
 } from './server.js';
 export { buildCommand, shellQuote } from './shell.js';
+export {
+  Shell,
+  type ShellEnd,
+  type ShellInfo,
+  type ShellLimits,
+  type ShellRequest,
+  ShellTable,
+} from './shells.js';

@@ -253,4 +253,20 @@ export const sshRequirements: Requirement[] = [
       "SIGTERM to the server ends every session's running exec, jobs and shells on the remote, then it exits 0",
     source: issue14,
   },
+  {
+    id: 'ssh.owner.connection-close',
+    statement:
+      'closing a connection (ManagedConnection.close, the hook for an expiring stateless identity) ends its execs, jobs and shells on the remote before the connection',
+    source: issue14,
+  },
+  {
+    id: 'ssh.owner.table-close',
+    statement: "a job or shell table's closeAll ends its work on the remote and leaves the connection usable",
+    source: issue13,
+  },
+  {
+    id: 'ssh.jobs.kept',
+    statement: 'finished jobs stay readable up to the kept limit, then the oldest is forgotten',
+    source: issue13,
+  },
 ];

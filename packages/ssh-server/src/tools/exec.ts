@@ -1,12 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { ManagedConnection } from '../connections.js';
-import { SshError } from '../errors.js';
-import { type ExecOutcome, runExec } from '../exec.js';
+import type { ExecOutcome } from '../exec.js';
+import { execOnConnection } from '../exec-on-connection.js';
 import { OutputProgress } from '../progress.js';
-import { buildCommand, ENV_NAME_PATTERN } from '../shell.js';
-import type { ExecChannel } from '../ssh-client.js';
+import { ENV_NAME_PATTERN } from '../shell.js';
 import { runTool, type ToolContext } from './context.js';
 
 export const execInput = {
@@ -88,18 +86,6 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
   );
 }
 
-/** Opens the exec channel, reconnecting once if the connection turns out to be gone. */
-function openChannel(
-  managed: ManagedConnection,
-  line: string,
-): Promise<{ value: ExecChannel; reconnected: boolean }> {
-  return managed.withRetry(
-    (connection) => connection.exec(line),
-    // A refusal on a live connection is final, and reported as the command failing to start.
-    (err) => new SshError('exec_failed', (err as Error).message, {}, { cause: err }),
-  );
-}
-
 /** Output as progress notifications, when the client sent a progress token (progress.ts). */
 function progressFor(extra: Extra, intervalMs: number): OutputProgress | undefined {
   const progressToken = extra._meta?.progressToken;
@@ -119,60 +105,27 @@ function progressFor(extra: Extra, intervalMs: number): OutputProgress | undefin
 async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
   const { config } = ctx;
   const managed = ctx.registry.get(args.connectionId);
-  if (managed.activeExecs >= config.maxExecsPerConnection) {
-    throw new SshError(
-      'too_many_execs',
-      `connection ${managed.id} already runs ${config.maxExecsPerConnection} commands (the limit); wait for one to finish`,
-      { limit: config.maxExecsPerConnection },
-    );
-  }
   const timeoutMs = Math.min(args.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
   const maxOutputBytes = Math.min(args.maxOutputBytes ?? config.defaultMaxOutputBytes, config.maxOutputBytes);
-  const built = buildCommand(args.command, args.cwd, args.env);
-
-  managed.activeExecs++;
+  const progress = progressFor(extra, config.progressIntervalMs);
   let outcome: ExecOutcome;
   let reconnected: boolean;
-  const startedAt = Date.now();
-  // Ended by the client's cancellation, or by the connection's owner (disconnect, the end of the
-  // session, shutdown) through the connection's WorkSet, before the connection itself closes.
-  const stop = new AbortController();
-  const onCancel = () => stop.abort();
-  extra.signal.addEventListener('abort', onCancel, { once: true });
-  if (extra.signal.aborted) stop.abort();
-  let done = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  let release = () => {};
-  const progress = progressFor(extra, config.progressIntervalMs);
   try {
-    release = managed.work.add({
-      stop: () => {
-        stop.abort();
-        return finished;
-      },
-    });
-    const opened = await openChannel(managed, built.line);
-    reconnected = opened.reconnected;
-    ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec started');
-    outcome = await runExec({
-      channel: opened.value,
-      startedAt,
-      stdin: args.stdin === undefined ? undefined : Buffer.from(args.stdin, 'utf8'),
-      cwdFailedMarker: built.cwdFailedMarker,
+    ({ outcome, reconnected } = await execOnConnection(managed, {
+      command: args.command,
+      cwd: args.cwd,
+      env: args.env,
+      stdin: args.stdin,
       limits: { timeoutMs, maxOutputBytes, killGraceMs: config.killGraceMs },
-      abort: stop.signal,
+      maxPerConnection: config.maxExecsPerConnection,
+      abort: extra.signal,
       onOutput: progress && ((stream, chunk) => progress.output(stream, chunk)),
       onTruncated: progress && (() => progress.truncated(maxOutputBytes)),
-    });
+    }));
   } finally {
     progress?.close();
-    release();
-    done();
-    extra.signal.removeEventListener('abort', onCancel);
-    managed.activeExecs--;
   }
+  ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec ended');
 
   const structured: Record<string, unknown> = {
     connectionId: managed.id,
