@@ -110,7 +110,7 @@ describeEachTier('ssh-server remote work owners', sshHostProvidersWith('pty'), (
     expect(job.info().endReason).toBe('session_closed');
     expect(shell.info().closeReason).toBe('session_closed');
     // The exec is not theirs; the connection still runs commands.
-    expect(await count(patterns[2] ?? '')).toBe(1);
+    expect(await count(patterns[2] ?? '')).toBeGreaterThan(0);
     const echo = await execOnConnection(managed, {
       command: 'echo still-usable',
       limits: { timeoutMs: 10_000, maxOutputBytes: 1024, ...limits },
