@@ -41,7 +41,7 @@ export function startSimulatedTerminal(
   let historyAt = 0;
   let cwd = options.home;
   let line = '';
-  let escape: string | undefined;
+  let pendingEscape: string | undefined;
   let running: AbortController | undefined;
   let typeahead = '';
   let size = { rows: request.pty.rows, cols: request.pty.cols };
@@ -123,16 +123,16 @@ export function startSimulatedTerminal(
 
   /** An escape sequence (`ESC [ ... final` or `ESC O x`) as it arrives; only up and down do anything. */
   function handleEscape(ch: string): void {
-    const seq = `${escape ?? ''}${ch}`;
+    const seq = `${pendingEscape ?? ''}${ch}`;
     const complete =
       (seq[0] !== '[' && seq[0] !== 'O') ||
       (seq[0] === '[' && seq.length > 1 && /[@-~]$/.test(seq)) ||
       (seq[0] === 'O' && seq.length === 2);
     if (!complete && seq.length < 16) {
-      escape = seq;
+      pendingEscape = seq;
       return;
     }
-    escape = undefined;
+    pendingEscape = undefined;
     const last = seq.at(-1);
     if (last === 'A' && historyAt > 0) replaceLine(history[--historyAt] ?? '');
     else if (last === 'B' && historyAt < history.length) replaceLine(history[++historyAt] ?? '');
@@ -147,8 +147,11 @@ export function startSimulatedTerminal(
       } else typeahead += ch;
       return;
     }
-    if (escape !== undefined) return handleEscape(ch);
-    if (ch === '\x1b') escape = '';
+    if (pendingEscape !== undefined) {
+      handleEscape(ch);
+      return;
+    }
+    if (ch === '\x1b') pendingEscape = '';
     else if (ch === '\r' || ch === '\n') enter();
     else if (ch === '\x03') {
       write('^C\r\n');
