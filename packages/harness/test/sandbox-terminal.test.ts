@@ -83,18 +83,19 @@ describe('sandbox SSH host, simulated shell: jobs and terminal', () => {
     expect(first.structured.output).toContain('agent@sandbox:~$ ');
     // The directory carries over from line to line; output has a terminal's line ends.
     await type(shellId, 'cd config', 'config$ ');
-    const ls = await type(shellId, 'pwd; ls', 'config$ ');
+    const ls = await type(shellId, 'pwd; ls', 'devices.json\r\nagent@sandbox:~/config$ ');
     expect(ls.output).toContain('/home/agent/config\r\ndevices.json\r\n');
-    // Line editing and history.
-    const edited = await type(shellId, 'echo helloo', 'hello\r\n', ['backspace', 'enter']);
-    expect(edited.output).toContain('hello\r\n');
-    const recalled = await type(shellId, undefined, 'hello\r\n', ['up', 'enter']);
-    expect(recalled.output).toContain('hello');
+    // Line editing and history (waiting for the prompt after the output, not the echo of the line).
+    const prompt = 'agent@sandbox:~/config$ ';
+    const edited = await type(shellId, 'echo helloo', `\r\nhello\r\n${prompt}`, ['backspace', 'enter']);
+    expect(edited.output).toContain(`\r\nhello\r\n${prompt}`);
+    const recalled = await type(shellId, undefined, `\r\nhello\r\n${prompt}`, ['up', 'enter']);
+    expect(recalled.output).toContain('echo hello\r\nhello\r\n');
     // ctrl-c stops a running line; the shell stays.
     await callTool(client, 'writeShell', { shellId, text: 'sleep 30', keys: ['enter'] });
     const interrupted = await type(shellId, undefined, '^C', ['ctrl-c']);
     expect(interrupted.output).toContain('^C');
-    expect((await type(shellId, 'echo alive', 'alive\r\n')).output).toContain('alive');
+    expect((await type(shellId, 'echo alive', `\r\nalive\r\n${prompt}`)).output).toContain('alive');
     // exit ends it with its code.
     const exited = await type(shellId, 'exit 4', 'never printed');
     expect(exited).toMatchObject({ state: 'closed', exitCode: 4, closeReason: 'exited' });
