@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../src/faults/tcp-proxy.js';
 import { verifies } from '../src/requirements/index.js';
 import { sshHostProviders } from '../src/targets/ssh/index.js';
@@ -86,6 +86,12 @@ describeEachTier('ssh-server background jobs', sshHostProviders, (ctx) => {
     // With the tool list cached, the official client checks every result against its outputSchema.
     await client.listTools();
     connectionId = await connectOrFail(client, connectArgs(ctx.target(), 'key'));
+  });
+  // A test that failed half-way must not leave jobs that count against the next one's limit.
+  afterEach(async () => {
+    const list = await callTool<{ jobs: JobInfo[] }>(client, 'listJobs', {});
+    for (const job of list.structured.jobs.filter((j) => j.state === 'running'))
+      await callTool(client, 'stopJob', { jobId: job.jobId });
   });
   afterAll(async () => {
     await server?.close();

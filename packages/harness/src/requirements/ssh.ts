@@ -202,7 +202,8 @@ export const sshRequirements: Requirement[] = [
   },
   {
     id: 'ssh.shell.programs',
-    statement: 'a REPL (bc) and top -b run in the shell and answer',
+    statement:
+      'a REPL (perl reading the terminal line by line, ended by ctrl-d) and top -b run in the shell and answer',
     source: issue13,
   },
   {
