@@ -27,7 +27,7 @@ interface ExecResult {
   truncated: boolean;
 }
 
-describeEachTier('ssh-server exec progress', sshHostProviders, (ctx) => {
+describeEachTier('ssh-server exec progress, and results every client accepts', sshHostProviders, (ctx) => {
   const logs = new LogCapture();
   let server: SshServerUnderTest;
   let client: Client;
@@ -89,6 +89,34 @@ describeEachTier('ssh-server exec progress', sshHostProviders, (ctx) => {
     const streamed = messages.filter((m) => !m.includes('truncated')).join('');
     expect(streamed).toBe('a'.repeat(1000));
     expect(structured.stdout).toBe(streamed);
+  });
+
+  it(verifies('ssh.results.schema'), async () => {
+    // This client listed the tools, so callTool checks every result against its outputSchema and
+    // throws -32602 on a mismatch: each call below returning at all is the check.
+    const unknown = (await client.callTool({
+      name: 'exec',
+      arguments: { connectionId: 'no-such-connection', command: 'true' },
+    })) as CallToolResult;
+    expect(unknown.isError).toBe(true);
+    expect(unknown.structuredContent).toMatchObject({ code: 'unknown_connection', exitCode: null });
+    for (const [name, args] of [
+      ['jobStatus', { jobId: 'nope' }],
+      ['readJobOutput', { jobId: 'nope' }],
+      ['signalJob', { jobId: 'nope' }],
+      ['stopJob', { jobId: 'nope' }],
+      ['startJob', { connectionId: 'nope', command: 'true' }],
+      ['openShell', { connectionId: 'nope' }],
+      ['writeShell', { shellId: 'nope', keys: ['enter'] }],
+      ['readShell', { shellId: 'nope' }],
+      ['resizeShell', { shellId: 'nope', rows: 1, cols: 1 }],
+      ['closeShell', { shellId: 'nope' }],
+    ] as const) {
+      const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      expect(result.isError, name).toBe(true);
+      const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+      expect(text, name).toMatch(/\[(unknown_job|unknown_connection|unknown_shell)\]$/);
+    }
   });
 
   it(verifies('ssh.exec.progress'), async () => {

@@ -270,4 +270,10 @@ export const sshRequirements: Requirement[] = [
     statement: 'finished jobs stay readable up to the kept limit, then the oldest is forgotten',
     source: issue13,
   },
+  {
+    id: 'ssh.results.schema',
+    statement:
+      "exec's and the job and shell tools' error results pass the official client's outputSchema check (no -32602), and keep their code",
+    source: 'issue #13 / the official clients validate structuredContent on errors too',
+  },
 ];

@@ -16,7 +16,11 @@ export async function runCheckedTool(
   body: () => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   const result = await runTool(ctx, tool, body);
-  if (result.structuredContent === undefined || z.object(output).safeParse(result.structuredContent).success)
+  // Strict, as the JSON Schema the SDK lists for a zod object says `additionalProperties: false`.
+  if (
+    result.structuredContent === undefined ||
+    z.strictObject(output).safeParse(result.structuredContent).success
+  )
     return result;
   const { structuredContent: _dropped, ...rest } = result;
   return rest;

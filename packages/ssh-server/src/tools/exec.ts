@@ -82,8 +82,36 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
       outputSchema: execOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    (args, extra) => runTool(ctx, 'exec', () => execTool(ctx, args, extra)),
+    async (args, extra) => withExecShape(await runTool(ctx, 'exec', () => execTool(ctx, args, extra)), args),
   );
+}
+
+/**
+ * An error thrown before or instead of a run (unknown connection, too many execs, reconnect failed)
+ * as a result the official clients accept: they check `structuredContent` against the output schema
+ * even on errors, and `{code, message}` alone fails it (-32602 instead of a result). The run's
+ * fields are filled as for a command that never ran; the stable `code` stays.
+ */
+function withExecShape(result: CallToolResult, args: ExecArgs): CallToolResult {
+  const structured = result.structuredContent;
+  if (!result.isError || structured === undefined || z.strictObject(execOutput).safeParse(structured).success)
+    return result;
+  return {
+    ...result,
+    structuredContent: {
+      connectionId: args.connectionId,
+      stdout: '',
+      stderr: '',
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      truncated: false,
+      durationMs: 0,
+      reconnected: false,
+      ...(typeof structured.code === 'string' ? { code: structured.code } : {}),
+      ...(typeof structured.message === 'string' ? { message: structured.message } : {}),
+    },
+  };
 }
 
 /** Output as progress notifications, when the client sent a progress token (progress.ts). */
