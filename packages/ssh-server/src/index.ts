@@ -38,6 +38,7 @@ export {
   type SshServerSession,
   type SshServerShared,
 } from './server.js';
+export { createSessionWork, type SessionWork } from './session-work.js';
 export { buildCommand, shellQuote } from './shell.js';
 export {
   Shell,

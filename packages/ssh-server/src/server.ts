@@ -8,9 +8,8 @@ import type { Logger } from 'pino';
 import type { SshServerConfig } from './config.js';
 import { ConnectionRegistry } from './connections.js';
 import { HostKeyPolicy, KnownHosts } from './host-keys.js';
-import { JobTable } from './jobs.js';
 import { createLocalFiles, type LocalFiles } from './local-files.js';
-import { ShellTable } from './shells.js';
+import { createSessionWork } from './session-work.js';
 import { registerCloseShellTool } from './tools/close-shell.js';
 import { registerConnectTool } from './tools/connect.js';
 import type { ToolContext } from './tools/context.js';
@@ -80,34 +79,15 @@ export function createSshServer(config: SshServerConfig, deps: SshServerDeps): S
     },
   );
   const registry = new ConnectionRegistry({ maxConnections: config.maxConnectionsPerSession }, log);
-  const jobs = new JobTable(
-    {
-      maxRunning: config.maxJobs,
-      maxKept: config.maxJobs,
-      maxOutputBytes: config.maxJobOutputBytes,
-      maxTimeoutMs: config.maxJobMs,
-      killGraceMs: config.killGraceMs,
-    },
-    log,
-  );
-  const shells = new ShellTable(
-    {
-      maxOpen: config.maxShells,
-      maxOutputBytes: config.maxShellOutputBytes,
-      defaultIdleTimeoutMs: config.shellIdleTimeoutMs,
-      maxIdleTimeoutMs: config.maxShellIdleTimeoutMs,
-      killGraceMs: config.killGraceMs,
-    },
-    log,
-  );
+  const work = createSessionWork(config, log);
   const ctx: ToolContext = {
     config,
     registry,
     hostKeys: deps.shared.hostKeys,
     localFiles: deps.shared.localFiles,
     log,
-    jobs,
-    shells,
+    jobs: work.jobs,
+    shells: work.shells,
   };
   registerConnectTool(server, ctx);
   registerExecTool(server, ctx);
@@ -135,7 +115,7 @@ export function createSshServer(config: SshServerConfig, deps: SshServerDeps): S
       closing ??= (async () => {
         // Remote work first, then the connections it runs on (remote-work.ts): a closed connection
         // alone leaves commands running on the host.
-        await Promise.all([jobs.closeAll('session_closed'), shells.closeAll('session_closed')]);
+        await work.close('session_closed');
         await registry.closeAll();
         await server.close();
       })();
