@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { buildCommand, shellQuote } from './shell.js';
 
 /**
- * The command line of a background job: the user's command (after the `export`/`cd` prefix of
- * shell.ts), preceded by a watchdog that ends the job's whole process group when its SSH channel
- * goes away, however it goes away.
+ * The command line of a background job: a watchdog that ends the job's whole process group when its
+ * SSH channel goes away, however it goes away; then a `cd` into the cwd that reports its outcome;
+ * then the user's command after the `export` prefix of shell.ts.
  *
  * Why: sshd ends nothing when an exec channel without a PTY closes or its connection drops; it
  * only closes the command's pipes. A job that does not write (a `sleep`, a server waiting for
