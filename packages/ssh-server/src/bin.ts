@@ -7,7 +7,13 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { ConfigError, parseConfig, type SshServerConfigInput } from './config.js';
 import { startSshHttpServer } from './http.js';
-import { buildSshMcpServer, createSshServerShared, createSshState, SERVER_VERSION } from './server.js';
+import {
+  buildSshMcpServer,
+  closeSshState,
+  createSshServerShared,
+  createSshState,
+  SERVER_VERSION,
+} from './server.js';
 
 const program = new Command()
   .name('bastion-ssh')
@@ -71,6 +77,23 @@ const program = new Command()
   )
   .option('--max-connections <n>', 'SSH connections per MCP session or identity', '8')
   .option('--max-execs <n>', 'concurrent exec calls per connection', '4')
+  .option('--kill-grace-ms <ms>', 'when ending a command: wait this long after TERM, then after KILL', '1000')
+  .option(
+    '--progress-interval-ms <ms>',
+    'exec with a progress token: a notification at least this often',
+    '5000',
+  )
+  .option('--max-jobs <n>', 'background jobs running at once per MCP session', '8')
+  .option('--max-job-output-bytes <bytes>', 'output a job keeps per stream (its ring)', String(1024 * 1024))
+  .option('--max-job-ms <ms>', 'longest a background job may run', String(86_400_000))
+  .option('--max-shells <n>', 'PTY shells open at once per MCP session', '4')
+  .option('--max-shell-output-bytes <bytes>', 'output a shell keeps (its ring)', String(1024 * 1024))
+  .option('--shell-idle-timeout-ms <ms>', 'close a shell after this long without a call on it', '600000')
+  .option(
+    '--max-shell-idle-timeout-ms <ms>',
+    'upper bound of the idle timeout a shell may ask for',
+    '3600000',
+  )
   .option('--keepalive-interval-ms <ms>', 'SSH keepalive interval (0 disables)', '15000')
   .option('--keepalive-count-max <n>', 'unanswered keepalives before a connection is dead', '3')
   .addOption(
@@ -112,6 +135,15 @@ const input: SshServerConfigInput = {
   maxFileBytes: o.maxFileBytes as string,
   maxConnectionsPerSession: o.maxConnections as string,
   maxExecsPerConnection: o.maxExecs as string,
+  killGraceMs: o.killGraceMs as string,
+  progressIntervalMs: o.progressIntervalMs as string,
+  maxJobs: o.maxJobs as string,
+  maxJobOutputBytes: o.maxJobOutputBytes as string,
+  maxJobMs: o.maxJobMs as string,
+  maxShells: o.maxShells as string,
+  maxShellOutputBytes: o.maxShellOutputBytes as string,
+  shellIdleTimeoutMs: o.shellIdleTimeoutMs as string,
+  maxShellIdleTimeoutMs: o.maxShellIdleTimeoutMs as string,
   keepaliveIntervalMs: o.keepaliveIntervalMs as string,
   keepaliveCountMax: o.keepaliveCountMax as string,
   logLevel: o.logLevel as 'info',
@@ -146,7 +178,7 @@ if (config.transport === 'http') {
     onerror: (err) => logger.warn({ err }, 'stdio transport error'),
   });
   const { stop } = installProcessHandlers(logger, async () => {
-    await ctx.registry.closeAll();
+    await closeSshState(ctx);
     await handle.close();
   });
   process.stdin.on('end', () => void stop('stdin closed'));

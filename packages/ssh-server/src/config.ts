@@ -7,6 +7,8 @@ import { describeConfigIssues } from '@bastion/mcp-http/kit';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -116,6 +118,22 @@ export const sshServerConfigSchema = z
     keepaliveCountMax: count(1, 100).default(3),
     /** After the first signal on timeout, how long to wait before SIGKILL, then before closing the channel. */
     killGraceMs: count(0, 60_000).default(1_000),
+    /** exec with a progress token: a progress notification at least this often while it runs. */
+    progressIntervalMs: count(50, 600_000).default(5_000),
+    /** Background jobs running at once per session. */
+    maxJobs: count(1, 1000).default(8),
+    /** Upper bound (and default) of the output a job keeps, per stream, in its ring. */
+    maxJobOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** Upper bound (and default) of a job's lifetime (a Node timer holds at most 2^31 - 1 ms). */
+    maxJobMs: count(1, MAX_TIMER_MS).default(86_400_000),
+    /** PTY shells open at once per session. */
+    maxShells: count(1, 1000).default(4),
+    /** Upper bound (and default) of the output a shell keeps in its ring. */
+    maxShellOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** A shell with no call on it for this long is closed (the default; a shell may ask for less or more). */
+    shellIdleTimeoutMs: count(1000, MAX_TIMER_MS).default(600_000),
+    /** Upper bound of a shell's idle timeout. */
+    maxShellIdleTimeoutMs: count(1000, MAX_TIMER_MS).default(3_600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   // Cross-field checks run even when a field is invalid (`when`), so that every problem is reported
@@ -134,6 +152,13 @@ export const sshServerConfigSchema = z
           code: 'custom',
           path: ['defaultMaxOutputBytes'],
           message: 'must not exceed --max-output-bytes',
+        });
+      }
+      if (c.shellIdleTimeoutMs > c.maxShellIdleTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shellIdleTimeoutMs'],
+          message: 'must not exceed maxShellIdleTimeoutMs',
         });
       }
       if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SshError } from './errors.js';
 import { fingerprintOf, keyTypeOf } from './host-keys.js';
+import { WorkSet } from './remote-work.js';
 import { type ConnectParams, connectSsh, type SshConnection } from './ssh-client.js';
 
 export type ConnectionState = 'ready' | 'dead' | 'reconnecting' | 'closed';
@@ -40,6 +41,9 @@ export class ManagedConnection {
   lastError: string | undefined;
   reconnects = 0;
   activeExecs = 0;
+  /** What runs on the remote over this connection (execs, jobs, shells); ended before it closes. */
+  readonly work = new WorkSet();
+  private closing: Promise<void> | undefined;
   private reconnecting: Promise<SshConnection> | undefined;
   /** Dropped on close. */
   private params: ConnectParams | undefined;
@@ -179,12 +183,16 @@ export class ManagedConnection {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    // Drop the credentials now rather than when the object is collected.
-    this.params = undefined;
-    await this.connection.end();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      // Drop the credentials now rather than when the object is collected.
+      this.params = undefined;
+      // Closing the connection alone would leave its remote commands running (remote-work.ts).
+      await this.work.closeAll('connection_closed');
+      await this.connection.end();
+    })();
+    return this.closing;
   }
 }
 

@@ -32,6 +32,12 @@ export const SSH_ERROR_CODES = [
   'FILE_TOO_LARGE',
   'LOCAL_IO_FAILED',
   'CLOSED',
+  // background jobs and PTY shells
+  'UNKNOWN_JOB',
+  'TOO_MANY_JOBS',
+  'UNKNOWN_SHELL',
+  'TOO_MANY_SHELLS',
+  'SHELL_FAILED',
 ] as const;
 
 export type SshErrorCode = (typeof SSH_ERROR_CODES)[number];

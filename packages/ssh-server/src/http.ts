@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { SshServerConfig } from './config.js';
 import {
   buildSshMcpServer,
+  closeSshState,
   createSshServer,
   createSshState,
   SERVER_NAME,
@@ -59,7 +60,7 @@ export function startSshHttpServer(
             shared: deps.shared,
           });
           const handler = createMcpHandler(() => buildSshMcpServer(ctx), { legacy: 'reject' });
-          return sdkModernIdentity(handler, principal, () => ctx.registry.closeAll());
+          return sdkModernIdentity(handler, principal, () => closeSshState(ctx, 'identity_expired'));
         },
       },
     ],

@@ -25,6 +25,7 @@ const { Client } = ssh2;
 
 import { SshError } from './errors.js';
 import { algorithmsForKeyType } from './host-keys.js';
+import { type PtyOptions, ptyWindow, type ShellChannel, wrapShellChannel } from './pty-channel.js';
 
 /**
  * A byte stream to an SSH server that the caller opened (a TCP socket, or a channel through a jump
@@ -74,13 +75,16 @@ export interface ExecExit {
   connectionLost: boolean;
 }
 
+/** Signal names of RFC 4254 6.10 that OpenSSH delivers (session.c name2sig). */
+export type SshSignal = 'TERM' | 'KILL' | 'INT' | 'HUP' | 'QUIT' | 'USR1' | 'USR2';
+
 export interface ExecChannel {
   onStdout(listener: (chunk: Buffer) => void): void;
   onStderr(listener: (chunk: Buffer) => void): void;
   /** Writes `data` to the command's stdin, then sends EOF. */
   endInput(data?: Buffer): void;
   /** Sends a signal request (RFC 4254 6.9); OpenSSH delivers it to the session's process group. */
-  signal(name: 'TERM' | 'KILL' | 'INT' | 'HUP'): void;
+  signal(name: SshSignal): void;
   close(): void;
   /** Settles when the channel has closed. Never rejects. */
   readonly finished: Promise<ExecExit>;
@@ -104,6 +108,8 @@ export interface SshConnection {
   exec(command: string): Promise<ExecChannel>;
   /** A direct-tcpip channel (RFC 4254 7.2) from the server to host:port: the jump-host hop. */
   forwardOut(host: string, port: number): Promise<Duplex>;
+  /** An interactive login shell on a pseudo-terminal. */
+  shell(pty: PtyOptions): Promise<ShellChannel>;
   /** Runs `fn` with an SFTP session that is always closed afterwards. */
   withSftp<T>(fn: (sftp: SftpSession) => Promise<T>): Promise<T>;
   /** Whether the transport is still up. */
@@ -334,6 +340,20 @@ function makeConnection(
               channel.once('end', () => channel.end());
               resolve(channel);
             }
+          });
+        } catch (err) {
+          reject(refused(err as Error));
+        }
+      });
+    },
+    shell(pty) {
+      return new Promise<ShellChannel>((resolve, reject) => {
+        const refused = (err: Error) =>
+          new SshError('CONNECTION_LOST', `could not open a shell: ${err.message}`, {}, { cause: err });
+        try {
+          client.shell(ptyWindow(pty), (err, channel) => {
+            if (err) reject(refused(err));
+            else resolve(wrapShellChannel(channel));
           });
         } catch (err) {
           reject(refused(err as Error));

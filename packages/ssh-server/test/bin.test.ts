@@ -81,7 +81,7 @@ describe('bastion-ssh command', () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(6);
+      expect(tools.map((t) => t.name)).toContain('openShell');
       expect(await connectAndRun(client)).toBe('via-bin\n');
     } finally {
       await client.close();

@@ -53,11 +53,30 @@ afterAll(async () => {
 });
 
 describe('ssh-server tools', () => {
-  it('lists connect, exec, disconnect, listConnections, uploadFile and downloadFile with annotations and schemas', async () => {
+  it('lists the connection, exec, file, job and shell tools with annotations and schemas', async () => {
     const h = await session();
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['connect', 'disconnect', 'downloadFile', 'exec', 'listConnections', 'uploadFile'].sort(),
+      [
+        'connect',
+        'disconnect',
+        'downloadFile',
+        'exec',
+        'listConnections',
+        'uploadFile',
+        'startJob',
+        'jobStatus',
+        'readJobOutput',
+        'signalJob',
+        'stopJob',
+        'listJobs',
+        'openShell',
+        'writeShell',
+        'readShell',
+        'resizeShell',
+        'closeShell',
+        'listShells',
+      ].sort(),
     );
     for (const tool of tools) {
       expect(Object.keys(tool.annotations ?? {}).sort()).toEqual(

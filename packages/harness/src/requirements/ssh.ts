@@ -1,6 +1,8 @@
 import type { Requirement } from './types.js';
 
 const issue = 'issue #3 (the SSH MCP server)';
+const issue13Jobs = 'issue #13, SSH: what to build';
+const issue14 = 'issue #14 item 11 (orphaned remote commands)';
 const mcpSsh = (defect: string) => `UPSTREAMS.md, Mcp Ssh defect: ${defect}`;
 const issue13 = (item: string) => `issue #13, SSH item ${item}`;
 
@@ -200,5 +202,163 @@ export const sshRequirements: Requirement[] = [
     id: 'ssh.secrets.never-logged',
     statement: 'passwords and private key material appear in no log line and no tool result',
     source: mcpSsh('private keys and passwords persisted in plain text'),
+  },
+  // Issue 13, SSH items 1-3, and issue 14 item 11: long-running work.
+  {
+    id: 'ssh.exec.progress-heartbeat',
+    statement:
+      'with a progress token, a command silent for longer than the client timeout completes for a client that resets its timeout on progress',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.exec.progress-cap',
+    statement:
+      'streamed output stops at maxOutputBytes, says once that the rest is dropped, and the result says truncated',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.start-read',
+    statement:
+      'startJob returns a job id at once; readJobOutput by offsets gives each byte of stdout and stderr once; jobStatus gives the exit code',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.ring',
+    statement:
+      'a job keeps the last outputBytes of each stream; reads say how many bytes were dropped before them',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.signal',
+    statement: "signalJob delivers the signal to the job's process group and returns its status",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.stop',
+    statement: 'stopJob ends the job and every process it started, one that ignores TERM included',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.timeout',
+    statement: "a job's timeoutMs ends it on the remote (endReason timeout, no process left)",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.connection-closed',
+    statement: "disconnect ends the connection's jobs on the remote",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.connection-lost',
+    statement: 'a job whose SSH connection drops without a goodbye is ended on the remote all the same',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.cwd',
+    statement: 'a job runs in cwd, and does not run at all when cd fails (endReason cwd_failed)',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.limits',
+    statement:
+      'more jobs than the per-session limit, an unknown job id and an offset past the output are refused with clear errors',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.pty',
+    statement: 'openShell gives a login shell on a real terminal of the type and size asked for',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.keys',
+    statement: 'named keys reach the terminal: ctrl-c interrupts the foreground command, up recalls history',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.secret-input',
+    statement:
+      "a password typed at a no-echo prompt reaches the program but no log, result or echo, and writeShell's text is marked writeOnly",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.resize',
+    statement: 'resizeShell changes the size the programs in the terminal see',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.programs',
+    statement:
+      'a REPL (perl reading the terminal line by line, ended by ctrl-d) and top -b run in the shell and answer',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.output-cap',
+    statement: 'a shell keeps the last outputBytes of its output; reads say how many bytes were dropped',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.close',
+    statement: 'closeShell ends the shell and the command running in it on the remote',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.idle-timeout',
+    statement: 'a shell with no call on it for idleTimeoutMs is closed, and what ran in it ends',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.connection-closed',
+    statement: "disconnect ends the connection's shells and what runs in them on the remote",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.shell.limits',
+    statement: 'more shells than the per-session limit, an unknown shell id and an unknown key are refused',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.session-end.delete',
+    statement:
+      'a DELETE of the MCP session over Streamable HTTP ends its running exec, jobs and shells on the remote',
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.sse',
+    statement: "the legacy SSE stream closing ends the session's running exec, jobs and shells on the remote",
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.stdio',
+    statement:
+      "EOF on stdio ends the session's running exec, jobs and shells on the remote, then the server exits",
+    source: issue14,
+  },
+  {
+    id: 'ssh.session-end.shutdown',
+    statement:
+      "SIGTERM to the server ends every session's running exec, jobs and shells on the remote, then it exits 0",
+    source: issue14,
+  },
+  {
+    id: 'ssh.owner.connection-close',
+    statement:
+      'closing a connection (ManagedConnection.close, the hook for an expiring stateless identity) ends its execs, jobs and shells on the remote before the connection',
+    source: issue14,
+  },
+  {
+    id: 'ssh.owner.table-close',
+    statement: "a job or shell table's closeAll ends its work on the remote and leaves the connection usable",
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.jobs.kept',
+    statement: 'finished jobs stay readable up to the kept limit, then the oldest is forgotten',
+    source: issue13Jobs,
+  },
+  {
+    id: 'ssh.results.schema',
+    statement:
+      "exec's and the job and shell tools' error results pass the official client's outputSchema check (no -32602), and keep their code",
+    source: 'issue #13 / the official clients validate structuredContent on errors too',
   },
 ];

@@ -5,7 +5,10 @@ import type { SshServerConfig } from '../config.js';
 import type { ConnectionRegistry } from '../connections.js';
 import { SshError, toSshError } from '../errors.js';
 import type { HostKeyPolicy } from '../host-keys.js';
+import type { JobTable } from '../jobs.js';
 import type { LocalFiles } from '../local-files.js';
+import type { StopReason } from '../remote-work.js';
+import type { ShellTable } from '../shells.js';
 
 /** What every tool of one MCP session works with. */
 export interface ToolContext {
@@ -16,6 +19,11 @@ export interface ToolContext {
   hostKeys: HostKeyPolicy;
   localFiles: LocalFiles | undefined;
   log: Logger;
+  /** This session's (or identity's) background jobs and PTY shells. */
+  jobs: JobTable;
+  shells: ShellTable;
+  /** Ends every job and shell on the remote (before the connections close). */
+  closeWork(reason: StopReason): Promise<void>;
 }
 
 /**

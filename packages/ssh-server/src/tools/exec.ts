@@ -1,11 +1,10 @@
 import { ERROR_META_KEY } from '@bastion/mcp-http/kit';
 import type { CallToolResult, McpServer, ServerNotification } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { ManagedConnection } from '../connections.js';
-import { SshError } from '../errors.js';
-import { type ExecOutcome, runExec } from '../exec.js';
-import { buildCommand, ENV_NAME_PATTERN } from '../shell.js';
-import type { ExecChannel } from '../ssh-client.js';
+import type { ExecOutcome } from '../exec.js';
+import { execOnConnection } from '../exec-on-connection.js';
+import { OutputProgress } from '../progress.js';
+import { ENV_NAME_PATTERN } from '../shell.js';
 import { runTool, type ToolContext } from './context.js';
 
 export const execInput = {
@@ -77,7 +76,8 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
         'Runs a shell command on a connection and returns stdout, stderr and the exit code. A non-zero exit ' +
         'or a timeout is an error result that still carries the output. The timeout really ends the remote ' +
         'command. Output beyond maxOutputBytes is cut (truncated: true). cwd is entered first and the ' +
-        'command does not run if that fails. With a progress token, output is streamed as progress notifications. ' +
+        'command does not run if that fails. With a progress token, output is streamed as progress notifications ' +
+        '(and a notification without a message keeps a silent command alive for clients that reset their timeout on progress). ' +
         'If the connection was lost, it is re-established once (same credentials and host key) before running.',
       inputSchema: z.object(execInput),
       outputSchema: z.object(execOutput),
@@ -94,69 +94,46 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
   );
 }
 
-/** Opens the exec channel, reconnecting once if the connection turns out to be gone. */
-function openChannel(
-  managed: ManagedConnection,
-  line: string,
-): Promise<{ value: ExecChannel; reconnected: boolean }> {
-  return managed.withRetry(
-    (connection) => connection.exec(line),
-    // A refusal on a live connection is final, and reported as the command failing to start.
-    (err) => new SshError('EXEC_FAILED', (err as Error).message, {}, { cause: err }),
-  );
+/** Output as progress notifications, when the client sent a progress token (progress.ts). */
+function progressFor(extra: Extra, intervalMs: number): OutputProgress | undefined {
+  const { progressToken } = extra;
+  if (progressToken === undefined) return undefined;
+  return new OutputProgress((value, message) => {
+    extra
+      .notify({
+        method: 'notifications/progress',
+        params: { progressToken, progress: value, ...(message === undefined ? {} : { message }) },
+      })
+      .catch(() => {
+        // The client went away; the result will not reach it either.
+      });
+  }, intervalMs);
 }
 
 async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
   const { config } = ctx;
   const managed = ctx.registry.get(args.connectionId);
-  if (managed.activeExecs >= config.maxExecsPerConnection) {
-    throw new SshError(
-      'TOO_MANY_EXECS',
-      `connection ${managed.id} already runs ${config.maxExecsPerConnection} commands (the limit); wait for one to finish`,
-      { limit: config.maxExecsPerConnection },
-    );
-  }
   const timeoutMs = Math.min(args.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
   const maxOutputBytes = Math.min(args.maxOutputBytes ?? config.defaultMaxOutputBytes, config.maxOutputBytes);
-  const built = buildCommand(args.command, args.cwd, args.env);
-  const { progressToken } = extra;
-
-  managed.activeExecs++;
+  const progress = progressFor(extra, config.progressIntervalMs);
   let outcome: ExecOutcome;
   let reconnected: boolean;
-  const startedAt = Date.now();
   try {
-    const opened = await openChannel(managed, built.line);
-    reconnected = opened.reconnected;
-    ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec started');
-    outcome = await runExec({
-      channel: opened.value,
-      startedAt,
-      stdin: args.stdin === undefined ? undefined : Buffer.from(args.stdin, 'utf8'),
-      cwdFailedMarker: built.cwdFailedMarker,
+    ({ outcome, reconnected } = await execOnConnection(managed, {
+      command: args.command,
+      cwd: args.cwd,
+      env: args.env,
+      stdin: args.stdin,
       limits: { timeoutMs, maxOutputBytes, killGraceMs: config.killGraceMs },
+      maxPerConnection: config.maxExecsPerConnection,
       abort: extra.signal,
-      onOutput:
-        progressToken === undefined
-          ? undefined
-          : (stream, text, totalBytes) => {
-              extra
-                .notify({
-                  method: 'notifications/progress',
-                  params: {
-                    progressToken,
-                    progress: totalBytes,
-                    message: stream === 'stderr' ? `[stderr] ${text}` : text,
-                  },
-                })
-                .catch(() => {
-                  // The client went away; the result will not reach it either.
-                });
-            },
-    });
+      onOutput: progress && ((stream, chunk) => progress.output(stream, chunk)),
+      onTruncated: progress && (() => progress.truncated(maxOutputBytes)),
+    }));
   } finally {
-    managed.activeExecs--;
+    progress?.close();
   }
+  ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec ended');
 
   const structured: Record<string, unknown> = {
     connectionId: managed.id,
@@ -207,9 +184,9 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   ]
     .filter(Boolean)
     .join('\n');
-  // A failed command still carries its output in structuredContent (execOutput allows the code and
-  // message); the code is also where every Bastion error keeps it.
   return {
+    // A failed command still carries its output in structuredContent (execOutput allows the code and
+    // message); the code is also where every Bastion error keeps it.
     ...(problem ? { isError: true, _meta: { [ERROR_META_KEY]: { code: problem.code } } } : {}),
     content: [{ type: 'text', text }],
     structuredContent: structured,

@@ -414,7 +414,13 @@ export class SshdHost implements SshHostTarget {
 
 /** Logging in as root (no test users) leaves remote commands out of reach of signal requests. */
 const logsInAsRoot = isRoot() && typeof readUsers(process.env) === 'string';
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true, signals: !logsInAsRoot };
+const CAPABILITIES: SshHostCapabilities = {
+  restart: true,
+  pause: true,
+  logs: true,
+  signals: !logsInAsRoot,
+  pty: true,
+};
 
 export const sshProcessProvider: SshHostProvider = {
   kind: 'ssh-host',

@@ -71,6 +71,8 @@ export interface SshHostCapabilities {
    * how the process tier logs in as root without the test users.
    */
   signals: boolean;
+  /** Interactive shells on a pseudo-terminal (`pty-req` + `shell` requests, `window-change`). */
+  pty: boolean;
 }
 
 export type SshCapability = keyof SshHostCapabilities;
