@@ -3,7 +3,7 @@
  *
  *   limit-burst   at the top of a window, many more calls than the limit at once (4x max): exactly
  *                 the calls left in the window are admitted, the rest denied
- *   limit-retry   the first denial over the limit carries retryAfterMs, no longer than the window
+ *   limit-retry   a denial over the limit carries retryAfterMs, no longer than the window
  *   limit-window  no call beyond the limit is admitted anywhere in a window: a burst, calls one at a
  *                 time up to the window's last moment, and a burst at the first moment of the next
  *
@@ -139,14 +139,30 @@ function limitBurstCheck(limit: CompiledLimit, named: string | undefined, label:
           skip(`${remaining} calls left in the window; more than this check makes (${MAX_CALLS_TO_EXHAUST})`);
         }
         const size = Math.max(burstSize(own.max), remaining + 10);
+        const first = ctx.ledger.entries.length;
         const calls = await burst(ctx, target, size);
-        // Only the limit under test turning spoils the count: the others had more left than this
-        // check can use (else it skipped), and a window turning only gives quota back.
+        const context = `${describeWindow(limit)}; ${remaining} of it left when the burst began`;
+        // Too many admitted shows even when the burst outlasted its window (on a busy machine): count
+        // the calls that certainly fell in each window.
+        const w0 = fixedWindowStart(t0, own.windowMs);
+        const mine = ctx.ledger.entries.slice(first).filter((e) => countsAgainst(ctx, own, e));
+        for (const [start, expected] of [
+          [w0, remaining],
+          [w0 + own.windowMs, own.max],
+        ] as const) {
+          const inWindow = mine.filter((e) => certainWindow(own, e) === start).length;
+          if (inWindow > expected) {
+            fail(
+              `admitted ${inWindow}/${expected} of ${size} concurrent calls to '${tool}' in one window: ${context}`,
+            );
+          }
+        }
+        // Only the limit under test turning spoils an exact count: the others had more left than
+        // this check can use (else it skipped), and a window turning only gives quota back.
         if (windowMoved(ctx, [own], t0, Date.now())) continue;
         skipIfRefused(calls, tool);
         const admitted = calls.filter((c) => c.kind === 'admitted').length;
         const errors = calls.filter((c) => c.kind === 'error');
-        const context = `${describeWindow(limit)}; ${remaining} of it left when the burst began`;
         if (admitted > remaining) {
           fail(`admitted ${admitted}/${remaining} of ${size} concurrent calls to '${tool}': ${context}`);
         }
@@ -189,19 +205,14 @@ function limitRetryCheck(limit: CompiledLimit, named: string | undefined, label:
         if (remaining > MAX_CALLS_TO_EXHAUST) {
           skip(`${remaining} calls left in the window; more than this check makes (${MAX_CALLS_TO_EXHAUST})`);
         }
-        // One at a time until the first denial; a few past the limit, so one stray admission does
-        // not leave this check without a denial to read.
-        const calls: CallClass[] = [];
-        for (let i = 0; i < remaining + 3; i++) {
-          const call = await ctx.agent().call(tool, target.args);
-          calls.push(call);
-          if (call.kind !== 'admitted') break;
-        }
-        if (windowMoved(ctx, [own], t0, Date.now())) continue;
+        // What is left and a few more at once (quick, so the window holds on a busy machine): a few
+        // past the limit, so one stray admission does not leave this check without a denial to read.
+        const calls = await burst(ctx, target, remaining + 3);
         skipIfRefused(calls, tool);
         const denial = calls.find((c) => c.kind === 'denied');
         const context = `${describeWindow(limit)}; ${remaining} of it left when the check began`;
         if (denial === undefined || denial.kind !== 'denied') {
+          if (windowMoved(ctx, [own], t0, Date.now())) continue;
           const last = calls[calls.length - 1];
           fail(
             `no call over the limit was denied: ${context}; the last: ${last === undefined ? '(none)' : describeCall(last)}`,
@@ -214,7 +225,10 @@ function limitRetryCheck(limit: CompiledLimit, named: string | undefined, label:
         if (retry > own.windowMs + 2_000) {
           fail(`retryAfterMs is ${retry}, longer than the window itself: ${context}`);
         }
-        notes.push(`denied after ${calls.length - 1} admitted calls, with retryAfterMs ${retry}`);
+        const admitted = calls.filter((c) => c.kind === 'admitted').length;
+        notes.push(
+          `${admitted} of ${calls.length} concurrent calls admitted; a denial said retryAfterMs ${retry}`,
+        );
         return;
       }
       skip('the window kept turning while the check ran; run it again');
@@ -237,6 +251,35 @@ function tooLongToWatch(ctx: GatewayCheckContext, own: CompiledLimit): void {
   skip(`${what} (--max-window raises it); the burst and retry-after checks still ran`);
 }
 
+/**
+ * Where the whole-window check starts: a window with a quarter of it left at least, in which no
+ * other limit on the call has less left than the one under test (it would deny first, and an
+ * admission over it would not show against this limit), nor, for a longer window, too little left
+ * for the next window too. Short windows are waited out; otherwise the check skips.
+ */
+async function windowToWatch(ctx: GatewayCheckContext, target: LimitTarget) {
+  const { own, others } = target;
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const now = Date.now();
+    const expected = Math.max(0, own.max - used(ctx, own, fixedWindowStart(now, own.windowMs)));
+    const binding = others.find((o) => {
+      const left = remainingFor(ctx, [o], now);
+      return left < expected || (o.windowMs > own.windowMs && left < expected + own.max);
+    });
+    const tooLate = nextWindowStart(own, now) - now < own.windowMs / 4;
+    if (binding === undefined && !tooLate) return { t0: now, expected0: expected };
+    if (binding !== undefined && !isShort(binding)) {
+      skip(
+        `another limit on '${target.tool}' has too little left to watch this one: ${describeWindow(binding)}`,
+      );
+    }
+    await sleep(
+      Math.max(untilNextWindow(own, now), binding === undefined ? 0 : untilNextWindow(binding, now)),
+    );
+  }
+  return skip('the windows kept turning before the check could start; run it again');
+}
+
 function limitWindowCheck(limit: CompiledLimit, named: string | undefined, label: string): GatewayCheck {
   return check(
     'limit-window',
@@ -252,14 +295,9 @@ function limitWindowCheck(limit: CompiledLimit, named: string | undefined, label
         skip(`another limit on '${tool}' always denies first: ${describeWindow(tighter)}`);
       const size = burstSize(own.max);
       const sweep = sweepSize(own.max);
-      // Less than a quarter of the window left: watch the next one instead.
-      if (nextWindowStart(own, Date.now()) - Date.now() < own.windowMs / 4) {
-        await sleep(untilNextWindow(own, Date.now()));
-      }
-      const t0 = Date.now();
+      const { t0, expected0 } = await windowToWatch(ctx, target);
       const w0 = fixedWindowStart(t0, own.windowMs);
       const w1 = w0 + own.windowMs;
-      const expected0 = Math.max(0, own.max - used(ctx, own, w0));
       const first = ctx.ledger.entries.length;
       await burst(ctx, target, size);
       // One call at a time, evenly spread, up to the window's last moment.
@@ -291,6 +329,16 @@ function limitWindowCheck(limit: CompiledLimit, named: string | undefined, label
             `into the window: ${describeWindow(limit)}`,
         );
       }
+      // However the edge between them splits the calls, every one was decided in one of the two
+      // windows (sent in the first, answered before a third began): together they hold at most this.
+      const inBoth = mine.filter((e) => e.doneAt < w1 + own.windowMs).length;
+      if (inBoth > expected0 + own.max) {
+        problems.push(
+          `admitted ${inBoth}/${expected0 + own.max} calls to '${tool}' over two ${span} windows ` +
+            `(${size} at once, ${sequential} one at a time to the end of the first, ${size} at once at the start ` +
+            `of the second): ${describeWindow(limit)}`,
+        );
+      }
       if (inW1.length > expected1) {
         problems.push(
           `admitted ${inW1.length}/${expected1} of ${size} concurrent calls to '${tool}' at the start of the ` +
@@ -300,7 +348,7 @@ function limitWindowCheck(limit: CompiledLimit, named: string | undefined, label
       if (problems.length > 0) fail(problems.join('\n'));
       notes.push(
         `one window: ${inW0.length}/${expected0} admitted (${size} at once, ${sequential} one at a time to its end); ` +
-          `the next: ${inW1.length}/${expected1} admitted of ${size} at once`,
+          `the next: ${inW1.length}/${expected1} admitted of ${size} at once; both: ${inBoth}/${expected0 + own.max}`,
       );
     },
   );

@@ -12,7 +12,7 @@ export const CONTRACT_MQTT_POLICY = {
   version: '1',
   default: 'deny',
   hide: ['mqttPublish'],
-  all_tools: { limits: [{ counter: 'all-calls', window: 'second', max: 20 }] },
+  all_tools: { limits: [{ counter: 'all-calls', window: 'second', max: 10 }] },
   tools: {
     mqttStatus: {},
     mqttSubscribe: { action: 'deny', reason: 'this grant only watches' },
