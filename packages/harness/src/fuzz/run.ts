@@ -32,7 +32,7 @@ function label(outcome: Outcome): string {
     case 'answered':
       return String(outcome.status);
     case 'dropped':
-      return outcome.oversized ? 'dropped (oversized body)' : `dropped (${outcome.code})`;
+      return outcome.large ? 'hung up on a large body' : `dropped (${outcome.code})`;
     default:
       return outcome.kind;
   }

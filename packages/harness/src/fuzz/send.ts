@@ -9,8 +9,8 @@ import { bodyBytes, type FuzzRequest, TOKEN_PLACEHOLDER } from './requests.js';
 
 export type Outcome =
   | { kind: 'answered'; status: number }
-  /** The server closed the connection without an answer. */
-  | { kind: 'dropped'; code: string; oversized: boolean }
+  /** The server closed the connection without an answer (`large`: while a large body was still going out). */
+  | { kind: 'dropped'; code: string; large: boolean }
   /** Nothing listens: the process is gone. */
   | { kind: 'refused' }
   | { kind: 'timeout' }
@@ -29,8 +29,12 @@ export interface Endpoint {
   sessionIn: 'header' | 'query';
 }
 
-/** Bodies beyond this are refused by the hosts (413), which may hang up before reading the rest. */
-const MAX_BODY = 4 * 1024 * 1024;
+/**
+ * A host may answer a request it refuses (413 over its limit, 404 for a path it does not serve)
+ * without reading a body it has no use for, and close: while a body larger than the socket takes at
+ * once is still going out, the client sees the close (EPIPE, ECONNRESET) before the answer.
+ */
+const LARGE_BODY = 64 * 1024;
 
 function sessionValue(req: FuzzRequest, live: string | undefined): string | string[] | undefined {
   // A DELETE would end the live session, and every request after it would stop at 'no such session'.
@@ -109,7 +113,7 @@ export function send(endpoint: Endpoint, req: FuzzRequest, timeoutMs: number): P
     });
     out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') settle({ kind: 'refused' });
-      else settle({ kind: 'dropped', code: err.code ?? err.message, oversized: body.length > MAX_BODY });
+      else settle({ kind: 'dropped', code: err.code ?? err.message, large: body.length > LARGE_BODY });
     });
     out.end(req.method === 'GET' || req.method === 'HEAD' ? undefined : body);
   });
@@ -121,8 +125,8 @@ export function problemWith(outcome: Outcome): string | undefined {
     case 'answered':
       return outcome.status >= 500 ? `answered ${outcome.status}` : undefined;
     case 'dropped':
-      // A host may refuse an oversized body (413) and close before reading the rest of it.
-      return outcome.oversized ? undefined : `connection dropped without an answer (${outcome.code})`;
+      // A crash shows anyway: the next requests are refused, and the process is gone afterwards.
+      return outcome.large ? undefined : `connection dropped without an answer (${outcome.code})`;
     case 'refused':
       return 'connection refused: the process is gone';
     case 'timeout':
