@@ -140,7 +140,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const isToolCall = (m: unknown): m is Rpc & { params: { name: string } } =>
+type ToolCall = Rpc & { params: { name: string } };
+
+const isToolCall = (m: unknown): m is ToolCall =>
   typeof m === 'object' &&
   m !== null &&
   (m as Rpc).method === 'tools/call' &&
@@ -162,6 +164,160 @@ export interface MutantProxy {
   close(): Promise<void>;
 }
 
+/** One mutant's way with each request; `none` passes everything through as it is. */
+class Mutation {
+  private inFlight = 0;
+  /** Windows in which the over-admitting mutant already let its one extra call through. */
+  private readonly overAdmitted = new Set<number>();
+  /** Session id -> the upstream epoch it was opened in; the epoch moves when the upstream restarts. */
+  private readonly sessionEpochs = new Map<string, number>();
+  private epoch = 0;
+
+  constructor(
+    private readonly mutant: Mutant,
+    private readonly windowMs: number,
+    private readonly gateway: URL,
+    /** Reached lazily: the upstream may start after the proxy (bastion test --upstream-command). */
+    readonly upstream: UpstreamLink,
+  ) {}
+
+  private forward(req: IncomingMessage, body: Buffer): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const headers = { ...req.headers, host: this.gateway.host, 'content-length': String(body.length) };
+      delete headers.connection;
+      delete headers['transfer-encoding'];
+      const out = request(
+        { host: this.gateway.hostname, port: this.gateway.port, method: req.method, path: req.url, headers },
+        resolve,
+      );
+      out.on('error', reject);
+      out.end(body);
+    });
+  }
+
+  /** Should this denial over a limit become an admission? One per window, at the mutant's moment. */
+  private overAdmits(arrivedAt: number, othersInFlight: number): boolean {
+    const start = Math.floor(arrivedAt / this.windowMs) * this.windowMs;
+    const into = arrivedAt - start;
+    const moment =
+      (this.mutant === 'over-admit-early' && into < this.windowMs / 2) ||
+      (this.mutant === 'over-admit-late' && into >= (this.windowMs * 3) / 4) ||
+      (this.mutant === 'racing-admissions' && othersInFlight > 0);
+    if (!moment || this.overAdmitted.has(start)) return false;
+    this.overAdmitted.add(start);
+    return true;
+  }
+
+  /** A batch decided on its first message: the rest share its fate. */
+  private async firstOnly(req: IncomingMessage, res: ServerResponse, batch: Rpc[]): Promise<void> {
+    const [first, ...rest] = batch;
+    const answer = await Answer.read(await this.forward(req, Buffer.from(JSON.stringify(first))));
+    const lead = answer.reply(first?.id);
+    const admitted = lead?.result !== undefined && !isDenial(lead.result as CallToolResult);
+    const replies: Rpc[] = lead === undefined ? [] : [lead];
+    for (const m of rest) {
+      if (!isToolCall(m)) continue;
+      const id = m.id ?? null;
+      if (admitted) {
+        replies.push({ jsonrpc: '2.0', id, result: await this.upstream.call(m.params.name, argsOf(m)) });
+      } else if (lead?.result !== undefined) replies.push({ jsonrpc: '2.0', id, result: lead.result });
+      else if (lead?.error !== undefined) replies.push({ jsonrpc: '2.0', id, error: lead.error });
+    }
+    sendJson(res, 200, replies);
+  }
+
+  /** The policy decided on the header's tool; the body's call goes to the upstream. */
+  private async headerDecides(req: IncomingMessage, res: ServerResponse, call: ToolCall, header: string) {
+    const probe = { ...call, params: { ...call.params, name: header } };
+    const answer = await Answer.read(await this.forward(req, Buffer.from(JSON.stringify(probe))));
+    const reply = answer.messages().find((m) => m.message.id === call.id);
+    const result = reply?.message.result as CallToolResult | undefined;
+    if (reply !== undefined && result !== undefined && !isDenial(result)) {
+      reply.replace({ ...reply.message, result: await this.upstream.call(call.params.name, argsOf(call)) });
+    }
+    answer.send(res);
+  }
+
+  /** For the session-losing mutant: answers 404 to a session opened before the upstream restarted. */
+  private async lostSession(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const sessionId = req.headers['mcp-session-id'];
+    if (this.mutant !== 'session-lost-on-restart' || typeof sessionId !== 'string') return false;
+    if (!(await this.upstream.alive())) this.epoch++;
+    if ((this.sessionEpochs.get(sessionId) ?? this.epoch) >= this.epoch) return false;
+    sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } });
+    return true;
+  }
+
+  /** The request's body as the mutant passes it on: a look-alike name folded to the real one. */
+  private async rewriteRequest(body: Buffer, call: ToolCall | undefined): Promise<Buffer> {
+    if (this.mutant !== 'folded-names' || call === undefined) return body;
+    const names = (await this.upstream.tools()).map((t) => t.name);
+    const real = names.find((n) => fold(n) === fold(call.params.name));
+    if (real === undefined || real === call.params.name) return body;
+    return Buffer.from(JSON.stringify({ ...call, params: { ...call.params, name: real } }));
+  }
+
+  /** The gateway's answer to a tools/call (or, without one, a tools/list) as the mutant passes it on. */
+  private async rewriteAnswer(
+    answer: Answer,
+    call: ToolCall | undefined,
+    arrivedAt: number,
+    othersInFlight: number,
+  ) {
+    for (const { message: reply, replace } of answer.messages()) {
+      const result = reply.result as CallToolResult | undefined;
+      if (result === undefined) continue;
+      if (call === undefined && this.mutant === 'hidden-listed') {
+        const listed = (result as unknown as { tools: Array<{ name: string }> }).tools;
+        const missing = (await this.upstream.tools()).filter((t) => !listed.some((l) => l.name === t.name));
+        replace({ ...reply, result: { ...result, tools: [...listed, ...missing] } });
+      }
+      if (call === undefined || !isDenial(result)) continue;
+      const overLimit = findRetryAfterMs(result.structuredContent) !== undefined;
+      if (overLimit && this.overAdmits(arrivedAt, othersInFlight)) {
+        replace({ ...reply, result: await this.upstream.call(call.params.name, argsOf(call)) });
+      } else if (overLimit && this.mutant === 'no-retry-after') {
+        replace({ ...reply, result: withoutRetryAfter(result) });
+      }
+    }
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = Date.now();
+    if (await this.lostSession(req, res)) return;
+    const raw = req.method === 'POST' ? await readAll(req) : Buffer.alloc(0);
+    const message = parse(raw.toString('utf8')) as Rpc | Rpc[] | undefined;
+    if (this.mutant === 'batch-first-only' && Array.isArray(message) && message.length > 1) {
+      if (isToolCall(message[0])) return this.firstOnly(req, res, message);
+    }
+    const call = isToolCall(message) ? message : undefined;
+    const header = req.headers['mcp-name'];
+    if (this.mutant === 'headers-over-body' && call !== undefined && typeof header === 'string') {
+      if (header !== call.params.name) return this.headerDecides(req, res, call, header);
+    }
+    const body = await this.rewriteRequest(raw, call);
+    const othersInFlight = call === undefined ? 0 : this.inFlight++;
+    try {
+      const gatewayRes = await this.forward(req, body);
+      const newSession = gatewayRes.headers['mcp-session-id'];
+      if (typeof newSession === 'string' && !this.sessionEpochs.has(newSession)) {
+        this.sessionEpochs.set(newSession, this.epoch);
+      }
+      const isListing = !Array.isArray(message) && message?.method === 'tools/list';
+      if (call === undefined && !isListing) {
+        res.writeHead(gatewayRes.statusCode ?? 502, gatewayRes.headers);
+        gatewayRes.pipe(res);
+        return;
+      }
+      const answer = await Answer.read(gatewayRes);
+      await this.rewriteAnswer(answer, call, arrivedAt, othersInFlight);
+      answer.send(res);
+    } finally {
+      if (call !== undefined) this.inFlight--;
+    }
+  }
+}
+
 export async function startMutantProxy(options: {
   /** The real gateway's Streamable HTTP endpoint for the upstream. */
   gatewayUrl: string;
@@ -171,163 +327,18 @@ export async function startMutantProxy(options: {
   /** The window of the policy's limits, for the mutants that over-admit at some point in it. */
   windowMs: number;
 }): Promise<MutantProxy> {
-  const { mutant, windowMs } = options;
   const gateway = new URL(options.gatewayUrl);
-  // Reached lazily: the upstream may start after the proxy (bastion test --upstream-command).
-  const upstream = new UpstreamLink(options.upstreamUrl);
-  const upstreamNames = async () => (await upstream.tools()).map((t) => t.name);
-  let inFlight = 0;
-  /** Windows in which the over-admitting mutant already let its one extra call through. */
-  const overAdmitted = new Set<number>();
-  /** Session id -> the upstream epoch it was opened in; the epoch moves when the upstream restarts. */
-  const sessionEpochs = new Map<string, number>();
-  let epoch = 0;
-
-  const forward = (req: IncomingMessage, body: Buffer, extraHeaders: Record<string, string> = {}) =>
-    new Promise<IncomingMessage>((resolve, reject) => {
-      const headers = {
-        ...req.headers,
-        ...extraHeaders,
-        host: gateway.host,
-        'content-length': String(body.length),
-      };
-      delete headers.connection;
-      delete headers['transfer-encoding'];
-      const out = request(
-        { host: gateway.hostname, port: gateway.port, method: req.method, path: req.url, headers },
-        resolve,
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
-
-  /** Should this denial over a limit become an admission? One per window, at the mutant's moment. */
-  const overAdmits = (arrivedAt: number, othersInFlight: number): boolean => {
-    const start = Math.floor(arrivedAt / windowMs) * windowMs;
-    const into = arrivedAt - start;
-    const moment =
-      (mutant === 'over-admit-early' && into < windowMs / 2) ||
-      (mutant === 'over-admit-late' && into >= (windowMs * 3) / 4) ||
-      (mutant === 'racing-admissions' && othersInFlight > 0);
-    if (!moment || overAdmitted.has(start)) return false;
-    overAdmitted.add(start);
-    return true;
-  };
-
-  /** A batch decided on its first message: the rest share its fate. */
-  const firstOnly = async (req: IncomingMessage, res: ServerResponse, batch: Rpc[]) => {
-    const [first, ...rest] = batch;
-    const answer = await Answer.read(await forward(req, Buffer.from(JSON.stringify(first))));
-    const lead = answer.reply(first?.id);
-    const admitted = lead?.result !== undefined && !isDenial(lead.result as CallToolResult);
-    const replies: Rpc[] = lead === undefined ? [] : [lead];
-    for (const m of rest) {
-      if (!isToolCall(m)) continue;
-      const id = m.id ?? null;
-      if (admitted)
-        replies.push({ jsonrpc: '2.0', id, result: await upstream.call(m.params.name, argsOf(m)) });
-      else if (lead?.result !== undefined) replies.push({ jsonrpc: '2.0', id, result: lead.result });
-      else if (lead?.error !== undefined) replies.push({ jsonrpc: '2.0', id, error: lead.error });
-    }
-    sendJson(res, 200, replies);
-  };
-
-  /** The policy decided on the header's tool; the body's call goes to the upstream. */
-  const headerDecides = async (req: IncomingMessage, res: ServerResponse, call: Rpc, headerName: string) => {
-    const probe = { ...call, params: { ...call.params, name: headerName } };
-    const answer = await Answer.read(await forward(req, Buffer.from(JSON.stringify(probe))));
-    const reply = answer.messages().find((m) => m.message.id === call.id);
-    if (
-      reply !== undefined &&
-      reply.message.result !== undefined &&
-      !isDenial(reply.message.result as CallToolResult)
-    ) {
-      const name = String(call.params?.name);
-      reply.replace({ ...reply.message, result: await upstream.call(name, argsOf(call)) });
-    }
-    answer.send(res);
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const arrivedAt = Date.now();
-    const sessionId = req.headers['mcp-session-id'];
-    if (mutant === 'session-lost-on-restart' && typeof sessionId === 'string') {
-      if (!(await upstream.alive())) epoch++;
-      if ((sessionEpochs.get(sessionId) ?? epoch) < epoch) {
-        sendJson(res, 404, {
-          jsonrpc: '2.0',
-          id: null,
-          error: { code: -32001, message: 'Session not found' },
-        });
-        return;
-      }
-    }
-    let body = req.method === 'POST' ? await readAll(req) : Buffer.alloc(0);
-    const message = parse(body.toString('utf8')) as Rpc | Rpc[] | undefined;
-    if (
-      mutant === 'batch-first-only' &&
-      Array.isArray(message) &&
-      message.length > 1 &&
-      isToolCall(message[0])
-    ) {
-      return firstOnly(req, res, message);
-    }
-    const call = isToolCall(message) ? message : undefined;
-    const headerName = req.headers['mcp-name'];
-    if (
-      mutant === 'headers-over-body' &&
-      call !== undefined &&
-      typeof headerName === 'string' &&
-      headerName !== call.params.name
-    ) {
-      return headerDecides(req, res, call, headerName);
-    }
-    const names = mutant === 'folded-names' && call !== undefined ? await upstreamNames() : [];
-    if (call !== undefined && names.length > 0 && !names.includes(call.params.name)) {
-      const real = names.find((n) => fold(n) === fold(call.params.name));
-      if (real !== undefined)
-        body = Buffer.from(JSON.stringify({ ...call, params: { ...call.params, name: real } }));
-    }
-    const othersInFlight = call === undefined ? 0 : inFlight++;
-    try {
-      const gatewayRes = await forward(req, body);
-      const isListing = !Array.isArray(message) && message?.method === 'tools/list';
-      if (call === undefined && !isListing) {
-        res.writeHead(gatewayRes.statusCode ?? 502, gatewayRes.headers);
-        gatewayRes.pipe(res);
-        return;
-      }
-      const answer = await Answer.read(gatewayRes);
-      const newSession = gatewayRes.headers['mcp-session-id'];
-      if (typeof newSession === 'string' && !sessionEpochs.has(newSession))
-        sessionEpochs.set(newSession, epoch);
-      for (const { message: reply, replace } of answer.messages()) {
-        const result = reply.result as CallToolResult | undefined;
-        if (result === undefined) continue;
-        if (isListing && mutant === 'hidden-listed') {
-          const listed = (result as unknown as { tools: Array<{ name: string }> }).tools;
-          const missing = (await upstream.tools()).filter((t) => !listed.some((l) => l.name === t.name));
-          replace({ ...reply, result: { ...result, tools: [...listed, ...missing] } });
-        }
-        if (call === undefined || !isDenial(result)) continue;
-        const overLimit = findRetryAfterMs(result.structuredContent) !== undefined;
-        if (overLimit && overAdmits(arrivedAt, othersInFlight)) {
-          replace({ ...reply, result: await upstream.call(call.params.name, argsOf(call)) });
-        } else if (overLimit && mutant === 'no-retry-after') {
-          replace({ ...reply, result: withoutRetryAfter(result) });
-        }
-      }
-      answer.send(res);
-    } finally {
-      if (call !== undefined) inFlight--;
-    }
-  };
-
+  const mutation = new Mutation(
+    options.mutant,
+    options.windowMs,
+    gateway,
+    new UpstreamLink(options.upstreamUrl),
+  );
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: Error) => {
-      if (!res.headersSent)
+    mutation.handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) {
         sendJson(res, 502, { jsonrpc: '2.0', id: null, error: { code: -32603, message: err.message } });
-      else res.destroy();
+      } else res.destroy();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -337,7 +348,7 @@ export async function startMutantProxy(options: {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await upstream.close();
+      await mutation.upstream.close();
     },
   };
 }
