@@ -7,8 +7,8 @@
  * show caught/total.
  *
  * Every case gets its own upstream (the restart check kills it), served by one bastion-gateway
- * process as a server of its own (counters are per server); four cases run at a time. The policy's windows are two seconds long, so a whole window is
- * watched in two.
+ * process as a server of its own (counters are per server); five cases run at a time. The policy's
+ * windows are two seconds long, so a whole window is watched in two.
  */
 import { type CompiledPolicy, parsePolicy } from '@bastion/gateway';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -79,7 +79,7 @@ afterAll(async () => {
   await Promise.all([...upstreams.values()].map((u) => u.stop()));
 });
 
-const inSlot = slots(4);
+const inSlot = slots(5);
 
 /** The case's proxy in front of its server on the gateway, and every check through it. */
 async function checkThrough(mutant: Mutant): Promise<CheckReport[]> {
