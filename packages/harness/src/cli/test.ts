@@ -2,7 +2,7 @@
  * `bastion test`: runs the harness's suites on its own environment, or points the MQTT contract, the
  * gateway checks or the official conformance suite at someone else's server or gateway.
  *
- *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|all] [--tiers ...] [--report DIR]
+ *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|fuzz|all] [--tiers ...] [--report DIR]
  *   bastion test --suite mqtt --server-url URL [--broker mqtt://host:port]
  *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD] [--max-window S]
  *   bastion test --suite conformance --server-url URL [--set 2025-11-25|2026-07-28 [--baseline FILE]]
