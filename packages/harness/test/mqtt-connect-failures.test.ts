@@ -35,19 +35,25 @@ describeEachTier('MQTT connect failures', mqttBrokerProviders, (ctx) => {
   const pool = sessionPool();
   afterEach(() => pool.closeAll());
 
-  it(verifies('mqtt.connect.refused', 'mqtt.connect.no-retry'), async () => {
+  it(verifies('mqtt.connect.refused'), async () => {
     const s = await pool.open();
     const port = await freePort();
     const result = await s.call('mqttConnect', { host: '127.0.0.1', port, clientId: 'refused' });
     expect(result.isError).toBe(true);
     expect(errorDataOf(result)).toMatchObject({ code: 'CONNECT_REFUSED', host: '127.0.0.1', port });
     expect(textOf(result)).toBe(`Connection refused by 127.0.0.1:${port}: no broker is listening there`);
+  });
+
+  it(verifies('mqtt.connect.no-retry'), async () => {
+    const s = await pool.open();
+    const port = await freePort();
+    await s.call('mqttConnect', { host: '127.0.0.1', port, clientId: 'refused-once' });
     // A client left reconnecting would now reach the port.
     expect(await arrivalsOn(port, () => sleep(PAST_A_RETRY_MS))).toBe(0);
     expect(await s.ok('mqttStatus')).toEqual({ connections: [] });
   });
 
-  it(verifies('mqtt.connect.auth-failed', 'mqtt.secrets.never-echoed'), async () => {
+  it(verifies('mqtt.connect.auth-failed'), async () => {
     const t = ctx.target();
     const s = await pool.open();
     const result = await s.call(
@@ -60,8 +66,6 @@ describeEachTier('MQTT connect failures', mqttBrokerProviders, (ctx) => {
     // Aedes answers 4 (bad user name or password); Mosquitto 5 (not authorized).
     expect([4, 5]).toContain(content.reasonCode);
     expect(textOf(result)).toContain(`reason code ${content.reasonCode}`);
-    expect(JSON.stringify(result)).not.toContain('definitely-wrong-pw');
-    expect(JSON.stringify(result)).not.toContain(t.credentials.password);
     // With MQTT 5 the reason code is the MQTT 5 one.
     if (t.capabilities.mqtt5) {
       const v5 = await s.call(
@@ -73,7 +77,19 @@ describeEachTier('MQTT connect failures', mqttBrokerProviders, (ctx) => {
     }
     const good = await s.call('mqttConnect', connectArgs(t, 'password'));
     expect(good.isError).toBeFalsy();
-    expect(JSON.stringify(good)).not.toContain(t.credentials.password);
+  });
+
+  it(verifies('mqtt.secrets.never-echoed'), async () => {
+    const t = ctx.target();
+    const s = await pool.open();
+    const refused = await s.call(
+      'mqttConnect',
+      connectArgs(t, 'password', { password: 'definitely-wrong-pw' }),
+    );
+    const good = await s.call('mqttConnect', connectArgs(t, 'password'));
+    const everything = JSON.stringify([refused, good, await s.call('mqttStatus')]);
+    expect(everything).not.toContain('definitely-wrong-pw');
+    expect(everything).not.toContain(t.credentials.password);
   });
 
   it(verifies('mqtt.connect.timeout'), async () => {

@@ -42,18 +42,24 @@ describeEachTier('MQTT tool errors and replaced connections', mqttBrokerProvider
     expect(status.connections[0]?.state).toBe('connected');
   });
 
-  it(verifies('mqtt.connect.replaced', 'mqtt.compat.connect-text'), async () => {
+  it(verifies('mqtt.compat.connect-text'), async () => {
     const t = ctx.target();
     const s = await pool.open();
-    const first = connectArgs(t, 'mqtt', { clientId: 'replaced-1' });
-    const fresh = await s.call('mqttConnect', first);
+    const fresh = await s.call('mqttConnect', connectArgs(t, 'mqtt', { clientId: 'replaced-0' }));
     // A first connect: the original's text alone.
     expect(fresh.content).toEqual([
       {
         type: 'text',
-        text: `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID replaced-1`,
+        text: `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID replaced-0`,
       },
     ]);
+  });
+
+  it(verifies('mqtt.connect.replaced'), async () => {
+    const t = ctx.target();
+    const s = await pool.open();
+    const fresh = await s.call('mqttConnect', connectArgs(t, 'mqtt', { clientId: 'replaced-1' }));
+    // A first connect replaces nothing.
     expect(fresh.structuredContent).toMatchObject({ replaced: false });
 
     const again = await s.call('mqttConnect', connectArgs(t, 'password', { clientId: 'replaced-2' }));

@@ -2,10 +2,11 @@
  * `bastion test`: runs the harness's suites on its own environment, or points the MQTT contract, the
  * gateway checks or the official conformance suite at someone else's server or gateway.
  *
- *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|all] [--tiers ...] [--report DIR]
+ *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|fuzz|all] [--tiers ...] [--report DIR]
  *   bastion test --suite mqtt --server-url URL [--broker mqtt://host:port]
- *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD]
+ *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD] [--max-window S]
  *   bastion test --suite conformance --server-url URL [--set 2025-11-25|2026-07-28 [--baseline FILE]]
+ *   bastion test --suite fuzz
  *
  * The targets given here reach the tests as environment variables (see src/suites/env.ts).
  */
@@ -37,6 +38,7 @@ interface TestFlags {
   upstream?: string;
   upstreamToken?: string;
   upstreamCommand?: string;
+  maxWindow?: string;
 }
 
 function url(value: string): string {
@@ -57,6 +59,12 @@ function brokerUrl(value: string): string {
   } catch {
     throw new InvalidArgumentError('expected mqtt://host:port');
   }
+}
+
+function seconds(value: string): string {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds');
+  return value;
 }
 
 function tierList(value: string): string {
@@ -140,6 +148,10 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
       target.upstream = flags.upstream;
     }
     if (flags.upstreamToken !== undefined) env[CONTRACT_ENV.upstreamToken] = flags.upstreamToken;
+    if (flags.maxWindow !== undefined) {
+      env[CONTRACT_ENV.gatewayMaxWindow] = flags.maxWindow;
+      target.maxWindow = `${flags.maxWindow} s`;
+    }
     if (flags.upstreamCommand !== undefined) {
       if (flags.upstream === undefined) {
         throw new Error('--upstream-command needs --upstream URL (where the command serves MCP)');
@@ -153,6 +165,7 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
       ['--policy', flags.policy],
       ['--upstream', flags.upstream],
       ['--upstream-command', flags.upstreamCommand],
+      ['--max-window', flags.maxWindow],
     ] as const) {
       if (value !== undefined) throw new Error(`${flag} goes with --suite gateway --gateway-url URL`);
     }
@@ -214,6 +227,11 @@ export function testCommand(ctx: CliContext): Command {
     .option(
       '--upstream-command <command>',
       'gateway: start the upstream (serving at --upstream) here, so its restart can be checked',
+    )
+    .option(
+      '--max-window <seconds>',
+      'gateway: the longest limit window watched from start to end (default 60; longer ones are skipped)',
+      seconds,
     )
     .action(async (flags: TestFlags) => {
       let plan: TestPlan;

@@ -181,6 +181,18 @@ export const gatewayRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'gateway.limit.whole-window',
+    statement:
+      'admits no call beyond max anywhere in a window: not in a burst at its start, not one at a time up to its last moment',
+    source: 'issue 14, item 14 (limit checks that stopped at the first denial)',
+  },
+  {
+    id: 'gateway.limit.retry-after',
+    statement:
+      'says in the denial over a limit how long until the agent may retry (retryAfterMs, at most the window)',
+    source: better,
+  },
+  {
     id: 'gateway.limit.rollback',
     statement: 'returns the reserved quota when the upstream answers the call with a protocol error',
     source: policyMd,
@@ -201,6 +213,12 @@ export const gatewayRequirements: Requirement[] = [
     id: 'gateway.bypass.batch',
     statement: 'decides every call in a JSON-RPC batch on its own',
     source: issue,
+  },
+  {
+    id: 'gateway.bypass.headers',
+    statement:
+      'decides a call on its body: Mcp-Method/Mcp-Name headers naming an allowed tool do not carry a denied call through',
+    source: 'issue 10 (policy reads the body only) and issue 14, item 16',
   },
   {
     id: 'gateway.bypass.methods',

@@ -6,7 +6,9 @@
  * or an (id, era) pair, is verified nowhere. Each suite keeps its list in its own file.
  */
 import { conformanceRequirements } from './conformance.js';
+import { fuzzRequirements } from './fuzz.js';
 import { gatewayRequirements } from './gateway.js';
+import { harnessRequirements } from './harness.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
 import { reconnectRequirements } from './reconnect.js';
@@ -24,6 +26,8 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...reconnectRequirements,
   ...sandboxRequirements,
   ...conformanceRequirements,
+  ...harnessRequirements,
+  ...fuzzRequirements,
 ];
 
 const byId = new Map(REQUIREMENTS.map((r) => [r.id, r]));

@@ -17,6 +17,8 @@ export const CONTRACT_ENV = {
   gatewayToken: 'BASTION_GATEWAY_TOKEN',
   /** Path of the policy file the gateway claims to enforce. */
   gatewayPolicy: 'BASTION_GATEWAY_POLICY',
+  /** The longest limit window (seconds) the whole-window check watches; default 60. */
+  gatewayMaxWindow: 'BASTION_GATEWAY_MAX_WINDOW_S',
   /** The upstream the gateway fronts, reached directly to know its real tools. */
   upstreamUrl: 'BASTION_GATEWAY_UPSTREAM_URL',
   upstreamToken: 'BASTION_GATEWAY_UPSTREAM_TOKEN',
