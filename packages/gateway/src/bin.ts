@@ -5,14 +5,17 @@
  *   bastion-gateway --config gateway.json [--host 127.0.0.1] [--port 4200]
  *   bastion-gateway --stdio --config gateway.json --server NAME
  *   bastion-gateway grant create LABEL [--server NAME ...]
- *   bastion-gateway audit verify FILE
+ *   bastion-gateway audit verify FILE... [--key KEYFILE] [--head-dir DIR] [--no-head]
+ *   bastion-gateway audit key create KEYFILE
  *   bastion-gateway schema [--policy]
  */
 
 import { normalizeOrigin } from '@bastion/mcp-http';
 import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
-import { verifyAuditLog } from './audit/verify.js';
+import type { ChainKey } from './audit/chain.js';
+import { AUDIT_KEY_ENV, createAuditKeyFile, parseAuditKey, readAuditKeyFile } from './audit/key.js';
+import { verifyAuditLogs } from './audit/report.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
@@ -160,24 +163,52 @@ grant
 
 const audit = program.command('audit').description('the audit log');
 audit
-  .command('verify <file>')
-  .description('check the hash chain; names the first broken row and exits 1 if there is one')
-  .action(async (file: string) => {
-    let result: Awaited<ReturnType<typeof verifyAuditLog>>;
+  .command('verify <files...>')
+  .description(
+    'check each log: seq without gaps, the chain (keyed: under the key), and that it reaches its head ' +
+      'checkpoint; names the first problem per file and exits 1 if any file has one',
+  )
+  .option('--key <file>', `the chain's key file (default: the key in ${AUDIT_KEY_ENV}, if set)`)
+  .option('--head-dir <dir>', 'directory of the head checkpoints (<log name>.head); default: beside each log')
+  .option('--no-head', 'check the chains only, not against their head checkpoints')
+  .action(async (files: string[], flags: { key?: string; headDir?: string; head: boolean }) => {
+    let key: ChainKey | undefined;
     try {
-      result = await verifyAuditLog(file);
+      const fromEnv = process.env[AUDIT_KEY_ENV];
+      if (flags.key !== undefined) key = await readAuditKeyFile(flags.key);
+      else if (fromEnv !== undefined && fromEnv !== '') key = parseAuditKey(fromEnv, AUDIT_KEY_ENV);
     } catch (err) {
-      process.stderr.write(`bastion-gateway: cannot read ${file}: ${(err as Error).message}\n`);
+      process.stderr.write(`bastion-gateway: ${(err as Error).message}\n`);
       process.exit(2);
     }
-    if (result.ok) {
-      process.stdout.write(`ok: ${result.rows} rows, chain intact\n`);
-      return;
+    const reports = await verifyAuditLogs(files, {
+      ...(key === undefined ? {} : { key }),
+      headDir: flags.head ? (flags.headDir ?? null) : false,
+    });
+    for (const report of reports) process.stdout.write(`${report.text}\n`);
+    if (reports.some((r) => r.status === 'unreadable')) process.exitCode = 2;
+    else if (reports.some((r) => r.status === 'broken')) process.exitCode = 1;
+  });
+audit
+  .command('key')
+  .description("the audit chain's key")
+  .command('create <file>')
+  .description(
+    'write a new random key to FILE (mode 0600; never over an existing file), to name as audit.keyFile; ' +
+      "keep it outside the log's directory",
+  )
+  .action(async (file: string) => {
+    try {
+      const key = await createAuditKeyFile(file);
+      process.stdout.write(
+        `Wrote a new audit key to ${file} (key id ${key.id}).\n\n` +
+          `Name it in the gateway config:\n\n  "audit": { "path": "./audit/gateway.jsonl", "keyFile": "${file}" }\n\n` +
+          `or give its content in ${AUDIT_KEY_ENV}. Whoever holds it can write rows that verify.\n`,
+      );
+    } catch (err) {
+      process.stderr.write(`bastion-gateway: cannot create ${file}: ${(err as Error).message}\n`);
+      process.exit(2);
     }
-    process.stdout.write(
-      `broken at line ${result.line}: ${result.reason} (${result.rows} rows verified before it)\n`,
-    );
-    process.exitCode = 1;
   });
 
 program

@@ -5,8 +5,10 @@
  * JSON Schema published beside the package (gateway-config.schema.json) is generated from it.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
+import type { ChainKey } from './audit/chain.js';
+import { AUDIT_KEY_ENV, parseAuditKey } from './audit/key.js';
 import type { CompiledPolicy } from './policy/compile.js';
 import { parsePolicy } from './policy/load.js';
 import { PolicyLoadError, type Problem, problemsFromZod, toPointer } from './policy/problems.js';
@@ -104,10 +106,29 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
         .optional()
         .describe('Access without a token (for a local sandbox only). Absent: a token is always required.'),
       audit: z
-        .string()
-        .min(1)
+        .union([
+          z.string().min(1).describe('Path of the audit log (JSON Lines), relative to this file; unkeyed.'),
+          z
+            .strictObject({
+              path: z.string().min(1).describe('Path of the audit log (JSON Lines), relative to this file.'),
+              keyFile: z
+                .string()
+                .min(1)
+                .optional()
+                .describe(
+                  "The HMAC key of the chain (bastion-gateway audit key create FILE), outside the log's directory; " +
+                    'the environment variable BASTION_GATEWAY_AUDIT_KEY (the key in hex) overrides it.',
+                ),
+              headDir: z
+                .string()
+                .min(1)
+                .optional()
+                .describe('Directory of the head checkpoint (<log name>.head); default: beside the log.'),
+            })
+            .describe('The audit log with a keyed chain and its head checkpoint.'),
+        ])
         .optional()
-        .describe('Path of the audit log (JSON Lines), relative to this file.'),
+        .describe('The audit log. Absent: decisions are not recorded.'),
       limits: z
         .strictObject({
           sessionsPerGrant: sessionCap
@@ -175,12 +196,20 @@ export interface GrantConfig {
   policies: ReadonlyMap<string, PolicyRef>;
 }
 
+/** Where the audit log goes and what anchors it (see audit/log.ts). */
+export interface AuditConfig {
+  path: string;
+  /** The chain's key: a file read at start, or the key itself from the environment. */
+  key: { kind: 'file'; path: string } | { kind: 'env'; name: string; key: ChainKey } | undefined;
+  headDir: string;
+}
+
 export interface GatewayConfig {
   servers: ReadonlyMap<string, ServerConfig>;
   grants: ReadonlyMap<string, GrantConfig>;
   /** Present only when the config explicitly allows anonymous access. */
   anonymous: GrantConfig | undefined;
-  auditPath: string | undefined;
+  audit: AuditConfig | undefined;
   limits: { sessionsPerGrant: number; sessions: number; sessionIdleMs: number; shutdownGraceMs: number };
 }
 
@@ -327,12 +356,13 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
   const anonymous =
     doc.anonymous === undefined ? undefined : grantFrom(ANONYMOUS_GRANT, ['anonymous'], doc.anonymous, '');
 
+  const audit = doc.audit === undefined ? undefined : auditConfig(doc.audit, options, problems);
   if (problems.length > 0) throw new PolicyLoadError(problems, 'config');
   return {
     servers,
     grants,
     anonymous,
-    auditPath: doc.audit === undefined ? undefined : resolve(options.baseDir, doc.audit),
+    audit,
     limits: {
       sessionsPerGrant: doc.limits?.sessionsPerGrant ?? DEFAULT_SESSIONS_PER_GRANT,
       sessions: doc.limits?.sessions ?? DEFAULT_SESSIONS,
@@ -340,6 +370,42 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
       shutdownGraceMs: doc.limits?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
   };
+}
+
+/** Whether `path` is `dir` or inside it. */
+function isWithin(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function auditConfig(
+  value: string | { path: string; keyFile?: string | undefined; headDir?: string | undefined },
+  options: ResolveOptions,
+  problems: Problem[],
+): AuditConfig {
+  const doc = typeof value === 'string' ? { path: value } : value;
+  const path = resolve(options.baseDir, doc.path);
+  const headDir = doc.headDir === undefined ? dirname(path) : resolve(options.baseDir, doc.headDir);
+  const fromEnv = options.env?.[AUDIT_KEY_ENV];
+  let key: AuditConfig['key'];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    try {
+      key = { kind: 'env', name: AUDIT_KEY_ENV, key: parseAuditKey(fromEnv, AUDIT_KEY_ENV) };
+    } catch (err) {
+      problems.push({ pointer: '/audit', message: (err as Error).message });
+    }
+  } else if (doc.keyFile !== undefined) {
+    const keyPath = resolve(options.baseDir, doc.keyFile);
+    // Whoever can rewrite the log must not be able to read the key beside it.
+    if (isWithin(keyPath, dirname(path))) {
+      problems.push({
+        pointer: '/audit/keyFile',
+        message: "the audit key must be kept outside the log's directory",
+      });
+    }
+    key = { kind: 'file', path: keyPath };
+  }
+  return { path, key, headDir };
 }
 
 export async function loadConfigFile(path: string, env?: ResolveOptions['env']): Promise<GatewayConfig> {

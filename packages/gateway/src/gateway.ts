@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type McpHttpHost, startMcpHttpHost } from '@bastion/mcp-http';
 import { type Logger, pino } from 'pino';
-import { AuditLog, auditEntryFor } from './audit/log.js';
+import { auditEntryFor } from './audit/log.js';
+import { openAuditLog } from './audit/open.js';
 import { type Clock, systemClock } from './clock.js';
 import { ANONYMOUS_GRANT, type GatewayConfig, LOCAL_GRANT } from './config.js';
 import { OPEN_GATE, ToolCatalogs, type ToolDefinitionGate, toolsOf } from './core/catalog.js';
@@ -140,7 +141,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
   if (options.watchPolicies !== false) for (const runtime of runtimes.values()) runtime.watch();
 
-  const audit = config.auditPath === undefined ? undefined : await AuditLog.open(config.auditPath);
+  let audit: Awaited<ReturnType<typeof openAuditLog>> | undefined;
+  try {
+    audit = config.audit === undefined ? undefined : await openAuditLog(config.audit, logger);
+  } catch (err) {
+    // A log cut or rewritten while the gateway was down stops the start (audit/log.ts).
+    for (const runtime of runtimes.values()) runtime.close();
+    throw err;
+  }
   if (audit === undefined)
     logger.warn('no audit log configured ("audit" in the config): decisions are not recorded');
 
@@ -290,7 +298,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         serve: (req, res, context) => core.serveHttp(req, res, context),
         // Legacy SSE agents: a channel session, served by the same core.
         openSession: (transport, info) =>
-          core.openChannel(name, transport as unknown as ChannelTransport, {
+          core.openChannel(name, transport, {
             sessionId: info.sessionId,
             principal: info.principal,
           }),

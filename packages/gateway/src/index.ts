@@ -1,10 +1,27 @@
-export { canonicalJson, GENESIS, rowHash } from './audit/chain.js';
-export { type AuditEntry, AuditLog, auditEntryFor } from './audit/log.js';
-export { isSecretKey, REDACTED, redact, secretFieldsOf } from './audit/redact.js';
-export { type VerifyResult, verifyAuditLog } from './audit/verify.js';
+export { type ChainKey, canonicalJson, GENESIS, keyIdOf, rowHash } from './audit/chain.js';
+export { type Head, HeadError, headPathFor, readHead } from './audit/head.js';
+export {
+  AUDIT_KEY_ENV,
+  AuditKeyError,
+  createAuditKeyFile,
+  parseAuditKey,
+  readAuditKeyFile,
+} from './audit/key.js';
+export {
+  AuditChainError,
+  type AuditEntry,
+  AuditLog,
+  type AuditLogOptions,
+  auditEntryFor,
+} from './audit/log.js';
+export { openAuditLog } from './audit/open.js';
+export { isSecretKey, REDACTED, type Redacted, redactArgs, scrubSecrets } from './audit/redact.js';
+export { type VerifyLogsOptions, type VerifyReport, verifyAuditLogs } from './audit/report.js';
+export { type VerifyOptions, type VerifyResult, verifyAuditLog } from './audit/verify.js';
 export { type Clock, systemClock } from './clock.js';
 export {
   ANONYMOUS_GRANT,
+  type AuditConfig,
   type GatewayConfig,
   type GatewayConfigDocument,
   type GrantConfig,
@@ -80,8 +97,31 @@ export {
   mayDenyAfterListing,
   windowMs,
 } from './policy/compile.js';
-export { type CompiledCondition, compileCondition, readPath } from './policy/conditions.js';
+export {
+  type CompiledCondition,
+  compileCondition,
+  firstViolation,
+  type Outcome,
+  readPath,
+  type Violation,
+  violationReason,
+} from './policy/conditions.js';
+export { type ArgsWithDefaults, withSchemaDefaults } from './policy/defaults.js';
 export { loadPolicyFile, type PolicyResult, parsePolicy, parsePolicyText } from './policy/load.js';
+export {
+  type FilterRelation,
+  relateFilter,
+  relateSubscription,
+  topicFilterProblem,
+} from './policy/mqtt-topics.js';
+export {
+  DEFAULT_AS_TOOL,
+  decideNotification,
+  type NotificationDecision,
+  PROTOCOL_NOTIFICATIONS,
+  type PushedNotification,
+} from './policy/notifications.js';
+export { type PathReading, readRemotePath } from './policy/paths.js';
 export {
   describeLoadError,
   formatProblems,

@@ -3,7 +3,7 @@ import { compileCondition, readPath } from '../src/policy/conditions.js';
 import type { ConditionDocument } from '../src/policy/schema.js';
 
 const test = (condition: ConditionDocument, args: Record<string, unknown>) =>
-  compileCondition(condition, '/x').test(args);
+  compileCondition(condition, '/x').evaluate(args);
 
 describe('conditions', () => {
   it('reads paths through own properties only', () => {

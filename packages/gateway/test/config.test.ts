@@ -61,7 +61,7 @@ describe('gateway config', () => {
       path: join(dir, 'alice-ssh.json'),
     });
     expect([...(config.anonymous?.servers ?? [])]).toEqual(['mqtt']);
-    expect(config.auditPath).toBe(join(dir, 'logs/audit.jsonl'));
+    expect(config.audit?.path).toBe(join(dir, 'logs/audit.jsonl'));
   });
 
   it('reports every problem with its pointer, inline policies included', () => {

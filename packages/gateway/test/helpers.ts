@@ -1,5 +1,6 @@
 /** Test doubles for pipeline units: a fake clock and a scripted upstream target. */
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { AuditEntry } from '../src/audit/log.js';
 import type { Clock } from '../src/clock.js';
 import type { CallContext, CallTarget, Principal } from '../src/pipeline/context.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -27,7 +28,7 @@ export function fakeTarget(
     hasTool: async (name) => tools.includes(name),
     knowsTool: (name) => tools.includes(name),
     withheld: () => undefined,
-    secretArgs: () => new Set(),
+    inputSchema: () => undefined,
     callTool: async () => {
       target.calls++;
       return answer();
@@ -57,5 +58,25 @@ export function context(
     principal: principal ?? undefined,
     signal: new AbortController().signal,
     ...over,
+  };
+}
+
+/** An audit row's entry, numbered `n`. */
+export function entry(n: number): AuditEntry {
+  return {
+    time: new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString(),
+    requestId: n,
+    grant: 'alice',
+    session: 's',
+    server: 'mqtt',
+    method: 'tools/call',
+    tool: 'mqttPublish',
+    decision: 'allow',
+    rule: '/tools/mqttPublish',
+    reason: 'allowed by rule',
+    policyVersion: 'abc',
+    argKeys: ['topic'],
+    args: { topic: `t/${n}` },
+    upstream: { outcome: 'ok', latencyMs: 1 },
   };
 }

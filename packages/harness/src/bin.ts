@@ -2,6 +2,7 @@
  * `bastion`: the harness CLI. The only file that reads argv, installs signal handlers and exits;
  * each subcommand lives in its own module under cli/ and gets a CliContext.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CliContext } from './cli/context.js';
 
@@ -43,8 +44,16 @@ const ctx: CliContext = {
   },
 };
 
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 const program = new Command('bastion')
-  .description('Bastion harness: benchmark (and, later, the sandbox and the conformance runs)')
+  .description(
+    "Bastion harness: the sandbox for agents (sandbox), the suites against ours or anyone's servers and " +
+      'gateways, the official MCP conformance runs included (test), and the benchmarks (bench, bench-mqtt)',
+  )
+  .version(VERSION)
   .showHelpAfterError();
 
 // Each subcommand's module is loaded only when that subcommand runs (all of them for help): the
@@ -56,6 +65,7 @@ const commands: Record<string, { load: () => Promise<Command>; hidden?: boolean 
     load: async () => (await import('./cli/bench.js')).benchServerCommand(ctx),
     hidden: true,
   },
+  'bench-mqtt': { load: async () => (await import('./cli/bench-mqtt.js')).benchMqttCommand(ctx) },
   test: { load: async () => (await import('./cli/test.js')).testCommand(ctx) },
   sandbox: { load: async () => (await import('./cli/sandbox.js')).sandboxCommand(ctx) },
 };

@@ -15,7 +15,7 @@ import type { RunReport } from '../src/suites/report.js';
 import { waitFor } from '../src/suites/wait.js';
 import { freePort } from '../src/targets/process.js';
 import { isAlive } from './bench-fixtures.js';
-import { type NaiveGateway, startNaiveGateway } from './contract-fixtures/naive-gateway.js';
+import { type MutantProxy, startMutantProxy } from './contract-fixtures/mutant-proxy.js';
 import { commandOf, descendantsOf, runHarnessBin } from './sandbox-support.js';
 
 /** The child's environment: ours without vitest's own variables or a target left in the environment. */
@@ -44,7 +44,7 @@ const readReport = async (reportDir: string) =>
 const outcomeOf = (report: RunReport, id: string) => report.requirements.find((r) => r.id === id)?.outcome;
 
 describe('bastion test', () => {
-  const started: Array<{ stop(): Promise<void> } | NaiveGateway> = [];
+  const started: Array<{ stop(): Promise<void> } | MutantProxy> = [];
   afterEach(async () => {
     for (const s of started.splice(0).reverse()) await ('close' in s ? s.close() : s.stop());
   });
@@ -56,6 +56,17 @@ describe('bastion test', () => {
     const wrongSuite = await bastion(['test', '--suite', 'ssh', '--server-url', 'http://127.0.0.1:1/mcp']);
     expect(wrongSuite.code).toBe(2);
     expect(wrongSuite.stderr).toContain('--server-url goes with --suite mqtt or --suite conformance');
+    const noSet = await bastion([
+      'test',
+      '--suite',
+      'conformance',
+      '--server-url',
+      'http://127.0.0.1:1/mcp',
+      '--baseline',
+      'b.yml',
+    ]);
+    expect(noSet.code).toBe(2);
+    expect(noSet.stderr).toContain('--baseline belongs to one requirement set');
     const unknown = await bastion(['test', '--suite', 'nonsense']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown suite 'nonsense'");
@@ -99,8 +110,10 @@ describe('bastion test', () => {
       'conformance',
       '--server-url',
       `${server.baseUrl}/mcp`,
+      '--set',
+      '2025-11-25',
       '--baseline',
-      join(HARNESS_ROOT, 'conformance', 'bastion-mqtt.yml'),
+      join(HARNESS_ROOT, 'conformance', 'bastion-mqtt.2025-11-25.yml'),
       '--report',
       reportDir,
     ]);
@@ -122,11 +135,12 @@ describe('bastion test', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const pid = child.pid ?? 0;
-    // Interrupt once the servers and the gateway are up.
+    // Interrupt once the servers are up.
     const started = await waitFor(
       () => {
         const all = descendantsOf(pid);
-        return all.some((p) => commandOf(p.pid).includes('bastion-gateway.js')) ? all : undefined;
+        const up = (bin: string) => all.some((p) => commandOf(p.pid).includes(bin));
+        return up('bastion-mqtt.js') || up('bastion-ssh.js') ? all : undefined;
       },
       'the conformance environment to start',
       60_000,
@@ -174,23 +188,23 @@ describe('bastion test', () => {
 
     it('fails, naming the limit, on a gateway that admits one call too many', async () => {
       const s = await setUp();
-      const token = 'cli-test-token';
-      const gateway = await startNaiveGateway({
-        upstreamUrl: s.upstreamUrl,
-        policy: CONTRACT_MQTT_POLICY,
-        token,
-        fault: 'over-admit',
-      });
+      // The real gateway behind a proxy that lets one call over the limit through early in a window.
+      const gateway = await startOwnGateway({ mqtt: { url: s.upstreamUrl, policy: CONTRACT_MQTT_POLICY } });
       started.push(gateway);
+      const proxy = await startMutantProxy({
+        gatewayUrl: gateway.endpoint('mqtt'),
+        upstreamUrl: s.upstreamUrl,
+        mutant: 'over-admit-early',
+        windowMs: 1_000,
+      });
+      started.push(proxy);
       const reportDir = join(dir, 'over-admit');
-      const run = await bastion(args(gateway.url, token, s, reportDir));
+      const run = await bastion(args(proxy.url, gateway.token, s, reportDir));
       expect(run.code, run.stdout + run.stderr).toBe(1);
       expect(run.stdout).toContain('Result: FAIL');
-      // The fault is in every limit; which one the run names first depends on where the windows
-      // stood (a check skips while a window turns), so any limit's over-admission will do.
-      expect(run.stdout).toMatch(/admitted \d+ calls to '\w+' where \d+ were left/);
+      expect(run.stdout).toMatch(/admitted (\d+)\/\d+ (of \d+ concurrent )?calls to '\w+'/);
       const report = await readReport(reportDir);
-      expect(outcomeOf(report, 'gateway.limit.fixed-window')).toBe('fail');
+      expect(outcomeOf(report, 'gateway.limit.whole-window')).toBe('fail');
       for (const id of [
         'gateway.hide.list',
         'gateway.deny.default',
@@ -200,9 +214,9 @@ describe('bastion test', () => {
         expect(outcomeOf(report, id), id).toBe('pass');
       }
       // The token is in no report.
-      expect(JSON.stringify(report)).not.toContain(token);
-      expect(await readFile(join(reportDir, 'junit.xml'), 'utf8')).not.toContain(token);
-    }, 120_000);
+      expect(JSON.stringify(report)).not.toContain(gateway.token);
+      expect(await readFile(join(reportDir, 'junit.xml'), 'utf8')).not.toContain(gateway.token);
+    }, 180_000);
 
     it('passes the real bastion-gateway', async () => {
       const s = await setUp();
@@ -214,6 +228,6 @@ describe('bastion test', () => {
       const report = await readReport(reportDir);
       expect(report.totals.failed).toBe(0);
       expect(report.totals.passed).toBeGreaterThanOrEqual(12);
-    }, 120_000);
+    }, 180_000);
   });
 });

@@ -1,90 +1,143 @@
 /**
- * The official MCP conformance suite (@modelcontextprotocol/conformance 0.1.13, its CLI as a child
- * process) against bastion-mqtt, bastion-ssh, the conformance fixture server, and bastion-gateway
- * (allow-all) in front of each. Each target has a checked-in baseline of expected failures with the
- * reason for each; any other failure, or a baseline entry that passes, fails. The gateway is a
- * transparent proxy: in front of a server it passes exactly the scenarios the server passes.
+ * The official MCP conformance suite against our targets, in both requirement sets: 2025-11-25
+ * (@modelcontextprotocol/conformance 0.1.16) and 2026-07-28 (0.2.0-alpha.12), each CLI a child
+ * process. Targets: the harness's conformance fixture (which passes both sets), and bastion-mqtt and
+ * bastion-ssh from their bins. Each target has a checked-in baseline per set with the reason for
+ * every entry; any other failure, an entry that passes (stale), or one naming nothing that ran,
+ * fails. Runs on the process tier: the servers under test and the CLI are real processes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVE_SCENARIOS, type Baseline, judge, loadBaseline } from '../src/conformance/baseline.js';
-import { CONFORMANCE_VERSION, type ConformanceRun, runConformance } from '../src/conformance/runner.js';
+import { entryName, expectationTitle, judge, loadBaseline } from '../src/conformance/baseline.js';
 import {
-  CONFORMANCE_TARGETS,
+  type ConformanceRun,
+  type RequirementSet,
+  runConformance,
+  tally,
+} from '../src/conformance/runner.js';
+import { conformanceCli, requiredScenarios } from '../src/conformance/sets.js';
+import {
+  CONFORMANCE_TARGET_NAMES,
   type ConformanceEnvironment,
+  type ConformanceTargetName,
   startConformanceEnvironment,
 } from '../src/conformance/targets.js';
+import { verifies } from '../src/requirements/index.js';
+import { describeEachTier, type TargetProvider } from '../src/testing/tiers.js';
 
-let env: ConformanceEnvironment | undefined;
-const runs = new Map<string, ConformanceRun>();
+/** What each target's run verifies, per set (written out so the coverage test can read each era). */
+const CITES: Record<RequirementSet, Record<ConformanceTargetName | 'complete', string>> = {
+  '2025-11-25': {
+    fixture: verifies('conformance.fixture.set', { era: '2025-11-25' }),
+    'bastion-mqtt': verifies('conformance.mqtt.set', { era: '2025-11-25' }),
+    'bastion-ssh': verifies('conformance.ssh.set', { era: '2025-11-25' }),
+    complete: verifies('conformance.run.complete', { era: '2025-11-25' }),
+  },
+  '2026-07-28': {
+    fixture: verifies('conformance.fixture.set', { era: '2026-07-28' }),
+    'bastion-mqtt': verifies('conformance.mqtt.set', { era: '2026-07-28' }),
+    'bastion-ssh': verifies('conformance.ssh.set', { era: '2026-07-28' }),
+    complete: verifies('conformance.run.complete', { era: '2026-07-28' }),
+  },
+};
 
-beforeAll(async () => {
-  env = await startConformanceEnvironment();
-}, 90_000);
-afterAll(async () => {
-  await env?.stop();
-});
+const SETS: RequirementSet[] = ['2025-11-25', '2026-07-28'];
+const required: Record<RequirementSet, string[]> = {
+  '2025-11-25': await requiredScenarios('2025-11-25'),
+  '2026-07-28': await requiredScenarios('2026-07-28'),
+};
 
-for (const target of CONFORMANCE_TARGETS) {
-  const baseline: Baseline = loadBaseline(target.baseline);
-  const expected = new Map(baseline.entries.map((e) => [e.scenario, e.reason]));
+const provider: TargetProvider<ConformanceEnvironment> = {
+  kind: 'conformance targets (bastion-mqtt, bastion-ssh, the fixture)',
+  tier: 'process',
+  availability: () => ({ available: true }),
+  start: startConformanceEnvironment,
+};
 
-  describe(`MCP conformance ${CONFORMANCE_VERSION}: ${target.name}`, () => {
-    let run: ConformanceRun | undefined;
-    const theRun = () => {
-      if (run === undefined) throw new Error('the conformance run did not happen');
-      return run;
-    };
-    beforeAll(async () => {
-      if (env === undefined) throw new Error('the servers did not start');
-      run = await runConformance({ url: target.url(env), baseline: baseline.path, timeoutMs: 150_000 });
-      runs.set(target.name, run);
-    }, 180_000);
+const summary: string[] = [];
 
-    it(`fails only what conformance/${target.baseline} expects`, () => {
-      const r = theRun();
-      const j = judge(r, baseline);
-      expect({
-        unexpectedFailures: j.unexpectedFailures.map(
-          (s) => `${s}: ${r.scenarios.find((x) => x.scenario === s)?.firstError}`,
-        ),
-        staleEntries: j.staleEntries,
-        unknownEntries: j.unknownEntries,
-      }).toEqual({ unexpectedFailures: [], staleEntries: [], unknownEntries: [] });
-      // The suite's own verdict against the same baseline agrees.
-      expect({ exitCode: r.exitCode, unexpected: r.unexpectedFailures, stale: r.staleEntries }).toEqual({
-        exitCode: 0,
-        unexpected: [],
-        stale: [],
-      });
-    });
-
-    it('ran every scenario of the active suite', () => {
-      expect(
-        theRun()
-          .scenarios.map((s) => s.scenario)
-          .sort(),
-      ).toEqual([...ACTIVE_SCENARIOS].sort());
-    });
-
-    for (const scenario of ACTIVE_SCENARIOS) {
-      const reason = expected.get(scenario);
-      it(reason === undefined ? `${scenario} passes` : `${scenario} fails as expected: ${reason}`, () => {
-        const result = theRun().scenarios.find((s) => s.scenario === scenario);
-        expect(result, `${scenario} did not run`).toBeDefined();
-        if (reason === undefined) expect(result?.ok, result?.firstError).toBe(true);
-        else expect(result?.ok, 'passes now: remove it from the baseline').toBe(false);
-      });
-    }
-
-    const upstream = target.proxyOf;
-    if (upstream !== undefined) {
-      it(`passes exactly the scenarios ${upstream} passes on its own (a transparent proxy)`, () => {
-        const direct = runs.get(upstream);
-        if (direct === undefined) throw new Error(`${upstream} was not run`);
-        const verdicts = (r: ConformanceRun) =>
-          Object.fromEntries(r.scenarios.map((s) => [s.scenario, s.ok]));
-        expect(verdicts(theRun())).toEqual(verdicts(direct));
-      });
-    }
+describeEachTier('MCP conformance', [provider], (ctx) => {
+  afterAll(() => {
+    // One line per set and target, for people reading the run (vitest shows a test file's stdout).
+    if (summary.length > 0)
+      process.stdout.write(`MCP conformance, passed/total per set and target:\n  ${summary.join('\n  ')}\n`);
   });
-}
+
+  for (const set of SETS) {
+    const cli = conformanceCli(set);
+    describe(`requirement set ${set} (${cli.package})`, () => {
+      for (const target of CONFORMANCE_TARGET_NAMES) {
+        const baseline = loadBaseline(target, set);
+        const failing = new Set(baseline.entries.map((e) => e.scenario));
+        const expectedPasses = required[set].filter((s) => !failing.has(s)).length;
+
+        describe(target, () => {
+          let run: ConformanceRun | undefined;
+          const theRun = () => {
+            if (run === undefined) throw new Error('the conformance run did not happen');
+            return run;
+          };
+          beforeAll(async () => {
+            run = await runConformance({ url: ctx.target().urls[target], set, baseline: baseline.path });
+            const { passed, total } = tally(run);
+            const unscored = run.scenarios.filter((s) => !s.scored);
+            const extra =
+              unscored.length === 0
+                ? ''
+                : `; not scored: ${unscored.filter((s) => s.ok).length}/${unscored.length}`;
+            summary.push(
+              `${set} ${target}: ${passed}/${total} (${(run.durationMs / 1000).toFixed(1)} s${extra})`,
+            );
+          }, 240_000);
+
+          it(`${CITES[set][target]}: fails only what conformance/${target}.${set}.yml lists`, () => {
+            const r = theRun();
+            const j = judge(r, baseline);
+            const why = (name: string) =>
+              r.scenarios
+                .find((s) => s.scenario === name.split(':')[0])
+                ?.failures.find((f) => !name.includes(':') || f.id === name.split(':')[1])?.message;
+            expect({
+              unexpectedFailures: j.unexpectedFailures.map((name) => `${name}: ${why(name)}`),
+              staleEntries: j.staleEntries,
+              unknownEntries: j.unknownEntries,
+            }).toEqual({ unexpectedFailures: [], staleEntries: [], unknownEntries: [] });
+            // The suite's own verdict against the same baseline agrees.
+            expect({ exitCode: r.exitCode, unexpected: r.unexpectedFailures, stale: r.staleEntries }).toEqual(
+              {
+                exitCode: 0,
+                unexpected: [],
+                stale: [],
+              },
+            );
+          });
+
+          it(`scores ${expectedPasses}/${required[set].length} of the set's scenarios`, () => {
+            expect(tally(theRun())).toEqual({ passed: expectedPasses, total: required[set].length });
+          });
+
+          it(`${CITES[set].complete} (${target})`, () => {
+            const scored = theRun()
+              .scenarios.filter((s) => s.scored)
+              .map((s) => s.scenario);
+            expect(scored.sort()).toEqual([...required[set]].sort());
+          });
+
+          for (const scenario of required[set]) {
+            it(expectationTitle(scenario, baseline), () => {
+              const result = theRun().scenarios.find((s) => s.scenario === scenario);
+              expect(result, `${scenario} did not run`).toBeDefined();
+              const expected = baseline.entries.filter((e) => e.scenario === scenario);
+              if (expected.length === 0) expect(result?.failures, result?.firstError).toEqual([]);
+              else if (expected.some((e) => e.check === undefined))
+                expect(result?.ok, 'passes now: remove it from the baseline').toBe(false);
+              else
+                expect(result?.failures.map((f) => `${scenario}:${f.id}`).sort()).toEqual(
+                  expected.map(entryName).sort(),
+                );
+            });
+          }
+        });
+      }
+    });
+  }
+});

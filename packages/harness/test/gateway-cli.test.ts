@@ -158,7 +158,8 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
     );
   });
 
-  it(verifies('gateway.config.validated', 'gateway.policy.problems'), async () => {
+  /** A policy file with two problems, and an inline policy with one. */
+  async function badPolicies() {
     await writeFile(
       join(dir, 'bad-policy.json'),
       JSON.stringify({
@@ -167,26 +168,29 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
         tools: { a: { limits: [{ counter: 'c', window: 'week', max: 1 }], denyIf: [] } },
       }),
     );
+    return {
+      fx: stdioFixture({ policy: './bad-policy.json' }),
+      inline: stdioFixture({ policy: { version: '2', default: 'deny' } }),
+    };
+  }
+
+  it(verifies('gateway.config.validated'), async () => {
     const config = await writeConfig({
-      servers: {
-        fx: stdioFixture({ policy: './bad-policy.json' }),
-        inline: stdioFixture({ policy: { version: '2', default: 'deny' } }),
-      },
+      servers: await badPolicies(),
       grants: { alice: { tokenSha256: 'nothex', servers: ['fx'] } },
     });
     const shape = await runToExit(['--config', config]);
     expect(shape.code).toBe(2);
     expect(shape.stderr).toContain('/grants/alice/tokenSha256');
-    await writeConfig({
-      servers: {
-        fx: stdioFixture({ policy: './bad-policy.json' }),
-        inline: stdioFixture({ policy: { version: '2', default: 'deny' } }),
-      },
-    });
+  });
+
+  it(verifies('gateway.policy.problems'), async () => {
+    const servers = await badPolicies();
+    const config = await writeConfig({ servers });
     const policies = await runToExit(['--config', config]);
     expect(policies.code).toBe(2);
     expect(policies.stderr).toContain('/servers/inline/policy/version');
-    await writeConfig({ servers: { fx: stdioFixture({ policy: './bad-policy.json' }) } });
+    await writeConfig({ servers: { fx: servers.fx } });
     const file = await runToExit(['--config', config]);
     expect(file.code).toBe(2);
     // Every problem of the file, each with its pointer.

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyAuditLog } from '@bastion/gateway';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { BASTION_BINS, type McpServerProcess, startMqttServerProcess } from '../src/targets/mcp-process.js';
@@ -38,6 +39,26 @@ const OPERATOR_POLICY = {
       on_deny: 'system and admin topics are off limits',
     },
     mqttDisconnect: {},
+  },
+};
+
+/** Subscriptions that could receive `<anything>/secret/...` are denied; everything else is allowed. */
+const SECRET = { path: 'args.topic', op: 'glob', value: '+/secret/#', syntax: 'mqtt' } as const;
+const WATCHER_POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: { mqttConnect: {}, mqttDisconnect: {}, mqttSubscribe: { deny_if: [SECRET] } },
+};
+/** Subscribes to anything, but may read (and so be pushed) only what is not secret. */
+const READER_POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    mqttConnect: {},
+    mqttDisconnect: {},
+    mqttSubscribe: {},
+    mqttPublish: {},
+    mqttReadMessages: { deny_if: [SECRET] },
   },
 };
 
@@ -74,6 +95,8 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
               alice: { servers: ['mqtt'] },
               bob: { servers: ['mqtt'] },
               operator: { servers: ['mqtt'], policy: { mqtt: OPERATOR_POLICY } },
+              watcher: { servers: ['mqtt'], policy: { mqtt: WATCHER_POLICY } },
+              reader: { servers: ['mqtt'], policy: { mqtt: READER_POLICY } },
             },
             audit: true,
             // POLICY.md's text, byte for byte, as a policy file next to the config.
@@ -194,6 +217,58 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
           expect(await verifyAuditLog(tampered)).toMatchObject({ ok: false, line: at + 1 });
         },
       );
+
+      /** Connects `agent` to the broker's password listener as `clientId`. */
+      async function connectBroker(agent: Awaited<ReturnType<GatewayHarness['connect']>>, clientId: string) {
+        const { host, port } = broker.listeners.password;
+        const { username, password } = broker.credentials;
+        const connected = await call(agent, 'mqttConnect', { host, port, clientId, username, password });
+        expect(connected.isError, textOf(connected)).toBeFalsy();
+      }
+
+      it(verifies('gateway.conditions.mqtt-filters'), async () => {
+        const watcher = await h.connect('mqtt', 'watcher');
+        await connectBroker(watcher, `watch-${kind}-${marker.slice(0, 8)}`);
+        const base = `gw-e2e-${marker.slice(0, 8)}`;
+        // Each of these can receive a topic under some `<x>/secret/`: denied, though none matches the pattern as a string.
+        for (const topic of ['#', '+/#', '+/secret/x', `${base}/#`, `${base}/+`, `$share/g/${base}/#`]) {
+          expect(policyOf(await call(watcher, 'mqttSubscribe', { topic }))?.rule, topic).toBe(
+            '/tools/mqttSubscribe/deny_if/0',
+          );
+        }
+        const allowed = await call(watcher, 'mqttSubscribe', { topic: `${base}/public/#` });
+        expect(textOf(allowed)).toBe(`Successfully subscribed to MQTT topic '${base}/public/#' with QoS 0`);
+        await call(watcher, 'mqttDisconnect');
+      });
+
+      it(verifies('gateway.notifications.pushed'), async () => {
+        const reader = await h.connect('mqtt', 'reader');
+        const pushed: string[] = [];
+        reader.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+          const topic = (n.params.data as { topic?: unknown } | undefined)?.topic;
+          if (typeof topic === 'string') pushed.push(topic);
+        });
+        await connectBroker(reader, `read-${kind}-${marker.slice(0, 8)}`);
+        const base = `gw-e2e-${marker.slice(0, 8)}-${kind}`;
+        // Subscribed to everything under base: bastion-mqtt receives the secret messages too.
+        expect((await call(reader, 'mqttSubscribe', { topic: `${base}/#`, qos: 1 })).isError).toBeFalsy();
+        for (const topic of [
+          `${base}/secret/key`,
+          `${base}/public/a`,
+          `${base}/secret/b/c`,
+          `${base}/public/z`,
+        ]) {
+          expect((await call(reader, 'mqttPublish', { topic, payload: 'p', qos: 1 })).isError).toBeFalsy();
+        }
+        // One publisher, one QoS: the broker delivers in order, so the last public message comes last.
+        await vi.waitFor(() => expect(pushed).toContain(`${base}/public/z`), { timeout: 20_000 });
+        expect(pushed).toEqual([`${base}/public/a`, `${base}/public/z`]);
+        // Reading them is decided the same way.
+        expect(policyOf(await call(reader, 'mqttReadMessages', { topic: `${base}/secret/#` }))?.rule).toBe(
+          '/tools/mqttReadMessages/deny_if/0',
+        );
+        await call(reader, 'mqttDisconnect');
+      });
 
       it(
         verifies('gateway.e2e.mqtt', 'gateway.reconnect.http-restart', 'gateway.reconnect.stdio-exit'),

@@ -41,6 +41,17 @@ const OPERATOR_POLICY = {
   },
 };
 
+/** Rules on what bastion-ssh's own inputSchema defaults and on paths, decided before anything is forwarded. */
+const GUARDED_POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    connect: { deny_if: [{ path: 'args.port', op: 'eq', value: 22 }] },
+    downloadFile: { deny_if: [{ path: 'args.remotePath', op: 'glob', value: '/etc/**' }] },
+    exec: { require: [{ path: 'args.cwd', op: 'glob', value: '/tmp/**' }] },
+  },
+};
+
 describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
   // Every transport of the server, with every official client (v1, and v2 in both eras).
   for (const [kind, agentKind] of (['stdio', 'http'] as const).flatMap((k) =>
@@ -79,6 +90,7 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
               alice: { servers: ['ssh'] },
               bob: { servers: ['ssh'] },
               operator: { servers: ['ssh'], policy: { ssh: OPERATOR_POLICY } },
+              guarded: { servers: ['ssh'], policy: { ssh: GUARDED_POLICY } },
             },
             audit: true,
             // POLICY.md's text, byte for byte.
@@ -186,6 +198,52 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
           expect(await verifyAuditLog(tampered)).toMatchObject({ ok: false, line: at + 1 });
         },
       );
+
+      it(verifies('gateway.conditions.schema-defaults'), async () => {
+        const guarded = await h.connect('ssh', 'guarded');
+        // No port: bastion-ssh's inputSchema says `"default": 22`, so that is the port it would dial.
+        const noPort = await call(guarded, 'connect', { host: host.host, username: 'nobody' });
+        expect(policyOf(noPort)).toMatchObject({
+          rule: '/tools/connect/deny_if/0',
+          reason: 'denied because args.port eq 22',
+        });
+        if (host.port !== 22) {
+          // With its port given, the call goes through to bastion-ssh (which then refuses the login).
+          const withPort = await call(guarded, 'connect', {
+            host: host.host,
+            port: host.port,
+            username: 'nobody',
+          });
+          expect(policyOf(withPort)).toBeUndefined();
+        }
+      });
+
+      it(verifies('gateway.conditions.paths'), async () => {
+        const guarded = await h.connect('ssh', 'guarded');
+        for (const remotePath of [
+          '/etc/passwd',
+          '/tmp/../etc/passwd',
+          '/proc/self/root/etc/passwd',
+          '../../etc/passwd',
+        ]) {
+          const denied = await call(guarded, 'downloadFile', { connectionId: 'c', remotePath });
+          expect(policyOf(denied)?.rule, remotePath).toBe('/tools/downloadFile/deny_if/0');
+        }
+        expect(
+          textOf(await call(guarded, 'downloadFile', { connectionId: 'c', remotePath: 'etc/passwd' })),
+        ).toMatch(/is relative: the remote resolves it against a directory the gateway does not know/);
+        // Outside /etc it reaches bastion-ssh, which has no connection 'c'.
+        expect(
+          policyOf(await call(guarded, 'downloadFile', { connectionId: 'c', remotePath: '/tmp/x' })),
+        ).toBeUndefined();
+        for (const cwd of ['tmp', '/tmp/../etc', '/proc/1/root/tmp']) {
+          const refused = await call(guarded, 'exec', { connectionId: 'c', command: 'id', cwd });
+          expect(policyOf(refused)?.rule, cwd).toBe('/tools/exec/require/0');
+        }
+        expect(
+          policyOf(await call(guarded, 'exec', { connectionId: 'c', command: 'id', cwd: '/tmp/./w' })),
+        ).toBeUndefined();
+      });
 
       it(
         verifies('gateway.e2e.ssh', 'gateway.reconnect.http-restart', 'gateway.reconnect.stdio-exit'),

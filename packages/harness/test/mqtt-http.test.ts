@@ -59,12 +59,12 @@ describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
   });
   afterAll(() => host.close());
 
-  it(verifies('mqtt.compat.mqttx-url', 'mqtt.transport.legacy-sse'), async () => {
+  /** A session the way MQTTX opens it: {"url": "http://localhost:4000/mqttx/sse"}, with this run's port. */
+  const asMqttx = () => connect(new SSEClientTransport(new URL(`http://localhost:${host.port}/mqttx/sse`)));
+
+  it(verifies('mqtt.compat.mqttx-url'), async () => {
     const t = ctx.target();
-    // MQTTX's configuration, {"url": "http://localhost:4000/mqttx/sse"}, with this run's port.
-    const { client, call, notifications } = await connect(
-      new SSEClientTransport(new URL(`http://localhost:${host.port}/mqttx/sse`)),
-    );
+    const { client, call } = await asMqttx();
     expect(client.getServerVersion()?.name).toBe('mqtt-server');
     const { tools } = await client.listTools();
     for (const [name, original] of Object.entries(ORIGINAL_TOOLS)) {
@@ -78,6 +78,14 @@ describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
     expect(textOf(await call('mqttConnect', { host: t.host, port: t.port, clientId: 'mqttx-desktop' }))).toBe(
       `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID mqttx-desktop`,
     );
+    expect(textOf(await call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
+  });
+
+  it(verifies('mqtt.transport.legacy-sse'), async () => {
+    const t = ctx.target();
+    const { call, notifications } = await asMqttx();
+    await call('mqttConnect', { host: t.host, port: t.port, clientId: 'mqttx-stream' });
+    // Answers travel on the GET stream for the POSTs to /mqttx/message?sessionId=.
     expect(textOf(await call('mqttSubscribe', { topic: 'mqttx/#' }))).toBe(
       "Successfully subscribed to MQTT topic 'mqttx/#' with QoS 0",
     );
@@ -87,7 +95,6 @@ describeEachTier('MQTT server transports', mqttBrokerProviders, (ctx) => {
     // Received messages reach the SSE stream, now as valid MCP logging notifications.
     await eventually(() => (notifications.length > 0 ? true : undefined), 'a notification on the SSE stream');
     expect(notifications[0]).toMatchObject({ level: 'info', data: { topic: 'mqttx/hello', payload: 'hi' } });
-    expect(textOf(await call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
   });
 
   it(verifies('mqtt.sessions.close-releases'), async () => {

@@ -1,5 +1,6 @@
 /** A broker killed and restarted on the same port, in every tier. */
 
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import type { ConnectionStatus } from '@bastion/mqtt-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
@@ -46,7 +47,7 @@ describeEachTier('MQTT broker restart', mqttBrokerProvidersWith('restart'), (ctx
         qos: 1,
         connection: 'anon',
       });
-      expect(during.structuredContent).toMatchObject({ code: 'NOT_CONNECTED', state: 'reconnecting' });
+      expect(errorDataOf(during)).toMatchObject({ code: 'NOT_CONNECTED', state: 'reconnecting' });
       expect(textOf(during)).toContain('Nothing was sent');
       await t.up();
 
@@ -89,7 +90,7 @@ describeEachTier('MQTT broker restart', mqttBrokerProvidersWith('restart'), (ctx
           qos,
           connection: 'outage',
         });
-        expect(result.structuredContent).toMatchObject({ code: 'NOT_CONNECTED', connection: 'outage' });
+        expect(errorDataOf(result)).toMatchObject({ code: 'NOT_CONNECTED', connection: 'outage' });
       }
       expect((await s.call('mqttStatus')).isError).toBeFalsy();
     } finally {

@@ -1,4 +1,6 @@
 /** Named connections, MCP sessions and what they own, against real brokers. */
+
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterEach, expect, it } from 'vitest';
 import { startFaultProxy } from '../src/faults/tcp-proxy.js';
 import { verifies } from '../src/requirements/index.js';
@@ -48,7 +50,7 @@ describeEachTier('MQTT connections and sessions', mqttBrokerProviders, (ctx) => 
       ['mqttReadMessages', { connection: 'mine' }],
     ] as const) {
       const result = await b.call(tool, args);
-      expect(result.structuredContent, tool).toMatchObject({ code: 'UNKNOWN_CONNECTION', connections: [] });
+      expect(errorDataOf(result), tool).toMatchObject({ code: 'UNKNOWN_CONNECTION', connections: [] });
     }
     // B disconnecting "mine" touches nothing of A's.
     expect(await b.ok('mqttDisconnect', { connection: 'mine' })).toEqual({

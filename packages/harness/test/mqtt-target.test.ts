@@ -1,6 +1,7 @@
 /** The broker targets themselves: every listener takes the client it is meant for and refuses others. */
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { expect, it } from 'vitest';
+import { waitFor } from '../src/suites/wait.js';
 import { type MqttBrokerTarget, type MqttListener, mqttBrokerProviders } from '../src/targets/mqtt/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 
@@ -54,4 +55,37 @@ describeEachTier('MQTT broker target', mqttBrokerProviders, (ctx) => {
       await client.endAsync();
     }
   });
+
+  ctx.itWith('persistence')(
+    "keeps retained messages and a persistent session's queued messages across restart('SIGTERM')",
+    async () => {
+      const target = ctx.target();
+      const id = `persist-${process.pid}-${Date.now()}`;
+      const session: IClientOptions = { clientId: id, clean: false };
+      const first = await tryConnect(target.listeners.mqtt, session);
+      await first.subscribeAsync('target-persist/#', { qos: 1 });
+      await first.endAsync();
+      const publisher = await tryConnect(target.listeners.mqtt, {});
+      await publisher.publishAsync('target-persist/queued', 'q', { qos: 1 });
+      await publisher.publishAsync('target-persist-retained', 'r', { qos: 1, retain: true });
+      await publisher.endAsync();
+
+      await target.restart('SIGTERM');
+
+      const received: string[] = [];
+      const back = connect(target.listeners.mqtt.url, { ...session, reconnectPeriod: 0 });
+      back.on('error', () => {});
+      back.on('message', (topic, payload) => received.push(`${topic}=${payload}`));
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
+        back.once('connect', resolve),
+      );
+      expect(connack.sessionPresent).toBe(true);
+      await back.subscribeAsync('target-persist-retained', { qos: 1 });
+      await waitFor(() => (received.length >= 2 ? true : undefined), 'queued and retained', 10_000);
+      expect(received.sort()).toEqual(['target-persist-retained=r', 'target-persist/queued=q']);
+      // Leave nothing behind for other tests: clear the retained message, end the session.
+      await back.publishAsync('target-persist-retained', '', { qos: 1, retain: true });
+      await back.endAsync();
+    },
+  );
 });

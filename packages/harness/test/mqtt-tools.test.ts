@@ -9,9 +9,8 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
   const pool = sessionPool();
   afterEach(() => pool.closeAll());
 
-  it(verifies('mqtt.compat.tool-schema', 'mqtt.compat.server-name', 'mqtt.tools.annotations'), async () => {
+  it(verifies('mqtt.compat.tool-schema'), async () => {
     const s = await pool.open();
-    expect(s.client.getServerVersion()?.name).toBe('mqtt-server');
     const { tools } = await s.client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
     expect(byName.get('mqttConnect')?.description).toBe(
@@ -26,6 +25,16 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
     expect(byName.get('mqttSubscribe')?.inputSchema.required).toEqual(['topic']);
     expect(byName.get('mqttPublish')?.inputSchema.required?.sort()).toEqual(['payload', 'topic']);
     expect(byName.get('mqttDisconnect')?.inputSchema.required ?? []).toEqual([]);
+  });
+
+  it(verifies('mqtt.compat.server-name'), async () => {
+    const s = await pool.open();
+    expect(s.client.getServerVersion()?.name).toBe('mqtt-server');
+  });
+
+  it(verifies('mqtt.tools.annotations'), async () => {
+    const s = await pool.open();
+    const { tools } = await s.client.listTools();
     for (const tool of tools) {
       for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
         expect(typeof tool.annotations?.[hint], `${tool.name}.${hint}`).toBe('boolean');
@@ -35,29 +44,41 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
     expect(status.structuredContent).toEqual({ connections: [] });
   });
 
-  it(
-    verifies(
-      'mqtt.compat.connect-text',
-      'mqtt.compat.subscribe-text',
-      'mqtt.compat.publish-text',
-      'mqtt.compat.disconnect-text',
-    ),
-    async () => {
-      const t = ctx.target();
-      const s = await pool.open();
-      const connect = await s.call('mqttConnect', { host: t.host, port: t.port, clientId: 'original-texts' });
-      expect(textOf(connect)).toBe(
-        `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID original-texts`,
-      );
-      expect(textOf(await s.call('mqttSubscribe', { topic: 'orig/#', qos: 1 }))).toBe(
-        "Successfully subscribed to MQTT topic 'orig/#' with QoS 1",
-      );
-      expect(
-        textOf(await s.call('mqttPublish', { topic: 'orig/x', payload: 'p', qos: 2, retain: false })),
-      ).toBe("Successfully published message to MQTT topic 'orig/x' with QoS 2, retain: false");
-      expect(textOf(await s.call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
-    },
-  );
+  /** A session connected to the tier's broker, as client `clientId`. */
+  async function connected(clientId: string) {
+    const t = ctx.target();
+    const s = await pool.open();
+    await s.ok('mqttConnect', { host: t.host, port: t.port, clientId });
+    return s;
+  }
+
+  it(verifies('mqtt.compat.connect-text'), async () => {
+    const t = ctx.target();
+    const s = await pool.open();
+    const connect = await s.call('mqttConnect', { host: t.host, port: t.port, clientId: 'original-texts' });
+    expect(textOf(connect)).toBe(
+      `Successfully connected to MQTT broker at ${t.host}:${t.port} with client ID original-texts`,
+    );
+  });
+
+  it(verifies('mqtt.compat.subscribe-text'), async () => {
+    const s = await connected('original-subscribe');
+    expect(textOf(await s.call('mqttSubscribe', { topic: 'orig/#', qos: 1 }))).toBe(
+      "Successfully subscribed to MQTT topic 'orig/#' with QoS 1",
+    );
+  });
+
+  it(verifies('mqtt.compat.publish-text'), async () => {
+    const s = await connected('original-publish');
+    expect(
+      textOf(await s.call('mqttPublish', { topic: 'orig/x', payload: 'p', qos: 2, retain: false })),
+    ).toBe("Successfully published message to MQTT topic 'orig/x' with QoS 2, retain: false");
+  });
+
+  it(verifies('mqtt.compat.disconnect-text'), async () => {
+    const s = await connected('original-disconnect');
+    expect(textOf(await s.call('mqttDisconnect'))).toBe('Successfully disconnected from MQTT broker');
+  });
 
   it(verifies('mqtt.subscribe.wildcards'), async () => {
     const s = await pool.open();
@@ -134,37 +155,83 @@ describeEachTier('MQTT tools', mqttBrokerProviders, (ctx) => {
     expect(status.connections[0]?.subscriptions).toEqual([{ topic: 'unsub/marker', qos: 1, grantedQos: 1 }]);
   });
 
-  it(verifies('mqtt.read.wait', 'mqtt.read.filter'), async () => {
+  it(verifies('mqtt.read.wait'), async () => {
     const s = await pool.open();
     await s.ok('mqttConnect', connectArgs(ctx.target()));
     await s.ok('mqttSubscribe', { topic: 'wait/#', qos: 1 });
+    // Asked before anything is published: the read waits past a message it does not match.
     const waiting = s.call('mqttReadMessages', { topic: 'wait/+/yes', waitMs: 20_000, limit: 1 });
     await s.ok('mqttPublish', { topic: 'wait/1/no', payload: 'other', qos: 1 });
     await s.ok('mqttPublish', { topic: 'wait/1/yes', payload: 'first', qos: 1 });
-    await s.ok('mqttPublish', { topic: 'wait/2/yes', payload: 'second', qos: 1 });
     const got = (await waiting).structuredContent as unknown as ReadResult;
     expect(got.messages.map((m) => m.payload)).toEqual(['first']);
-    const second = await s.ok<ReadResult>('mqttReadMessages', { topic: 'wait/+/yes', waitMs: 10_000 });
+  });
+
+  it(verifies('mqtt.read.filter'), async () => {
+    const s = await pool.open();
+    await s.ok('mqttConnect', connectArgs(ctx.target()));
+    await s.ok('mqttSubscribe', { topic: 'filter/#', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'filter/1/no', payload: 'other', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'filter/1/yes', payload: 'first', qos: 1 });
+    await s.ok('mqttPublish', { topic: 'filter/2/yes', payload: 'second', qos: 1 });
+    await eventually(() => (s.notifications.length >= 3 ? true : undefined), 'three deliveries');
+    const one = await s.ok<ReadResult>('mqttReadMessages', { topic: 'filter/+/yes', limit: 1 });
+    expect(one.messages.map((m) => m.payload)).toEqual(['first']);
+    const second = await s.ok<ReadResult>('mqttReadMessages', { topic: 'filter/+/yes' });
     expect(second.messages.map((m) => m.payload)).toEqual(['second']);
-    const other = await s.ok<ReadResult>('mqttReadMessages', { waitMs: 10_000 });
+    // What the filter left out is still buffered.
+    const other = await s.ok<ReadResult>('mqttReadMessages');
     expect(other.messages.map((m) => m.payload)).toEqual(['other']);
   });
 
-  it(verifies('mqtt.read.bounded', 'mqtt.status'), async () => {
-    const s = await pool.open({ maxBufferedMessages: 2 });
+  /**
+   * A session whose buffer of two is full after five messages nobody read: the full buffer held the
+   * broker back for the pause, then dropped the oldest.
+   */
+  async function overflowed() {
+    const s = await pool.open({ maxBufferedMessages: 2, bufferFullPauseMs: 300 });
     await s.ok('mqttConnect', connectArgs(ctx.target()));
     await s.ok('mqttSubscribe', { topic: 'bounded', qos: 1 });
     for (let i = 1; i <= 5; i++) await s.ok('mqttPublish', { topic: 'bounded', payload: String(i), qos: 1 });
     await eventually(() => (s.notifications.length >= 5 ? true : undefined), 'five deliveries');
-    const status = await s.ok<{ connections: Array<Record<string, unknown>> }>('mqttStatus');
+    return s;
+  }
+  type StatusResult = { connections: Array<Record<string, unknown> & { buffer: Record<string, unknown> }> };
+
+  it(verifies('mqtt.read.bounded'), async () => {
+    const s = await overflowed();
+    const read = await s.ok<ReadResult>('mqttReadMessages');
+    expect(read.messages.map((m) => m.payload)).toEqual(['4', '5']);
+    expect(read.dropped).toBe(3);
+  });
+
+  it(verifies('mqtt.buffer.limit-visible'), async () => {
+    const s = await overflowed();
+    const status = await s.ok<StatusResult>('mqttStatus');
+    expect(status.connections[0]?.buffer).toMatchObject({
+      size: 2,
+      capacity: 2,
+      maxBytes: 64 * 1024 * 1024,
+      dropped: 3,
+      // The pause ran out without a read: it drops at once now, until somebody reads.
+      whenFull: 'drop-oldest',
+      pauseMs: 300,
+      paused: false,
+      pauses: 1,
+    });
+    await s.ok('mqttReadMessages');
+    const afterRead = await s.ok<StatusResult>('mqttStatus');
+    expect(afterRead.connections[0]?.buffer).toMatchObject({ size: 0, bytes: 0, whenFull: 'pause' });
+  });
+
+  it(verifies('mqtt.status'), async () => {
+    const s = await overflowed();
+    const status = await s.ok<StatusResult>('mqttStatus');
     expect(status.connections[0]).toMatchObject({
       state: 'connected',
       subscriptions: [{ topic: 'bounded', qos: 1 }],
       buffer: { size: 2, capacity: 2, dropped: 3 },
     });
-    const read = await s.ok<ReadResult>('mqttReadMessages');
-    expect(read.messages.map((m) => m.payload)).toEqual(['4', '5']);
-    expect(read.dropped).toBe(3);
   });
 
   it(verifies('mqtt.payload.binary'), async () => {

@@ -4,6 +4,8 @@
  * harness's TCP proxy (reset, silence, half-open), in every tier that can do each. Every wait is
  * for a state to be reached; nothing asserts how long it took.
  */
+
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import type { ConnectionStatus } from '@bastion/mqtt-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -139,8 +141,7 @@ describeEachTier('reconnect: network faults between server and broker', mqttBrok
       return st?.state === 'reconnecting' && st.reconnectAttempts >= 3 ? true : undefined;
     }, 'reconnect attempts timing out one after another');
     expect(
-      (await s.call('mqttPublish', { topic: 'rc/silent', payload: 'x', connection: 'silent' }))
-        .structuredContent,
+      errorDataOf(await s.call('mqttPublish', { topic: 'rc/silent', payload: 'x', connection: 'silent' })),
     ).toMatchObject({ code: 'NOT_CONNECTED' });
     p.heal();
     await reconnected(s, 'silent');
@@ -189,7 +190,7 @@ describeEachTier('reconnect: connecting to a blackholed broker', mqttBrokerProvi
       };
       const refused = await httpCall('mqttConnect', { ...args, connection: `bh-${ctx.tier}` });
       expect(refused.isError).toBe(true);
-      expect(refused.structuredContent).toMatchObject({ code: 'CONNECT_TIMEOUT', timeoutMs: 500 });
+      expect(errorDataOf(refused)).toMatchObject({ code: 'CONNECT_TIMEOUT', timeoutMs: 500 });
       expect(textOf(refused)).toContain('Timed out after 500 ms');
       proxy.heal();
       const through = await httpCall('mqttConnect', { ...args, connection: `bh-${ctx.tier}` });

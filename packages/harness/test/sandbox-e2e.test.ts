@@ -4,6 +4,7 @@
  * runs into the policy's rate limit, sees the edited policy reloaded; then SIGINT stops everything.
  * The policy is the default one with the exec limit lowered, so the limit is reached in a few calls.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +169,25 @@ describeEachTier('bastion sandbox end to end', providers, (ctx) => {
     const readme = await exec('head -1 README.md; grep -c WARN logs/controller.log');
     expect(readme.isError, readme.text).toBe(false);
     expect(readme.structured.stdout).toBe('# Greenhouse controller (Bastion sandbox)\n1\n');
+  });
+
+  it(verifies('sandbox.shell.audit-redacted'), async () => {
+    const { info } = sandbox();
+    const opened = await call<{ shellId: string }>(ssh, 'openShell', { connectionId });
+    expect(opened.isError, opened.text).toBe(false);
+    const secret = `typed-secret-${randomBytes(9).toString('base64url')}`;
+    const typed = await call(ssh, 'writeShell', {
+      shellId: opened.structured.shellId,
+      text: secret,
+      keys: ['enter'],
+    });
+    expect(typed.isError, typed.text).toBe(false);
+    await sandbox().waitForEvent((e) => e.event === 'decision' && e.tool === 'writeShell');
+    const audit = readFileSync(info.auditPath, 'utf8');
+    const row = audit.split('\n').find((line) => line.includes('"writeShell"'));
+    expect(row).toContain('[REDACTED]');
+    expect(audit).not.toContain(secret);
+    expect((await call(ssh, 'closeShell', { shellId: opened.structured.shellId })).isError).toBe(false);
   });
 
   it(verifies('sandbox.policy.limit', 'sandbox.feed'), async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { generateLoginKey, sshHostProviders } from '../src/targets/ssh/index.js';
+import { generateLoginKey, PASSWORD_LOGIN_SKIP, sshHostProviders } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
   callTool,
@@ -45,24 +45,35 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(verifies('ssh.auth.password', 'ssh.hostkey.pinned'), async (test) => {
+  it(verifies('ssh.auth.password'), async (test) => {
     const target = ctx.target();
-    if (target.passwordLogin === undefined) test.skip('password login needs sshd running as root');
+    if (target.passwordLogin === undefined) test.skip(PASSWORD_LOGIN_SKIP);
     const client = await plain.session();
-    const result = await callTool<{ fingerprint: string; hostKeyTrust: string; connectionId: string }>(
+    const result = await callTool<{ connectionId: string }>(
       client,
       'connect',
       connectArgs(target, 'password'),
     );
     expect(result.isError, result.text).toBe(false);
-    expect(result.structured.fingerprint).toBe(target.hostKey.fingerprint);
-    expect(result.structured.hostKeyTrust).toBe('pinned');
     // USER is set by sshd (and the embedded host) to the login name.
     const run = await callTool(client, 'exec', {
       connectionId: result.structured.connectionId,
       command: 'echo "$USER"',
     });
     expect(run.structured.stdout).toBe(`${target.passwordLogin?.username}\n`);
+  });
+
+  it(verifies('ssh.hostkey.pinned'), async () => {
+    const target = ctx.target();
+    const client = await plain.session();
+    const result = await callTool<{ fingerprint: string; hostKeyTrust: string }>(
+      client,
+      'connect',
+      connectArgs(target, 'key'),
+    );
+    expect(result.isError, result.text).toBe(false);
+    expect(result.structured.fingerprint).toBe(target.hostKey.fingerprint);
+    expect(result.structured.hostKeyTrust).toBe('pinned');
   });
 
   it(verifies('ssh.auth.key'), async () => {
@@ -93,7 +104,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
       hostFingerprint: target.hostKey.fingerprint,
     });
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('auth_failed');
+    expect(result.structured.code).toBe('AUTH_FAILED');
     expect(result.text).toContain(username);
     expect(JSON.stringify(result)).not.toContain(wrongPassword);
     const list = await callTool<{ connections: unknown[] }>(client, 'listConnections', {});
@@ -106,7 +117,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     const pinned = otherFingerprint();
     const result = await callTool(client, 'connect', connectArgs(target, 'key', { hostFingerprint: pinned }));
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('host_key_rejected');
+    expect(result.structured.code).toBe('HOST_KEY_REJECTED');
     expect(result.structured.offeredFingerprint).toBe(target.hostKey.fingerprint);
     expect(result.text).toContain(target.hostKey.fingerprint);
     expect(result.text).toContain(pinned);
@@ -118,7 +129,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     const { hostFingerprint: _, ...args } = connectArgs(target, 'key');
     const result = await callTool(client, 'connect', args);
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('host_key_rejected');
+    expect(result.structured.code).toBe('HOST_KEY_REJECTED');
     expect(result.text).toContain(`the server offered ${target.hostKey.fingerprint}`);
   });
 
@@ -156,7 +167,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
       plain: 'known_hosts',
       hashed: 'known_hosts',
       wildcard: 'known_hosts',
-      changed: 'refused:host_key_rejected',
+      changed: 'refused:HOST_KEY_REJECTED',
     });
   });
 
@@ -184,7 +195,7 @@ describeEachTier('ssh-server connect and host keys', sshHostProviders, (ctx) => 
     expect(target.hostKey.fingerprint).not.toBe(before);
     const changed = await callTool(await server.session(), 'connect', args);
     expect(changed.isError).toBe(true);
-    expect(changed.structured.code).toBe('host_key_rejected');
+    expect(changed.structured.code).toBe('HOST_KEY_REJECTED');
     expect(changed.text).toContain(`the server offered ${target.hostKey.fingerprint}`);
   });
 

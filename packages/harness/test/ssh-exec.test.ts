@@ -71,26 +71,26 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
       stdout: 'hi\n',
       stderr: 'err\n',
       exitCode: 3,
-      code: 'nonzero_exit',
+      code: 'NONZERO_EXIT',
     });
     expect(result.text).toContain('exited with code 3');
   });
 
-  it(verifies('ssh.exec.timeout'), async () => {
+  ctx.itWith('signals')(verifies('ssh.exec.timeout'), async () => {
     const target = ctx.target();
     // A sleep whose command line no other process has, so that pgrep finds only this one.
     const marker = `60.${randomInt(100000, 999999)}`;
     const result = await exec({ command: `sleep ${marker}`, timeoutMs: 500 });
     expect(result.isError).toBe(true);
     expect(result.structured.timedOut).toBe(true);
-    expect(result.structured.code).toBe('timeout');
+    expect(result.structured.code).toBe('TIMEOUT');
     expect(result.structured.signal).toMatch(/^SIG(TERM|KILL)$/);
     await eventually(async () => (await target.processes(`sleep ${marker}`)).length === 0);
     // The connection is still usable afterwards.
     expect((await exec({ command: 'echo still-here' })).structured.stdout).toBe('still-here\n');
   });
 
-  it('ends a command when the client cancels the request', async () => {
+  ctx.itWith('signals')('ends a command when the client cancels the request', async () => {
     const target = ctx.target();
     const marker = `61.${randomInt(100000, 999999)}`;
     const abort = new AbortController();
@@ -128,7 +128,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     const file = `${target.scratchDir}/ran-${randomBytes(4).toString('hex')}`;
     const missing = await exec({ command: `touch '${file}'`, cwd: `${target.scratchDir}/no such dir` });
     expect(missing.isError).toBe(true);
-    expect(missing.structured.code).toBe('cwd_failed');
+    expect(missing.structured.code).toBe('CWD_FAILED');
     expect(missing.text).toContain('the command was not run');
     const check = await exec({ command: `test -e '${file}' && echo exists || echo absent` });
     expect(check.structured.stdout).toBe('absent\n');
@@ -176,7 +176,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     const second = await connectOrFail(client, connectArgs(target, 'key'));
     const refused = await callTool(client, 'connect', connectArgs(target, 'key'));
     expect(refused.isError).toBe(true);
-    expect(refused.structured.code).toBe('too_many_connections');
+    expect(refused.structured.code).toBe('TOO_MANY_CONNECTIONS');
 
     // Per connection: two commands at once, the third is refused while they run.
     const marker = `62.${randomInt(100000, 999999)}`;
@@ -184,7 +184,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
     await eventually(async () => (await target.processes(`sleep ${marker}`)).length >= 2);
     const third = await exec({ command: 'echo no' });
     expect(third.isError).toBe(true);
-    expect(third.structured.code).toBe('too_many_execs');
+    expect(third.structured.code).toBe('TOO_MANY_EXECS');
     // The other connection is not affected; it ends the two (the [p] keeps pkill's own shell out).
     await callTool(client, 'exec', { connectionId: second, command: `pkill -f 'slee[p] ${marker}'` });
     const ended = await Promise.all(running);
@@ -195,7 +195,7 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
   it(verifies('ssh.input.invalid'), async () => {
     const unknown = await callTool(client, 'exec', { connectionId: 'nope', command: 'true' });
     expect(unknown.isError).toBe(true);
-    expect(unknown.structured.code).toBe('unknown_connection');
+    expect(unknown.structured.code).toBe('UNKNOWN_CONNECTION');
     const empty = await callTool(client, 'exec', { connectionId, command: '' });
     expect(empty.isError).toBe(true);
     expect(empty.text).toMatch(/command must not be empty/);
@@ -211,15 +211,15 @@ describeEachTier('ssh-server exec', sshHostProviders, (ctx) => {
       content: 'x'.repeat(2048),
     });
     expect(big.isError).toBe(true);
-    expect(big.structured.code).toBe('too_large');
+    expect(big.structured.code).toBe('TOO_LARGE');
     const noAuth = await callTool(client, 'connect', { host: '127.0.0.1', username: 'x' });
-    expect(noAuth.structured.code).toBe('invalid_input');
+    expect(noAuth.structured.code).toBe('INVALID_INPUT');
     const badKey = await callTool(client, 'connect', {
       host: '127.0.0.1',
       username: 'x',
       privateKey: 'not a key',
     });
-    expect(badKey.structured.code).toBe('invalid_input');
+    expect(badKey.structured.code).toBe('INVALID_INPUT');
     // The server is still fine after all of that.
     expect((await exec({ command: 'echo ok' })).structured.stdout).toBe('ok\n');
   });

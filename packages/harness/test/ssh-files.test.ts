@@ -93,13 +93,13 @@ describeEachTier('ssh-server files', sshHostProviders, (ctx) => {
       maxBytes: 1000,
     });
     expect(tooBig.isError).toBe(true);
-    expect(tooBig.structured.code).toBe('file_too_large');
+    expect(tooBig.structured.code).toBe('FILE_TOO_LARGE');
     const missing = await callTool<Download>(client, 'downloadFile', {
       connectionId,
       remotePath: remote('nope'),
     });
     expect(missing.isError).toBe(true);
-    expect(missing.structured.code).toBe('sftp_failed');
+    expect(missing.structured.code).toBe('SFTP_FAILED');
   });
 
   it(verifies('ssh.files-root.confined'), async () => {
@@ -134,7 +134,7 @@ describeEachTier('ssh-server files', sshHostProviders, (ctx) => {
         remotePath: remote(label),
         localPath,
       });
-      expect([label, result.isError, result.structured.code]).toEqual([label, true, 'path_outside_root']);
+      expect([label, result.isError, result.structured.code]).toEqual([label, true, 'PATH_OUTSIDE_ROOT']);
       expect(result.text).not.toContain('outside the root.'); // the outside file's content
     }
     for (const [label, localPath] of Object.entries({
@@ -146,7 +146,7 @@ describeEachTier('ssh-server files', sshHostProviders, (ctx) => {
         remotePath: remote('from-local'),
         localPath,
       });
-      expect([label, result.isError, result.structured.code]).toEqual([label, true, 'path_outside_root']);
+      expect([label, result.isError, result.structured.code]).toEqual([label, true, 'PATH_OUTSIDE_ROOT']);
     }
     expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('outside the root');
 
@@ -158,13 +158,13 @@ describeEachTier('ssh-server files', sshHostProviders, (ctx) => {
       remotePath: remote('x'),
       localPath: 'in.bin',
     });
-    expect(off.structured.code).toBe('local_files_disabled');
+    expect(off.structured.code).toBe('LOCAL_FILES_DISABLED');
     const offDown = await callTool(other, 'downloadFile', {
       connectionId: id,
       remotePath: remote('from-local'),
       localPath: 'x',
     });
-    expect(offDown.structured.code).toBe('local_files_disabled');
+    expect(offDown.structured.code).toBe('LOCAL_FILES_DISABLED');
   });
 
   it(verifies('ssh.secrets.never-logged'), () => {

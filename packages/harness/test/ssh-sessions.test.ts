@@ -61,7 +61,7 @@ describeEachTier('ssh-server sessions and reconnects', sshHostProviders, (ctx) =
       ['disconnect', { connectionId: idA }],
     ] as const) {
       const result = await callTool(b, tool, args);
-      expect([tool, result.isError, result.structured.code]).toEqual([tool, true, 'unknown_connection']);
+      expect([tool, result.isError, result.structured.code]).toEqual([tool, true, 'UNKNOWN_CONNECTION']);
     }
     // A's connection is untouched by B's attempts.
     expect((await callTool(a, 'exec', { connectionId: idA, command: 'echo mine' })).structured.stdout).toBe(
@@ -118,7 +118,7 @@ describeEachTier('ssh-server sessions and reconnects', sshHostProviders, (ctx) =
     await target.restart({ newHostKey: true });
     const result = await callTool(client, 'exec', { connectionId: id, command: 'echo never' });
     expect(result.isError).toBe(true);
-    expect(result.structured.code).toBe('reconnect_failed');
+    expect(result.structured.code).toBe('RECONNECT_FAILED');
     expect(result.text).toContain(target.hostKey.fingerprint);
     expect((await stateOf(client, id))?.state).toBe('dead');
   });

@@ -3,6 +3,7 @@
  * with its pino output captured for the secret-leak check, and a typed tool-call helper that also
  * keeps every result for the same check.
  */
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import {
   createSshServer,
   createSshServerShared,
@@ -49,7 +50,9 @@ export async function callTool<T = Record<string, unknown>>(
   )) as CallToolResult;
   resultsSeen.push(JSON.stringify(result));
   const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-  return { isError: result.isError === true, text, structured: (result.structuredContent ?? {}) as T };
+  // An error keeps its code and details in _meta (the server kit's convention): read both places.
+  const structured = { ...(result.structuredContent ?? {}), ...errorDataOf(result as never) };
+  return { isError: result.isError === true, text, structured: structured as T };
 }
 
 export interface SshServerUnderTest {

@@ -2,15 +2,17 @@
  * One named broker connection of one MCP session: an mqtt.js client wrapped so that
  *   - connecting either succeeds or fails with a classified MqttToolError and leaves nothing running
  *     (the MQTTX server's failed connects kept reconnecting and later crashed the process);
- *   - after a successful connect, a lost broker is re-dialled with exponential backoff and every
- *     subscription is restored, while operations fail clearly with NOT_CONNECTED meanwhile;
+ *   - after a successful connect, a lost broker is re-dialled with backoff and every subscription is
+ *     restored, while operations fail clearly with NOT_CONNECTED meanwhile; the backoff starts over
+ *     only once a link stays up, and a client id taken over by another client ends the reconnects
+ *     (link-health.ts);
+ *   - received messages go to a bounded buffer that holds the broker back when full
+ *     (message-buffer.ts), and to the client as notifications at a rate it can take
+ *     (notification-budget.ts);
  *   - every `error` event has a listener for the client's whole life, so none can kill the process.
- * mqtt.js's own reconnect timer is disabled (`reconnectPeriod: 0`): it retries at a fixed period and
- * would start retrying after a failed first connect.
  */
 
 import {
-  type IClientOptions,
   type IClientPublishOptions,
   type IConnackPacket,
   type IPublishPacket,
@@ -18,214 +20,45 @@ import {
   connect as mqttConnect,
 } from 'mqtt';
 import type { Logger } from 'pino';
+import { acknowledged, firstConnack } from './broker-io.js';
+import { type ConnectRequest, clientOptions, type QoS } from './connect-request.js';
+import type {
+  ConnectionEvents,
+  ConnectionLimits,
+  ConnectionState,
+  ConnectionStatus,
+  PublishOptions,
+  Subscription,
+  TakeoverStatus,
+} from './connection-types.js';
 import { MqttErrorCode, MqttToolError } from './errors.js';
-import { MessageBuffer, type MessageProperties, type ReceivedMessage } from './message-buffer.js';
+import { LinkHealth, type TakeoverEvidence, takeoverError } from './link-health.js';
+import { MessageBuffer, type ReceivedMessage } from './message-buffer.js';
+import { NotificationBudget, skippedNotice } from './notification-budget.js';
 import { encodePayload } from './payload.js';
+import { messageProperties } from './received-message.js';
 
-export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
-export type ConnectionState = 'connected' | 'reconnecting' | 'closed';
-export type QoS = 0 | 1 | 2;
+export type { BrokerProtocol, ConnectRequest, QoS, WillMessage } from './connect-request.js';
+export type {
+  ConnectionEvents,
+  ConnectionLimits,
+  ConnectionNotice,
+  ConnectionState,
+  ConnectionStatus,
+  PublishOptions,
+  Subscription,
+  TakeoverStatus,
+} from './connection-types.js';
 
-export interface WillMessage {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-}
-
-export interface ConnectRequest {
-  name: string;
-  host: string;
-  port: number;
-  clientId: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  protocol: BrokerProtocol;
-  protocolVersion: 4 | 5;
-  clean: boolean;
-  keepalive: number;
-  connectTimeoutMs: number;
-  /** WebSocket path (ws/wss), default `/mqtt`. */
-  path?: string | undefined;
-  will?: WillMessage | undefined;
-  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
-}
-
-export interface ConnectionLimits {
-  maxBufferedMessages: number;
-  operationTimeoutMs: number;
-  reconnectInitialDelayMs: number;
-  reconnectMaxDelayMs: number;
-}
-
-export interface Subscription {
-  topic: string;
-  qos: QoS;
-  /** What the broker granted at the last (re)subscribe. */
-  grantedQos: number;
-}
-
-export interface ConnectionStatus {
-  name: string;
-  state: ConnectionState;
-  broker: { protocol: BrokerProtocol; host: string; port: number };
-  clientId: string;
-  username?: string;
-  protocolVersion: 4 | 5;
-  clean: boolean;
-  keepalive: number;
-  subscriptions: Subscription[];
-  buffer: { size: number; capacity: number; dropped: number };
-  /** Times the connection was lost and re-established. */
-  reconnects: number;
-  /** While reconnecting: attempts made since the connection was lost. */
-  reconnectAttempts: number;
-  connectedAt?: string;
-  lastError?: string;
-}
-
-export interface PublishOptions {
-  qos: QoS;
-  retain: boolean;
-  properties?: IClientPublishOptions['properties'];
-}
-
-/** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3); mqtt.js names only the MQTT 5 ones. */
-const V3_RETURN_CODES: Record<number, string> = {
-  1: 'unacceptable protocol version',
-  2: 'identifier rejected',
-  3: 'server unavailable',
-  4: 'bad user name or password',
-  5: 'not authorized',
-};
-/** MQTT 5 CONNACK reason codes that mean the credentials were refused (section 3.2.2.2). */
-const V5_AUTH_CODES = new Set([0x86, 0x87, 0x8c]);
-const V3_AUTH_CODES = new Set([4, 5]);
-
-function isTlsErrorCode(code: string): boolean {
-  return (
-    code.startsWith('ERR_SSL') ||
-    code.startsWith('ERR_TLS') ||
-    code.includes('CERT') ||
-    code.startsWith('UNABLE_TO_') ||
-    code === 'EPROTO'
-  );
-}
-
-/** Turns whatever mqtt.js or the socket reported during connect into a clear, coded error. */
-export function classifyConnectError(err: unknown, req: ConnectRequest): MqttToolError {
-  const where = `${req.host}:${req.port}`;
-  const e = err as { code?: unknown; message?: string };
-  const details = { connection: req.name, host: req.host, port: req.port };
-  if (typeof e.code === 'number') {
-    const rc = e.code;
-    const reason =
-      req.protocolVersion === 5
-        ? (e.message ?? '').replace(/^Connection refused: /, '')
-        : (V3_RETURN_CODES[rc] ?? 'unknown return code');
-    const auth = req.protocolVersion === 5 ? V5_AUTH_CODES.has(rc) : V3_AUTH_CODES.has(rc);
-    return new MqttToolError(
-      auth ? MqttErrorCode.AuthFailed : MqttErrorCode.ConnectRejected,
-      auth
-        ? `Authentication failed: the broker at ${where} refused the credentials (reason code ${rc}: ${reason})`
-        : `The broker at ${where} refused the connection (reason code ${rc}: ${reason})`,
-      { cause: err, details: { ...details, reasonCode: rc, reason } },
-    );
-  }
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  const message = e.message ?? String(err);
-  if (code === 'ECONNREFUSED') {
-    return new MqttToolError(
-      MqttErrorCode.ConnectRefused,
-      `Connection refused by ${where}: no broker is listening there`,
-      { cause: err, details: { ...details, errno: code } },
-    );
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') {
-    return new MqttToolError(MqttErrorCode.DnsFailed, `Cannot resolve broker host '${req.host}' (${code})`, {
-      cause: err,
-      details: { ...details, errno: code },
-    });
-  }
-  if (code !== undefined && isTlsErrorCode(code)) {
-    return new MqttToolError(MqttErrorCode.TlsFailed, `TLS handshake with ${where} failed: ${message}`, {
-      cause: err,
-      details: { ...details, errno: code },
-    });
-  }
-  if (message === 'connack timeout') return connectTimeout(req);
-  // A plain-MQTT port answering a TLS client hello just hangs up: say it was the handshake.
-  if ((req.protocol === 'mqtts' || req.protocol === 'wss') && /TLS|SSL|secure/i.test(message)) {
-    return new MqttToolError(MqttErrorCode.TlsFailed, `TLS handshake with ${where} failed: ${message}`, {
-      cause: err,
-      details: code === undefined ? details : { ...details, errno: code },
-    });
-  }
-  return new MqttToolError(MqttErrorCode.ConnectFailed, `Could not connect to ${where}: ${message}`, {
-    cause: err,
-    details: code === undefined ? details : { ...details, errno: code },
-  });
-}
-
-function connectTimeout(req: ConnectRequest): MqttToolError {
-  return new MqttToolError(
-    MqttErrorCode.ConnectTimeout,
-    `Timed out after ${req.connectTimeoutMs} ms connecting to ${req.host}:${req.port}: no answer from an MQTT broker`,
-    { details: { connection: req.name, host: req.host, port: req.port, timeoutMs: req.connectTimeoutMs } },
-  );
-}
-
-function clientOptions(req: ConnectRequest): IClientOptions {
-  const options: IClientOptions = {
-    protocol: req.protocol,
-    host: req.host,
-    port: req.port,
-    clientId: req.clientId,
-    protocolVersion: req.protocolVersion,
-    clean: req.clean,
-    keepalive: req.keepalive,
-    connectTimeout: req.connectTimeoutMs,
-    // Reconnects are ours (backoff, resubscribe, state); see the file comment.
-    reconnectPeriod: 0,
-    resubscribe: false,
-    // A QoS 0 publish while the link is down fails instead of waiting in a hidden queue.
-    queueQoSZero: false,
-  };
-  if (req.username !== undefined) options.username = req.username;
-  if (req.password !== undefined) options.password = req.password;
-  if (req.path !== undefined) options.path = req.path;
-  if (req.will !== undefined) options.will = { ...req.will };
-  if (req.tls !== undefined) {
-    if (req.tls.ca !== undefined) options.ca = req.tls.ca;
-    if (req.tls.cert !== undefined) options.cert = req.tls.cert;
-    if (req.tls.key !== undefined) options.key = req.tls.key;
-    options.rejectUnauthorized = req.tls.rejectUnauthorized;
-  }
-  return options;
-}
-
-function messageProperties(packet: IPublishPacket): MessageProperties | undefined {
-  const p = packet.properties;
-  if (p === undefined) return undefined;
-  const out: MessageProperties = {};
-  if (p.userProperties !== undefined) out.userProperties = p.userProperties;
-  if (p.contentType !== undefined) out.contentType = p.contentType;
-  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
-  if (p.correlationData !== undefined) {
-    const { payload, payloadEncoding } = encodePayload(p.correlationData);
-    out.correlationData = payload;
-    out.correlationDataEncoding = payloadEncoding;
-  }
-  if (p.messageExpiryInterval !== undefined) out.messageExpiryInterval = p.messageExpiryInterval;
-  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
-  if (p.subscriptionIdentifier !== undefined) out.subscriptionIdentifier = p.subscriptionIdentifier;
-  return Object.keys(out).length > 0 ? out : undefined;
-}
+/** Messages taken from the socket in a row before other work (tool calls) gets a turn. */
+const MESSAGES_PER_TURN = 128;
 
 export class BrokerConnection {
   private state: ConnectionState = 'connected';
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly buffer: MessageBuffer;
+  private readonly budget: NotificationBudget;
+  private readonly health: LinkHealth;
   private readonly lostListeners = new Set<() => void>();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
@@ -233,8 +66,12 @@ export class BrokerConnection {
   private connectedAt = new Date();
   private lastError: string | undefined;
   private seq = 0;
+  private sinceTurn = 0;
   /** Counts CONNACKs after a loss, so a re-subscribe outrun by another loss does not report success. */
   private generation = 0;
+  private takeover: TakeoverStatus | undefined;
+  /** Whether a tool call was already told of the takeover. */
+  private takeoverReported = false;
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -242,9 +79,17 @@ export class BrokerConnection {
     readonly request: ConnectRequest,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
-    private readonly onMessage: (message: ReceivedMessage) => void,
+    private readonly events: ConnectionEvents,
   ) {
-    this.buffer = new MessageBuffer(limits.maxBufferedMessages);
+    // A pause longer than the keep-alive would let mqtt.js miss the PINGRESP queued behind it.
+    const keepaliveCap = request.keepalive > 0 ? (request.keepalive * 1000) / 4 : Number.POSITIVE_INFINITY;
+    this.buffer = new MessageBuffer({
+      maxMessages: limits.maxBufferedMessages,
+      maxBytes: limits.maxBufferedBytes,
+      pauseMs: Math.min(limits.bufferFullPauseMs, keepaliveCap),
+    });
+    this.budget = new NotificationBudget(limits.maxNotificationsPerSecond);
+    this.health = new LinkHealth(limits);
   }
 
   /**
@@ -255,7 +100,7 @@ export class BrokerConnection {
     req: ConnectRequest,
     limits: ConnectionLimits,
     log: Logger,
-    onMessage: (message: ReceivedMessage) => void,
+    events: ConnectionEvents,
     signal?: AbortSignal,
   ): Promise<BrokerConnection> {
     signal?.throwIfAborted();
@@ -272,57 +117,20 @@ export class BrokerConnection {
       if (connection === undefined) early.push([topic, payload, packet]);
       else connection.receive(topic, payload, packet);
     });
+    // mqtt.js takes the next packet from the socket only once this calls back: the hook for
+    // backpressure and for letting tool calls in during a burst.
+    client.handleMessage = (_packet, callback) => {
+      if (connection === undefined) callback();
+      else connection.admit(callback);
+    };
     try {
-      await new Promise<void>((resolve, reject) => {
-        let lastError: unknown;
-        const timer = setTimeout(() => finish(connectTimeout(req)), req.connectTimeoutMs);
-        const onConnect = () => finish(undefined);
-        const onError = (err: Error) => {
-          lastError = err;
-          // A refused CONNACK and socket errors are final for a first connect.
-          finish(classifyConnectError(err, req));
-        };
-        const onClose = () =>
-          finish(
-            lastError === undefined
-              ? new MqttToolError(
-                  MqttErrorCode.ConnectFailed,
-                  `The broker at ${req.host}:${req.port} closed the connection before accepting it` +
-                    (req.protocolVersion === 5 ? ' (does it support MQTT 5?)' : ''),
-                  { details: { connection: req.name, host: req.host, port: req.port } },
-                )
-              : classifyConnectError(lastError, req),
-          );
-        const onAbort = () =>
-          finish(
-            new MqttToolError(
-              MqttErrorCode.ConnectFailed,
-              'Connect cancelled: the MCP session or request ended',
-              {
-                details: { connection: req.name },
-              },
-            ),
-          );
-        function finish(error: MqttToolError | undefined) {
-          clearTimeout(timer);
-          client.off('connect', onConnect);
-          client.off('error', onError);
-          client.off('close', onClose);
-          signal?.removeEventListener('abort', onAbort);
-          if (error === undefined) resolve();
-          else reject(error);
-        }
-        client.once('connect', onConnect);
-        client.on('error', onError);
-        client.on('close', onClose);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await firstConnack(client, req, signal);
     } catch (err) {
       // Nothing may keep running after a failed connect: no reconnect timer, no socket.
       client.end(true);
       throw err;
     }
-    connection = new BrokerConnection(client, req, limits, log, onMessage);
+    connection = new BrokerConnection(client, req, limits, log, events);
     connection.attach();
     for (const [topic, payload, packet] of early) connection.receive(topic, payload, packet);
     return connection;
@@ -341,6 +149,7 @@ export class BrokerConnection {
   }
 
   private attach(): void {
+    this.health.linkUp();
     this.client.on('error', (err) => {
       this.lastError = err.message;
       // A malformed packet leaves mqtt.js connected with a parser it cannot trust; MQTT says to
@@ -355,11 +164,12 @@ export class BrokerConnection {
     this.client.on('disconnect', (packet) => {
       // MQTT 5: the broker said why it is closing the connection.
       this.lastError = `broker sent DISCONNECT with reason code ${packet.reasonCode ?? 0}`;
+      this.health.disconnectReason(packet.reasonCode);
     });
   }
 
   private receive(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'taken-over') return;
     const message: ReceivedMessage = {
       seq: ++this.seq,
       connection: this.name,
@@ -371,13 +181,41 @@ export class BrokerConnection {
     };
     const properties = messageProperties(packet);
     if (properties !== undefined) message.properties = properties;
-    this.buffer.push(message);
-    this.onMessage(message);
+    this.buffer.push(message, payload.length + Buffer.byteLength(topic));
+    const decision = this.budget.take();
+    this.events.message(message, decision === 'push');
+    if (decision === 'skip-first') {
+      this.events.notice?.({
+        connection: this.name,
+        event: 'notifications-skipped',
+        message: skippedNotice(this.name, this.budget.status().perSecond),
+      });
+    }
+  }
+
+  /** Lets mqtt.js take the next packet: after room was made when full, else now or on the next turn. */
+  private admit(next: () => void): void {
+    const pause = this.buffer.makeRoom();
+    if (pause !== undefined) {
+      void pause.then(next);
+      return;
+    }
+    if (++this.sinceTurn >= MESSAGES_PER_TURN) {
+      this.sinceTurn = 0;
+      setImmediate(next);
+      return;
+    }
+    next();
   }
 
   private lost(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'taken-over') return;
     this.generation++;
+    const takeover = this.health.linkDown();
+    if (takeover !== undefined) {
+      this.takenOver(takeover);
+      return;
+    }
     if (this.state === 'connected') {
       this.state = 'reconnecting';
       this.reconnectAttempts = 0;
@@ -390,12 +228,36 @@ export class BrokerConnection {
     this.scheduleReconnect();
   }
 
+  /** Stops for good: the id belongs to another client now. What is buffered stays readable. */
+  private takenOver(evidence: TakeoverEvidence): void {
+    this.state = 'taken-over';
+    this.takeover = { ...evidence, at: new Date().toISOString() };
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    for (const notify of [...this.lostListeners]) notify();
+    this.buffer.close();
+    this.health.close();
+    this.client.end(true);
+    const error = takeoverError('go on', this.identity(), evidence);
+    this.log.warn(
+      { connection: this.name, clientId: this.request.clientId, ...evidence },
+      'another client took the client id; stopped reconnecting',
+    );
+    this.events.notice?.({ connection: this.name, event: 'client-id-taken-over', message: error.message });
+  }
+
+  private get ackScope() {
+    return { name: this.name, timeoutMs: this.limits.operationTimeoutMs, lostListeners: this.lostListeners };
+  }
+
+  private identity() {
+    const { clientId, host, port } = this.request;
+    return { name: this.name, clientId, host, port };
+  }
+
   private scheduleReconnect(): void {
     if (this.reconnectTimer !== undefined || this.state !== 'reconnecting') return;
-    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: max } = this.limits;
-    const base = Math.min(max, initial * 2 ** Math.min(this.reconnectAttempts, 20));
-    // +-20% jitter so that many clients of one restarted broker do not return in lockstep.
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = this.health.nextDelayMs();
     this.reconnectAttempts++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -405,6 +267,7 @@ export class BrokerConnection {
 
   private regained(connack: IConnackPacket): void {
     if (this.state !== 'reconnecting') return;
+    this.health.linkUp();
     const generation = ++this.generation;
     void (async () => {
       // A clean session, or a persistent one the broker no longer has, lost every subscription.
@@ -416,7 +279,7 @@ export class BrokerConnection {
       this.reconnects++;
       this.connectedAt = new Date();
       this.log.info(
-        { connection: this.name, attempts: this.reconnectAttempts },
+        { connection: this.name, attempts: this.reconnectAttempts, sessionPresent: connack.sessionPresent },
         'broker connection restored',
       );
       this.reconnectAttempts = 0;
@@ -425,22 +288,15 @@ export class BrokerConnection {
 
   private async resubscribe(): Promise<void> {
     for (const sub of [...this.subscriptions.values()]) {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no SUBACK in time')), this.limits.operationTimeoutMs);
-        });
-        const grants = await Promise.race([
+        const grants = await acknowledged(this.ackScope, `re-subscribe to '${sub.topic}'`, () =>
           this.client.subscribeAsync({ [sub.topic]: { qos: sub.qos } }),
-          timeout,
-        ]);
+        );
         const granted = grants[0]?.qos;
         if (granted !== undefined) sub.grantedQos = granted;
       } catch (err) {
-        this.lastError = `re-subscribing to '${sub.topic}' failed: ${(err as Error).message}`;
+        this.lastError = (err as Error).message;
         this.log.warn({ connection: this.name, topic: sub.topic }, 're-subscribe failed');
-      } finally {
-        clearTimeout(timer);
       }
     }
   }
@@ -450,6 +306,10 @@ export class BrokerConnection {
       throw new MqttToolError(MqttErrorCode.UnknownConnection, `Connection '${this.name}' is closed`, {
         details: { connection: this.name },
       });
+    }
+    if (this.state === 'taken-over' && this.takeover !== undefined) {
+      this.takeoverReported = true;
+      throw takeoverError(what, this.identity(), this.takeover);
     }
     if (this.state === 'reconnecting') {
       throw new MqttToolError(
@@ -461,86 +321,18 @@ export class BrokerConnection {
     }
   }
 
-  /** Waits for the broker's answer, bounded by the operation timeout and by losing the connection. */
-  private acknowledged<T>(what: string, start: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (error: MqttToolError | undefined, value?: T) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.lostListeners.delete(onLost);
-        if (error !== undefined) reject(error);
-        else resolve(value as T);
-      };
-      const timer = setTimeout(
-        () =>
-          settle(
-            new MqttToolError(
-              MqttErrorCode.OperationTimeout,
-              `Cannot ${what}: the broker did not acknowledge within ${this.limits.operationTimeoutMs} ms`,
-              { details: { connection: this.name } },
-            ),
-          ),
-        this.limits.operationTimeoutMs,
-      );
-      const onLost = () =>
-        settle(
-          new MqttToolError(
-            MqttErrorCode.ConnectionLost,
-            `Cannot ${what}: the connection to the broker was lost before it acknowledged ` +
-              '(the broker may or may not have processed it)',
-            { details: { connection: this.name } },
-          ),
-        );
-      this.lostListeners.add(onLost);
-      start().then(
-        (value) => settle(undefined, value),
-        (err: unknown) => settle(this.brokerError(what, err)),
-      );
-    });
-  }
-
-  private brokerError(what: string, err: unknown): MqttToolError {
-    const e = err as { code?: unknown; message?: string; packet?: { granted?: number[] } };
-    const message = e.message ?? String(err);
-    if (message === 'No connection to broker' || message === 'Connection closed') {
-      return new MqttToolError(
-        MqttErrorCode.ConnectionLost,
-        `Cannot ${what}: the connection to the broker was lost`,
-        {
-          cause: err,
-          details: { connection: this.name },
-        },
-      );
-    }
-    const reasonCode = typeof e.code === 'number' ? e.code : e.packet?.granted?.find((g) => g >= 0x80);
-    if (message.startsWith('Subscribe error') || reasonCode !== undefined) {
-      const subscribe = what.startsWith('subscribe');
-      return new MqttToolError(
-        subscribe ? MqttErrorCode.SubscribeRefused : MqttErrorCode.BrokerError,
-        `Cannot ${what}: the broker refused${reasonCode === undefined ? '' : ` (reason code ${reasonCode})`}: ${message}`,
-        { cause: err, details: { connection: this.name, reasonCode } },
-      );
-    }
-    return new MqttToolError(MqttErrorCode.BrokerError, `Cannot ${what}: ${message}`, {
-      cause: err,
-      details: { connection: this.name },
-    });
-  }
-
   async subscribe(topic: string, qos: QoS): Promise<Subscription> {
     const what = `subscribe to '${topic}'`;
     this.requireConnected(what);
-    const grants = await this.acknowledged(what, () => this.client.subscribeAsync({ [topic]: { qos } }));
+    const grants = await acknowledged(this.ackScope, what, () =>
+      this.client.subscribeAsync({ [topic]: { qos } }),
+    );
     const grantedQos = grants[0]?.qos ?? qos;
     if (grantedQos >= 0x80) {
       throw new MqttToolError(
         MqttErrorCode.SubscribeRefused,
         `Cannot ${what}: the broker refused (reason code ${grantedQos})`,
-        {
-          details: { connection: this.name, reasonCode: grantedQos },
-        },
+        { details: { connection: this.name, reasonCode: grantedQos } },
       );
     }
     const sub: Subscription = { topic, qos, grantedQos };
@@ -551,7 +343,7 @@ export class BrokerConnection {
   async unsubscribe(topic: string): Promise<{ wasSubscribed: boolean }> {
     const what = `unsubscribe from '${topic}'`;
     this.requireConnected(what);
-    await this.acknowledged(what, () => this.client.unsubscribeAsync(topic));
+    await acknowledged(this.ackScope, what, () => this.client.unsubscribeAsync(topic));
     const wasSubscribed = this.subscriptions.delete(topic);
     return { wasSubscribed };
   }
@@ -561,10 +353,18 @@ export class BrokerConnection {
     this.requireConnected(what);
     const publishOptions: IClientPublishOptions = { qos: options.qos, retain: options.retain };
     if (options.properties !== undefined) publishOptions.properties = options.properties;
-    await this.acknowledged(what, () => this.client.publishAsync(topic, payload, publishOptions));
+    await acknowledged(this.ackScope, what, () => this.client.publishAsync(topic, payload, publishOptions));
   }
 
+  /**
+   * Takes buffered messages. A taken-over connection still hands out what it buffered, but answers
+   * CLIENT_ID_TAKEN_OVER on the first read after the takeover and whenever nothing is left.
+   */
   read(filter: string | undefined, limit: number) {
+    if (this.takeover !== undefined && (!this.takeoverReported || !this.buffer.has(filter))) {
+      this.takeoverReported = true;
+      throw takeoverError('read messages', this.identity(), this.takeover);
+    }
     return this.buffer.take(filter, limit);
   }
 
@@ -582,13 +382,17 @@ export class BrokerConnection {
       clean: this.request.clean,
       keepalive: this.request.keepalive,
       subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
-      buffer: { size: this.buffer.size, capacity: this.buffer.capacity, dropped: this.buffer.dropped },
+      buffer: this.buffer.status(),
+      notifications: this.budget.status(),
       reconnects: this.reconnects,
       reconnectAttempts: this.state === 'reconnecting' ? this.reconnectAttempts : 0,
+      backoffAttempt: this.health.status().backoffAttempt,
+      reconnectStableMs: this.limits.reconnectStableMs,
     };
     if (this.request.username !== undefined) status.username = this.request.username;
     if (this.state === 'connected') status.connectedAt = this.connectedAt.toISOString();
     if (this.lastError !== undefined) status.lastError = this.lastError;
+    if (this.takeover !== undefined) status.takenOver = { ...this.takeover };
     return status;
   }
 
@@ -599,6 +403,7 @@ export class BrokerConnection {
       this.state = 'closed';
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
+      this.health.close();
       for (const notify of [...this.lostListeners]) notify();
       this.buffer.close();
       if (!wasConnected) {

@@ -3,20 +3,60 @@
  * closing the session closes every connection in it (and cancels any still being opened).
  */
 import type { Logger } from 'pino';
-import { BrokerConnection, type ConnectionLimits, type ConnectRequest } from './connection.js';
+import type { MqttServerConfig } from './config.js';
+import {
+  BrokerConnection,
+  type ConnectionLimits,
+  type ConnectionNotice,
+  type ConnectionState,
+  type ConnectRequest,
+} from './connection.js';
 import { MqttErrorCode, MqttToolError } from './errors.js';
 import type { ReceivedMessage } from './message-buffer.js';
 
 export interface ConnectionRegistryOptions extends ConnectionLimits {
   maxConnections: number;
   logger: Logger;
-  onMessage(message: ReceivedMessage): void;
+  /** Every received message; `push` says whether it is within the connection's notification budget. */
+  onMessage(message: ReceivedMessage, push: boolean): void;
+  /** Notifications held back, a client id taken over: for the client to hear of unasked. */
+  onNotice?(notice: ConnectionNotice): void;
+}
+
+/** Every connection limit from the server's config, so that a new one needs no change at the caller. */
+export function connectionLimits(config: MqttServerConfig): ConnectionLimits & { maxConnections: number } {
+  return {
+    maxConnections: config.maxConnectionsPerSession,
+    maxBufferedMessages: config.maxBufferedMessages,
+    maxBufferedBytes: config.maxBufferedBytes,
+    bufferFullPauseMs: config.bufferFullPauseMs,
+    maxNotificationsPerSecond: config.maxNotificationsPerSecond,
+    operationTimeoutMs: config.operationTimeoutMs,
+    reconnectInitialDelayMs: config.reconnectInitialDelayMs,
+    reconnectMaxDelayMs: config.reconnectMaxDelayMs,
+    reconnectStableMs: config.reconnectStableMs,
+  };
+}
+
+/** The connection a connect of the same name closed. */
+export interface ReplacedConnection {
+  host: string;
+  port: number;
+  clientId: string;
+  state: ConnectionState;
 }
 
 export interface OpenResult {
   connection: BrokerConnection;
   /** A connection of the same name was closed to make way (the original server's behaviour). */
   replaced: boolean;
+  /** What it was connected to, when `replaced`. */
+  previous?: ReplacedConnection;
+}
+
+function describe(connection: BrokerConnection): ReplacedConnection {
+  const { host, port, clientId } = connection.request;
+  return { host, port, clientId, state: connection.status().state };
 }
 
 export class ConnectionRegistry {
@@ -34,6 +74,7 @@ export class ConnectionRegistry {
   async open(request: ConnectRequest, signal?: AbortSignal): Promise<OpenResult> {
     this.assertOpen();
     const previous = this.connections.get(request.name);
+    let replaced = previous === undefined ? undefined : describe(previous);
     if (previous !== undefined) {
       this.connections.delete(request.name);
       await previous.close();
@@ -54,7 +95,10 @@ export class ConnectionRegistry {
         request,
         this.options,
         this.options.logger,
-        (message) => this.options.onMessage(message),
+        {
+          message: (message, push) => this.options.onMessage(message, push),
+          notice: (notice) => this.options.onNotice?.(notice),
+        },
         cancel,
       );
     } finally {
@@ -66,9 +110,14 @@ export class ConnectionRegistry {
     }
     // Two concurrent connects of one name: the later one wins, the earlier is closed.
     const raced = this.connections.get(request.name);
-    if (raced !== undefined) await raced.close();
+    if (raced !== undefined) {
+      replaced = describe(raced);
+      await raced.close();
+    }
     this.connections.set(request.name, connection);
-    return { connection, replaced: previous !== undefined || raced !== undefined };
+    return replaced === undefined
+      ? { connection, replaced: false }
+      : { connection, replaced: true, previous: replaced };
   }
 
   /** The connection named `name`, or an UNKNOWN_CONNECTION error naming the ones that exist. */

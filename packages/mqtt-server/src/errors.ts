@@ -1,8 +1,9 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolError } from '@bastion/mcp-http/kit';
 
 /**
- * Stable codes for operational failures, carried in `structuredContent.code` of an `isError` tool
- * result so that agents, policies and tests can branch on them without parsing text.
+ * Stable codes for operational failures, carried in `_meta["dev.bastion/error"].code` of an `isError`
+ * tool result (the server kit's convention) so that agents, policies and tests can branch on them
+ * without parsing text.
  */
 export const MqttErrorCode = {
   /** The broker host refused the TCP connection (nothing listening). */
@@ -35,33 +36,27 @@ export const MqttErrorCode = {
   SubscribeRefused: 'SUBSCRIBE_REFUSED',
   /** The broker refused or failed a publish or unsubscribe. */
   BrokerError: 'BROKER_ERROR',
+  /**
+   * Another client connected with this connection's client id and the broker gave it the session
+   * (MQTT 5 reason code 0x8E, or on 3.1.1 the broker dropping the link right after accepting it,
+   * repeatedly). The connection stopped reconnecting, so that the two do not take the id from
+   * each other forever; mqttConnect again, with another client id, to go on.
+   */
+  ClientIdTakenOver: 'CLIENT_ID_TAKEN_OVER',
 } as const;
 
 export type MqttErrorCode = (typeof MqttErrorCode)[keyof typeof MqttErrorCode];
 
-/** One error type for every operational failure of the MQTT server. */
-export class MqttToolError extends Error {
+/** One error type for every operational failure of the MQTT server (the kit's ToolError, typed codes). */
+export class MqttToolError extends ToolError {
   override readonly name = 'MqttToolError';
-  readonly code: MqttErrorCode;
-  /** Extra machine-readable facts (reason code, connection name, ...); never secrets. */
-  readonly details: Readonly<Record<string, unknown>>;
+  declare readonly code: MqttErrorCode;
 
   constructor(
     code: MqttErrorCode,
     message: string,
     options: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.details = options.details ?? {};
-  }
-
-  /** The `isError` tool result an agent sees: clear text, and a stable code beside it. */
-  toToolResult(): CallToolResult {
-    return {
-      isError: true,
-      content: [{ type: 'text', text: this.message }],
-      structuredContent: { code: this.code, message: this.message, ...this.details },
-    };
+    super(code, message, options);
   }
 }

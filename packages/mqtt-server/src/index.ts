@@ -2,6 +2,7 @@ export {
   type BrokerPattern,
   brokerAllowed,
   ConfigError,
+  FLAG_NAMES,
   type MqttServerConfig,
   type MqttServerOptions,
   mqttServerConfigSchema,
@@ -12,7 +13,10 @@ export { MqttErrorCode, MqttToolError } from './errors.js';
 export { SSE_PATHS, STREAMABLE_PATH, startMqttHttpServer } from './http.js';
 export type { MessageProperties, ReceivedMessage, TakeResult } from './message-buffer.js';
 export type { PayloadEncoding } from './payload.js';
+export { parseTopicUri, TOPIC_URI_TEMPLATE, topicUri } from './resources.js';
 export {
+  attachLegacySession,
+  buildMqttMcpServer,
   createMqttServer,
   type MessageNotificationData,
   type MqttServerDeps,
@@ -20,6 +24,7 @@ export {
   SERVER_NAME,
   SERVER_VERSION,
 } from './server.js';
+export { type MessageSink, MqttState } from './state.js';
 export { MQTT_CONNECT } from './tools/mqtt-connect.js';
 export { MQTT_DISCONNECT } from './tools/mqtt-disconnect.js';
 export { MQTT_PUBLISH } from './tools/mqtt-publish.js';

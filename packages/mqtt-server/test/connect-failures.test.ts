@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   openSession,
@@ -44,7 +45,7 @@ describe('a failed connect', () => {
       password: 'wrong-password',
     });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'AUTH_FAILED', reasonCode: 4 });
+    expect(errorDataOf(result)).toMatchObject({ code: 'AUTH_FAILED', reasonCode: 4 });
     expect(textOf(result)).toMatch(/Authentication failed.*reason code 4/);
     expect(JSON.stringify(result)).not.toContain('wrong-password');
     await sleep(PAST_A_RETRY);
@@ -58,7 +59,7 @@ describe('a failed connect', () => {
     const port = await unusedPort();
     const result = await s.call('mqttConnect', { host: '127.0.0.1', port, clientId: 'refused-1' });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'CONNECT_REFUSED', port });
+    expect(errorDataOf(result)).toMatchObject({ code: 'CONNECT_REFUSED', port });
     expect(textOf(result)).toContain('Connection refused');
     // Something starts listening on the port: a client left retrying would now reach it.
     const arrivals: Socket[] = [];
@@ -83,7 +84,7 @@ describe('a failed connect', () => {
         connectTimeoutMs: 300,
       });
       expect(result.isError).toBe(true);
-      expect(result.structuredContent).toMatchObject({ code: 'CONNECT_TIMEOUT', timeoutMs: 300 });
+      expect(errorDataOf(result)).toMatchObject({ code: 'CONNECT_TIMEOUT', timeoutMs: 300 });
       expect(textOf(result)).toContain('Timed out after 300 ms');
     } finally {
       await silent.close();
@@ -98,7 +99,7 @@ describe('a failed connect', () => {
       clientId: 'dns-1',
     });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'DNS_FAILED', host: 'no-such-broker.invalid' });
+    expect(errorDataOf(result)).toMatchObject({ code: 'DNS_FAILED', host: 'no-such-broker.invalid' });
   });
 
   it('reports TLS_FAILED when mqtts meets a broker that does not speak TLS', async () => {
@@ -110,7 +111,7 @@ describe('a failed connect', () => {
       protocol: 'mqtts',
     });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'TLS_FAILED' });
+    expect(errorDataOf(result)).toMatchObject({ code: 'TLS_FAILED' });
   });
 
   it('reports CONNECT_REJECTED with the reason code when the broker refuses MQTT 5 (Aedes speaks 3.1.1)', async () => {
@@ -124,7 +125,7 @@ describe('a failed connect', () => {
       password: 'right-password',
     });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'CONNECT_REJECTED', reasonCode: 1 });
+    expect(errorDataOf(result)).toMatchObject({ code: 'CONNECT_REJECTED', reasonCode: 1 });
   });
 
   it('keeps the session usable: a good connect after failures works', async () => {
@@ -147,7 +148,7 @@ describe('--allow-brokers', () => {
     const before = broker.connects;
     const result = await s.call('mqttConnect', { host: '127.0.0.1', port: broker.port, clientId: 'allow-1' });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: 'BROKER_NOT_ALLOWED' });
+    expect(errorDataOf(result)).toMatchObject({ code: 'BROKER_NOT_ALLOWED' });
     expect(broker.connects).toBe(before);
   });
 

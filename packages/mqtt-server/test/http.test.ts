@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAedes, type TestBroker } from './support.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'bastion-mqtt.js');
-const TOKEN = 'test-token-7f3a';
+const TOKEN = 'test-token-7f3a-0123456789';
 let broker: TestBroker;
 let child: ChildProcess;
 let url: string;

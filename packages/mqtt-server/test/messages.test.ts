@@ -68,13 +68,14 @@ describe('buffered messages', () => {
   });
 
   it('drops the oldest message when the buffer is full, and reports how many were dropped', async () => {
-    await connected({ maxBufferedMessages: 3 });
+    // No pause: this is about what happens once the pause is over (buffer-pause.test.ts).
+    await connected({ maxBufferedMessages: 3, bufferFullPauseMs: 0 });
     await s.call('mqttSubscribe', { topic: 'drop/#', qos: 1 });
     for (let i = 1; i <= 5; i++) await s.call('mqttPublish', { topic: 'drop/n', payload: String(i), qos: 1 });
     await eventually(async () => (s.notifications.length >= 5 ? true : undefined), 'five messages');
     const status = await s.call('mqttStatus');
     expect(status.structuredContent).toMatchObject({
-      connections: [{ buffer: { size: 3, capacity: 3, dropped: 2 } }],
+      connections: [{ buffer: { size: 3, capacity: 3, dropped: 2, whenFull: 'drop-oldest', pauseMs: 0 } }],
     });
     const result = await read();
     expect(result.messages.map((m) => m.payload)).toEqual(['3', '4', '5']);

@@ -1,3 +1,4 @@
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionStatus } from '../src/index.js';
 import { eventually, openSession, startAedes, type TestBroker, type TestSession, textOf } from './support.js';
@@ -29,10 +30,10 @@ describe('a broker that goes away and comes back', () => {
     );
     const during = await s.call('mqttPublish', { topic: 'rc/x', payload: 'lost', qos: 1 });
     expect(during.isError).toBe(true);
-    expect(during.structuredContent).toMatchObject({ code: 'NOT_CONNECTED', state: 'reconnecting' });
+    expect(errorDataOf(during)).toMatchObject({ code: 'NOT_CONNECTED', state: 'reconnecting' });
     expect(textOf(during)).toContain('Nothing was sent');
     const subscribeDuring = await s.call('mqttSubscribe', { topic: 'rc2/#' });
-    expect(subscribeDuring.structuredContent).toMatchObject({ code: 'NOT_CONNECTED' });
+    expect(errorDataOf(subscribeDuring)).toMatchObject({ code: 'NOT_CONNECTED' });
 
     await broker.start();
     const back = await eventually(async () => {

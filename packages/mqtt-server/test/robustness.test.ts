@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionStatus } from '../src/index.js';
 import { eventually, openSession, type TestSession } from './support.js';
@@ -43,7 +44,7 @@ describe('a misbehaving broker', () => {
     s = await openSession();
     const result = await s.call('mqttConnect', { host: '127.0.0.1', port: fake.port, clientId: 'garbage-1' });
     expect(result.isError).toBe(true);
-    expect(result.structuredContent).toMatchObject({ code: expect.stringMatching(/CONNECT_/) });
+    expect(errorDataOf(result)).toMatchObject({ code: expect.stringMatching(/CONNECT_/) });
     expect((await s.call('mqttStatus')).structuredContent).toEqual({ connections: [] });
   });
 
@@ -70,7 +71,7 @@ describe('a misbehaving broker', () => {
     expect(connect.isError).toBeFalsy();
     const subscribe = await session.call('mqttSubscribe', { topic: 't' });
     expect(subscribe.isError).toBe(true);
-    expect(subscribe.structuredContent).toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(errorDataOf(subscribe)).toMatchObject({ code: 'CONNECTION_LOST' });
     const status = await eventually(async () => {
       const c = ((await session.call('mqttStatus')).structuredContent as { connections: ConnectionStatus[] })
         .connections[0];

@@ -1,3 +1,4 @@
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionStatus } from '../src/index.js';
 import { eventually, openSession, startAedes, type TestBroker, type TestSession, textOf } from './support.js';
@@ -70,7 +71,7 @@ describe('named connections', () => {
       clientId: 'limit-b',
       connection: 'b',
     });
-    expect(second.structuredContent).toMatchObject({ code: 'TOO_MANY_CONNECTIONS' });
+    expect(errorDataOf(second)).toMatchObject({ code: 'TOO_MANY_CONNECTIONS' });
     // Replacing the existing name is still allowed.
     const replace = await s.call('mqttConnect', {
       host: '127.0.0.1',
@@ -89,7 +90,7 @@ describe('MCP sessions', () => {
     await one.call('mqttConnect', { host: '127.0.0.1', port: broker.port, clientId: 'iso-one' });
     expect(await statusOf(two)).toEqual([]);
     const publish = await two.call('mqttPublish', { topic: 'iso', payload: 'x' });
-    expect(publish.structuredContent).toMatchObject({ code: 'UNKNOWN_CONNECTION' });
+    expect(errorDataOf(publish)).toMatchObject({ code: 'UNKNOWN_CONNECTION' });
     const disconnect = await two.call('mqttDisconnect');
     expect(disconnect.structuredContent).toMatchObject({ wasConnected: false });
     expect((await statusOf(one)).map((c) => c.state)).toEqual(['connected']);

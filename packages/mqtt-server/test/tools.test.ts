@@ -129,7 +129,24 @@ describe('the original success texts', () => {
       port: broker.port,
       clientId: 'replace-2',
     });
-    expect(again.structuredContent).toMatchObject({ replaced: true, clientId: 'replace-2' });
+    expect(again.structuredContent).toMatchObject({
+      replaced: true,
+      clientId: 'replace-2',
+      previous: { host: '127.0.0.1', port: broker.port, clientId: 'replace-1', state: 'connected' },
+    });
+    // The original's text first and unchanged (clients match it), then what was replaced.
+    expect(again.content).toEqual([
+      {
+        type: 'text',
+        text: `Successfully connected to MQTT broker at 127.0.0.1:${broker.port} with client ID replace-2`,
+      },
+      {
+        type: 'text',
+        text:
+          `It replaced the previous connection 'default' (127.0.0.1:${broker.port}, client ID replace-1, ` +
+          'connected), which is now closed.',
+      },
+    ]);
     const status = await s.call('mqttStatus');
     const connections = (status.structuredContent as { connections: Array<{ clientId: string }> })
       .connections;
@@ -175,7 +192,19 @@ describe('subscribe, unsubscribe and status', () => {
           clientId: 'status-1',
           username: 'someone',
           subscriptions: [{ topic: 'status/+', qos: 2, grantedQos: 2 }],
-          buffer: { size: 0, capacity: 1000, dropped: 0 },
+          buffer: {
+            size: 0,
+            capacity: 10_000,
+            dropped: 0,
+            bytes: 0,
+            maxBytes: 64 * 1024 * 1024,
+            whenFull: 'pause',
+            pauseMs: 5000,
+            paused: false,
+          },
+          notifications: { perSecond: 100, sent: 0, skipped: 0 },
+          backoffAttempt: 0,
+          reconnectStableMs: 10_000,
         },
       ],
     });

@@ -1,3 +1,4 @@
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openSession, startAedes, type TestBroker, type TestSession, textOf } from './support.js';
 
@@ -25,10 +26,16 @@ async function connected(options = {}) {
   return s;
 }
 
-/** Bad input is refused by schema or as InvalidParams: an error result, never a crash or a broker call. */
+/**
+ * Bad input is a tool error the model can correct (spec 2025-11-25): refused by the schema ("Input
+ * validation error") or by the tool with code INVALID_INPUT; never a protocol error, a crash or a
+ * broker call.
+ */
 function expectInvalid(result: Awaited<ReturnType<TestSession['call']>>, pattern: RegExp) {
   expect(result.isError).toBe(true);
-  expect(textOf(result)).toMatch(/MCP error -32602/);
+  expect(textOf(result)).not.toMatch(/MCP error/);
+  if (!textOf(result).startsWith('Input validation error'))
+    expect(errorDataOf(result)?.code).toBe('INVALID_INPUT');
   expect(textOf(result)).toMatch(pattern);
 }
 
@@ -71,18 +78,24 @@ describe('invalid input', () => {
 
   it('refuses base64 payloads that are not base64', async () => {
     await connected();
-    expectInvalid(
-      await s.call('mqttPublish', { topic: 'a', payload: 'not base64!', payloadEncoding: 'base64' }),
-      /base64/,
-    );
+    const result = await s.call('mqttPublish', {
+      topic: 'a',
+      payload: 'not base64!',
+      payloadEncoding: 'base64',
+    });
+    expectInvalid(result, /base64/);
+    expect(errorDataOf(result)).toEqual({ code: 'INVALID_INPUT', field: 'payload' });
   });
 
   it('refuses MQTT 5 properties on an MQTT 3.1.1 connection', async () => {
     await connected();
-    expectInvalid(
-      await s.call('mqttPublish', { topic: 'a', payload: 'x', properties: { contentType: 'text/plain' } }),
-      /need MQTT 5/,
-    );
+    const result = await s.call('mqttPublish', {
+      topic: 'a',
+      payload: 'x',
+      properties: { contentType: 'text/plain' },
+    });
+    expectInvalid(result, /need MQTT 5/);
+    expect(errorDataOf(result)).toEqual({ code: 'INVALID_INPUT', field: 'properties' });
   });
 
   it('refuses TLS material for plain mqtt, a password without user name in 3.1.1, and a waitMs over the maximum', async () => {
@@ -115,7 +128,7 @@ describe('invalid input', () => {
     ] as const) {
       const result = await s.call(tool, { ...args, connection: 'nope' });
       expect(result.isError, tool).toBe(true);
-      expect(result.structuredContent, tool).toMatchObject({
+      expect(errorDataOf(result), tool).toMatchObject({
         code: 'UNKNOWN_CONNECTION',
         connections: ['default'],
       });

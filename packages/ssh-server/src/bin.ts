@@ -2,12 +2,18 @@
  * `bastion-ssh`: the only file that reads argv and the environment, installs signal handlers and
  * exits. Logs are JSON on stderr; stdout carries only MCP messages in stdio mode.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { createBinLogger, installProcessHandlers, logListening } from '@bastion/mcp-http/kit';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { ConfigError, parseConfig, type SshServerConfigInput } from './config.js';
 import { startSshHttpServer } from './http.js';
-import { createSshServer, createSshServerShared, SERVER_VERSION } from './server.js';
+import {
+  buildSshMcpServer,
+  closeSshState,
+  createSshServerShared,
+  createSshState,
+  SERVER_VERSION,
+} from './server.js';
 
 const program = new Command()
   .name('bastion-ssh')
@@ -23,8 +29,22 @@ const program = new Command()
     ).env('BASTION_SSH_AUTH_TOKEN'),
   )
   .option(
+    '--identity-header <name>',
+    'HTTP: header in which a trusted gateway names the identity it acts for',
+  )
+  .option(
     '--allowed-origins <origins>',
     "HTTP: browser origins allowed besides the server's own, comma-separated",
+  )
+  .option(
+    '--session-idle-timeout-ms <ms>',
+    'HTTP: close a 2025-era session with no stream and no request after this',
+    '600000',
+  )
+  .option(
+    '--identity-idle-timeout-ms <ms>',
+    "HTTP: end a 2026-era identity's connections after this long idle",
+    '1800000',
   )
   .option(
     '--allow-hosts <list>',
@@ -34,8 +54,18 @@ const program = new Command()
   .option('--trust-on-first-use', 'trust and pin the first host key seen for each host:port', false)
   .option('--files-root <dir>', 'allow localPath in uploadFile/downloadFile, confined to this directory')
   .option(
-    '--ssh-agent <socket>',
-    'ssh-agent socket that connect {agent: true} may use (e.g. "$SSH_AUTH_SOCK")',
+    '--ssh-agent [socket]',
+    'ssh-agent socket that connect {agent: true} may use; without a value, the one in $SSH_AUTH_SOCK',
+  )
+  .option(
+    '--allow-agent-forwarding',
+    'let connect {agentForward: true} forward that agent to the remote host (never by default)',
+    false,
+  )
+  .option(
+    '--allow-fingerprint-override',
+    'let a hostFingerprint from the agent win over a known_hosts entry that lists another key',
+    false,
   )
   .option('--timeout-ms <ms>', 'default exec timeout', '60000')
   .option('--max-timeout-ms <ms>', 'upper bound of an exec timeout', '600000')
@@ -45,8 +75,25 @@ const program = new Command()
     'largest file uploadFile/downloadFile transfers',
     String(16 * 1024 * 1024),
   )
-  .option('--max-connections <n>', 'SSH connections per MCP session', '8')
+  .option('--max-connections <n>', 'SSH connections per MCP session or identity', '8')
   .option('--max-execs <n>', 'concurrent exec calls per connection', '4')
+  .option('--kill-grace-ms <ms>', 'when ending a command: wait this long after TERM, then after KILL', '1000')
+  .option(
+    '--progress-interval-ms <ms>',
+    'exec with a progress token: a notification at least this often',
+    '5000',
+  )
+  .option('--max-jobs <n>', 'background jobs running at once per MCP session', '8')
+  .option('--max-job-output-bytes <bytes>', 'output a job keeps per stream (its ring)', String(1024 * 1024))
+  .option('--max-job-ms <ms>', 'longest a background job may run', String(86_400_000))
+  .option('--max-shells <n>', 'PTY shells open at once per MCP session', '4')
+  .option('--max-shell-output-bytes <bytes>', 'output a shell keeps (its ring)', String(1024 * 1024))
+  .option('--shell-idle-timeout-ms <ms>', 'close a shell after this long without a call on it', '600000')
+  .option(
+    '--max-shell-idle-timeout-ms <ms>',
+    'upper bound of the idle timeout a shell may ask for',
+    '3600000',
+  )
   .option('--keepalive-interval-ms <ms>', 'SSH keepalive interval (0 disables)', '15000')
   .option('--keepalive-count-max <n>', 'unanswered keepalives before a connection is dead', '3')
   .addOption(
@@ -58,24 +105,45 @@ const program = new Command()
 program.parse();
 const o = program.opts<Record<string, string | boolean | undefined>>();
 
+function missingAgent(): never {
+  process.stderr.write('bastion-ssh: --ssh-agent without a socket needs SSH_AUTH_SOCK in the environment\n');
+  process.exit(2);
+}
+
 const input: SshServerConfigInput = {
   transport: o.transport as 'stdio' | 'http',
   host: o.host as string,
   port: o.port as string,
   // An empty BASTION_SSH_AUTH_TOKEN means none, as an unset one does.
   authToken: (o.authToken as string | undefined) || undefined,
+  identityHeader: o.identityHeader as string | undefined,
   allowedOrigins: o.allowedOrigins as string | undefined,
+  sessionIdleTimeoutMs: o.sessionIdleTimeoutMs as string,
+  identityIdleTimeoutMs: o.identityIdleTimeoutMs as string,
   allowHosts: o.allowHosts as string | undefined,
   knownHostsFile: o.knownHosts as string | undefined,
   trustOnFirstUse: o.trustOnFirstUse === true,
   filesRoot: o.filesRoot as string | undefined,
-  sshAgent: o.sshAgent as string | undefined,
+  // A bare --ssh-agent opts in to the agent of the server's own environment.
+  sshAgent:
+    o.sshAgent === true ? process.env.SSH_AUTH_SOCK || missingAgent() : (o.sshAgent as string | undefined),
+  allowAgentForwarding: o.allowAgentForwarding === true,
+  allowFingerprintOverride: o.allowFingerprintOverride === true,
   defaultTimeoutMs: o.timeoutMs as string,
   maxTimeoutMs: o.maxTimeoutMs as string,
   maxOutputBytes: o.maxOutputBytes as string,
   maxFileBytes: o.maxFileBytes as string,
   maxConnectionsPerSession: o.maxConnections as string,
   maxExecsPerConnection: o.maxExecs as string,
+  killGraceMs: o.killGraceMs as string,
+  progressIntervalMs: o.progressIntervalMs as string,
+  maxJobs: o.maxJobs as string,
+  maxJobOutputBytes: o.maxJobOutputBytes as string,
+  maxJobMs: o.maxJobMs as string,
+  maxShells: o.maxShells as string,
+  maxShellOutputBytes: o.maxShellOutputBytes as string,
+  shellIdleTimeoutMs: o.shellIdleTimeoutMs as string,
+  maxShellIdleTimeoutMs: o.maxShellIdleTimeoutMs as string,
   keepaliveIntervalMs: o.keepaliveIntervalMs as string,
   keepaliveCountMax: o.keepaliveCountMax as string,
   logLevel: o.logLevel as 'info',
@@ -89,26 +157,8 @@ try {
   process.exit(2);
 }
 
-const logger = pino(
-  {
-    name: 'bastion-ssh',
-    level: config.logLevel,
-    // Nothing logs these; the redaction is a second line of defence.
-    redact: {
-      paths: [
-        'password',
-        'privateKey',
-        'passphrase',
-        'authToken',
-        '*.password',
-        '*.privateKey',
-        '*.passphrase',
-      ],
-      censor: '[redacted]',
-    },
-  },
-  pino.destination(2),
-);
+// JSON logs on stderr only: in stdio mode stdout carries nothing but MCP messages.
+const logger = createBinLogger('bastion-ssh', config.logLevel);
 
 let shared: Awaited<ReturnType<typeof createSshServerShared>>;
 try {
@@ -118,40 +168,19 @@ try {
   process.exit(2);
 }
 
-// One failed call must never end the process; anything that escapes is logged, not fatal.
-process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
-
-let shutdown: () => Promise<void>;
 if (config.transport === 'http') {
   const host = await startSshHttpServer(config, { logger, shared });
-  shutdown = () => host.close();
+  installProcessHandlers(logger, () => host.close());
 } else {
-  const session = createSshServer(config, { logger, shared });
-  const transport = new StdioServerTransport();
-  transport.onclose = () => {
-    void session.close().then(() => process.exit(0));
-  };
-  await session.server.connect(transport);
-  logger.info({ name: 'bastion-ssh', transport: 'stdio' }, 'listening');
-  process.stdin.on('end', () => {
-    void session.close().then(() => process.exit(0));
+  // Over stdio the process is the one identity: one set of connections, whichever era it opens.
+  const ctx = createSshState(config, { logger, shared });
+  const handle = serveStdio(() => buildSshMcpServer(ctx), {
+    onerror: (err) => logger.warn({ err }, 'stdio transport error'),
   });
-  shutdown = () => session.close();
-}
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+  const { stop } = installProcessHandlers(logger, async () => {
+    await closeSshState(ctx);
+    await handle.close();
   });
+  process.stdin.on('end', () => void stop('stdin closed'));
+  logListening(logger, { transport: 'stdio' });
 }

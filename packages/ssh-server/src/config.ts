@@ -3,9 +3,12 @@
  * a command line in one go. Values come from the command line as strings (bin.ts) or from code.
  */
 import { normalizeOrigin } from '@bastion/mcp-http';
+import { describeConfigIssues } from '@bastion/mcp-http/kit';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -42,7 +45,24 @@ export const sshServerConfigSchema = z
     transport: z.enum(['stdio', 'http']).default('stdio'),
     host: z.string().min(1).default('127.0.0.1'),
     port: count(0, 65535).default(4100),
-    authToken: z.string().min(16, 'authToken must be at least 16 characters').optional(),
+    /**
+     * When set, every HTTP request needs `Authorization: Bearer <token>`, one of these; each token is
+     * its own identity for the state of the stateless era.
+     */
+    authToken: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value : [value]))
+      .pipe(z.array(z.string().min(16, 'must be at least 16 characters')).min(1))
+      .optional(),
+    /** A header in which a caller holding a token names the identity it acts for (a gateway). */
+    identityHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .optional(),
+    /** A 2025-era session with no open stream and no request for this long is closed. */
+    sessionIdleTimeoutMs: count(1, 86_400_000).default(10 * 60_000),
+    /** A 2026-era identity with no request and no open stream for this long loses its connections. */
+    identityIdleTimeoutMs: count(1, 86_400_000).default(30 * 60_000),
     /** Browser origins allowed besides the server's own; `null` never is. */
     allowedOrigins: z
       .union([z.string(), z.array(z.string())])
@@ -81,6 +101,10 @@ export const sshServerConfigSchema = z
     filesRoot: z.string().min(1).optional(),
     /** Path of an ssh-agent socket that `connect {agent: true}` may use. Off unless given. */
     sshAgent: z.string().min(1).optional(),
+    /** Lets `connect {agent: true, agentForward: true}` forward that agent to the remote. Off by default. */
+    allowAgentForwarding: z.boolean().default(false),
+    /** Lets a `hostFingerprint` win over known_hosts (or a TOFU pin) that lists other keys. Off: refused. */
+    allowFingerprintOverride: z.boolean().default(false),
     defaultTimeoutMs: count(1, 86_400_000).default(60_000),
     maxTimeoutMs: count(1, 86_400_000).default(600_000),
     defaultMaxOutputBytes: count(1, 1024 * MiB).default(MiB),
@@ -94,6 +118,22 @@ export const sshServerConfigSchema = z
     keepaliveCountMax: count(1, 100).default(3),
     /** After the first signal on timeout, how long to wait before SIGKILL, then before closing the channel. */
     killGraceMs: count(0, 60_000).default(1_000),
+    /** exec with a progress token: a progress notification at least this often while it runs. */
+    progressIntervalMs: count(50, 600_000).default(5_000),
+    /** Background jobs running at once per session. */
+    maxJobs: count(1, 1000).default(8),
+    /** Upper bound (and default) of the output a job keeps, per stream, in its ring. */
+    maxJobOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** Upper bound (and default) of a job's lifetime (a Node timer holds at most 2^31 - 1 ms). */
+    maxJobMs: count(1, MAX_TIMER_MS).default(86_400_000),
+    /** PTY shells open at once per session. */
+    maxShells: count(1, 1000).default(4),
+    /** Upper bound (and default) of the output a shell keeps in its ring. */
+    maxShellOutputBytes: count(1024, 1024 * MiB).default(MiB),
+    /** A shell with no call on it for this long is closed (the default; a shell may ask for less or more). */
+    shellIdleTimeoutMs: count(1000, MAX_TIMER_MS).default(600_000),
+    /** Upper bound of a shell's idle timeout. */
+    maxShellIdleTimeoutMs: count(1000, MAX_TIMER_MS).default(3_600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   // Cross-field checks run even when a field is invalid (`when`), so that every problem is reported
@@ -101,13 +141,24 @@ export const sshServerConfigSchema = z
   .superRefine(
     (c, ctx) => {
       if (c.defaultTimeoutMs > c.maxTimeoutMs) {
-        ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: 'must not exceed maxTimeoutMs' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultTimeoutMs'],
+          message: 'must not exceed --max-timeout-ms',
+        });
       }
       if (c.defaultMaxOutputBytes > c.maxOutputBytes) {
         ctx.addIssue({
           code: 'custom',
           path: ['defaultMaxOutputBytes'],
-          message: 'must not exceed maxOutputBytes',
+          message: 'must not exceed --max-output-bytes',
+        });
+      }
+      if (c.shellIdleTimeoutMs > c.maxShellIdleTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shellIdleTimeoutMs'],
+          message: 'must not exceed maxShellIdleTimeoutMs',
         });
       }
       if (c.defaultReadyTimeoutMs > c.maxReadyTimeoutMs) {
@@ -117,12 +168,26 @@ export const sshServerConfigSchema = z
           message: 'must not exceed maxReadyTimeoutMs',
         });
       }
+      if (c.allowAgentForwarding && c.sshAgent === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allowAgentForwarding'],
+          message: 'needs an ssh-agent to forward (--ssh-agent)',
+        });
+      }
       // A server that opens SSH connections on request must not be reachable from the network by anyone.
       if (c.transport === 'http' && !LOOPBACK.has(c.host) && c.authToken === undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['authToken'],
-          message: `an auth token is required when listening on a non-loopback address (${c.host})`,
+          message: `is required when listening on a non-loopback address (${c.host})`,
+        });
+      }
+      if (c.identityHeader !== undefined && c.authToken === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identityHeader'],
+          message: 'needs --auth-token: without a token anybody could claim any identity',
         });
       }
     },
@@ -132,24 +197,27 @@ export const sshServerConfigSchema = z
 export type SshServerConfigInput = z.input<typeof sshServerConfigSchema>;
 export type SshServerConfig = z.output<typeof sshServerConfigSchema>;
 
+/** Options whose flag is not their name in kebab case. */
+export const FLAG_NAMES: Readonly<Record<string, string>> = {
+  defaultTimeoutMs: '--timeout-ms',
+  knownHostsFile: '--known-hosts',
+  maxConnectionsPerSession: '--max-connections',
+  maxExecsPerConnection: '--max-execs',
+};
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(readonly issues: ReadonlyArray<z.core.$ZodIssue>) {
+    super(`invalid configuration:\n${describeConfigIssues(issues, FLAG_NAMES).replace(/^/gm, '  - ')}`);
   }
 }
 
-/** Parses options; throws a ConfigError listing every problem. Never echoes the auth token. */
+/** Parses options; throws a ConfigError naming every problem by its flag. Never echoes the auth token. */
 export function parseConfig(input: SshServerConfigInput): SshServerConfig {
   const result = sshServerConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const path = issue.path.join('.');
-      return path === '' ? issue.message : `${path}: ${issue.message}`;
-    }),
-  );
+  throw new ConfigError(result.error.issues);
 }
 
 export function hostIsAllowed(allow: ReadonlyArray<AllowedHost>, host: string, port: number): boolean {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SshError } from './errors.js';
 import { fingerprintOf, keyTypeOf } from './host-keys.js';
+import { WorkSet } from './remote-work.js';
 import { type ConnectParams, connectSsh, type SshConnection } from './ssh-client.js';
 
 export type ConnectionState = 'ready' | 'dead' | 'reconnecting' | 'closed';
@@ -40,6 +41,9 @@ export class ManagedConnection {
   lastError: string | undefined;
   reconnects = 0;
   activeExecs = 0;
+  /** What runs on the remote over this connection (execs, jobs, shells); ended before it closes. */
+  readonly work = new WorkSet();
+  private closing: Promise<void> | undefined;
   private reconnecting: Promise<SshConnection> | undefined;
   /** Dropped on close. */
   private params: ConnectParams | undefined;
@@ -89,7 +93,7 @@ export class ManagedConnection {
 
   /** The live connection, reconnecting once first if it is gone. */
   async acquire(): Promise<{ connection: SshConnection; reconnected: boolean }> {
-    if (this.state === 'closed') throw new SshError('closed', `connection ${this.id} is closed`);
+    if (this.state === 'closed') throw new SshError('CLOSED', `connection ${this.id} is closed`);
     if (this.state === 'ready' && this.connection.isOpen())
       return { connection: this.connection, reconnected: false };
     return { connection: await this.reconnect(), reconnected: true };
@@ -122,7 +126,7 @@ export class ManagedConnection {
     if (this.reconnecting) return this.reconnecting;
     const params = this.params;
     if (params === undefined || this.state === 'closed') {
-      return Promise.reject(new SshError('closed', `connection ${this.id} is closed`));
+      return Promise.reject(new SshError('CLOSED', `connection ${this.id} is closed`));
     }
     this.state = 'reconnecting';
     this.log.info({ connectionId: this.id }, 'ssh reconnecting');
@@ -139,7 +143,7 @@ export class ManagedConnection {
       .then(async (connection) => {
         if (this.state === 'closed') {
           await connection.end();
-          throw new SshError('closed', `connection ${this.id} was closed while reconnecting`);
+          throw new SshError('CLOSED', `connection ${this.id} was closed while reconnecting`);
         }
         const old = this.connection;
         this.connection = connection;
@@ -156,9 +160,9 @@ export class ManagedConnection {
         const cause = err instanceof Error ? err.message : String(err);
         this.lastError = `reconnect failed: ${cause}`;
         this.log.warn({ connectionId: this.id, reason: this.lastError }, 'ssh reconnect failed');
-        if (err instanceof SshError && err.code === 'closed') throw err;
+        if (err instanceof SshError && err.code === 'CLOSED') throw err;
         throw new SshError(
-          'reconnect_failed',
+          'RECONNECT_FAILED',
           `the connection to ${params.host}:${params.port} was lost and reconnecting failed: ${cause}`,
           { connectionId: this.id, cause: err instanceof SshError ? err.code : undefined },
           { cause: err },
@@ -179,12 +183,16 @@ export class ManagedConnection {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    // Drop the credentials now rather than when the object is collected.
-    this.params = undefined;
-    await this.connection.end();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      // Drop the credentials now rather than when the object is collected.
+      this.params = undefined;
+      // Closing the connection alone would leave its remote commands running (remote-work.ts).
+      await this.work.closeAll('connection_closed');
+      await this.connection.end();
+    })();
+    return this.closing;
   }
 }
 
@@ -204,10 +212,10 @@ export class ConnectionRegistry {
 
   /** Opens a connection under the per-session limit. */
   async open(name: string, params: ConnectParams): Promise<ManagedConnection> {
-    if (this.closed) throw new SshError('closed', 'this session is closing');
+    if (this.closed) throw new SshError('CLOSED', 'this session is closing');
     if (this.connections.size + this.pending >= this.limits.maxConnections) {
       throw new SshError(
-        'too_many_connections',
+        'TOO_MANY_CONNECTIONS',
         `this session already has ${this.limits.maxConnections} connections (the limit); disconnect one first`,
         { limit: this.limits.maxConnections },
       );
@@ -222,7 +230,7 @@ export class ConnectionRegistry {
     const managed = new ManagedConnection(name, params, connection, this.log);
     if (this.closed) {
       await managed.close();
-      throw new SshError('closed', 'this session closed while connecting');
+      throw new SshError('CLOSED', 'this session closed while connecting');
     }
     this.connections.set(managed.id, managed);
     return managed;
@@ -232,7 +240,7 @@ export class ConnectionRegistry {
     const found = this.connections.get(connectionId);
     if (found === undefined) {
       throw new SshError(
-        'unknown_connection',
+        'UNKNOWN_CONNECTION',
         `no connection '${connectionId}' in this session (listConnections shows the open ones)`,
         { connectionId },
       );

@@ -1,64 +1,64 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolError } from '@bastion/mcp-http/kit';
 
 /**
- * Stable codes a client (or a gateway policy) can branch on. Bad input has its own codes so that
+ * Stable codes a client (or a gateway policy) can branch on, UPPER_SNAKE as every Bastion code (the
+ * server kit's convention, in `_meta["dev.bastion/error"].code`). Bad input has its own codes so that
  * an agent can correct its call; everything else is an operational failure.
  */
 export const SSH_ERROR_CODES = [
   // bad input
-  'invalid_input',
-  'unknown_connection',
-  'local_files_disabled',
-  'path_outside_root',
-  'too_large',
+  'INVALID_INPUT',
+  'UNKNOWN_CONNECTION',
+  'LOCAL_FILES_DISABLED',
+  'PATH_OUTSIDE_ROOT',
+  'TOO_LARGE',
   // refused by this server's own rules
-  'host_not_allowed',
-  'too_many_connections',
-  'too_many_execs',
+  'HOST_NOT_ALLOWED',
+  'TOO_MANY_CONNECTIONS',
+  'TOO_MANY_EXECS',
   // the SSH side
-  'host_key_rejected',
-  'auth_failed',
-  'connect_timeout',
-  'connect_failed',
-  'connection_lost',
-  'reconnect_failed',
-  'exec_failed',
-  'nonzero_exit',
-  'timeout',
-  'cancelled',
-  'cwd_failed',
-  'sftp_failed',
-  'file_too_large',
-  'local_io_failed',
-  'closed',
+  'HOST_KEY_REJECTED',
+  'AUTH_FAILED',
+  'CONNECT_TIMEOUT',
+  'CONNECT_FAILED',
+  'CONNECTION_LOST',
+  'RECONNECT_FAILED',
+  'EXEC_FAILED',
+  'NONZERO_EXIT',
+  'TIMEOUT',
+  'CANCELLED',
+  'CWD_FAILED',
+  'SFTP_FAILED',
+  'FILE_TOO_LARGE',
+  'LOCAL_IO_FAILED',
+  'CLOSED',
+  // background jobs and PTY shells
+  'UNKNOWN_JOB',
+  'TOO_MANY_JOBS',
+  'UNKNOWN_SHELL',
+  'TOO_MANY_SHELLS',
+  'SHELL_FAILED',
 ] as const;
 
 export type SshErrorCode = (typeof SSH_ERROR_CODES)[number];
 
 /**
- * The one error class of this package. Its message is written for the model and for people, and
- * must never contain a secret: messages are built from our own text plus the library's message,
- * and `redact` strips any secret the caller knows about before the text leaves the server.
+ * The one error class of this package (the kit's ToolError with typed codes). Its message is
+ * written for the model and for people, and must never contain a secret: messages are built from our
+ * own text plus the library's message, and `redact` strips any secret the caller knows about before
+ * the text leaves the server. `details` are machine-readable facts (e.g. the offered fingerprint).
  */
-export class SshError extends Error {
+export class SshError extends ToolError {
   override readonly name = 'SshError';
+  declare readonly code: SshErrorCode;
 
   constructor(
-    readonly code: SshErrorCode,
+    code: SshErrorCode,
     message: string,
-    /** Extra machine-readable facts for `structuredContent` (e.g. the offered fingerprint). */
-    readonly details: Record<string, unknown> = {},
+    details: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-  }
-
-  toToolResult(): CallToolResult {
-    return {
-      isError: true,
-      content: [{ type: 'text', text: `${this.message} [${this.code}]` }],
-      structuredContent: { code: this.code, message: this.message, ...this.details },
-    };
+    super(code, message, { details, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
   }
 }
 

@@ -1,12 +1,14 @@
 /**
  * Running one command on an open exec channel: output capped, a timeout (or the client's
- * cancellation) that really ends the remote command, and output streamed as it arrives.
+ * cancellation, or the end of its connection or session) that really ends the remote command, and
+ * output streamed as it arrives.
  *
- * Ending a command: a `TERM` signal request (OpenSSH >= 7.9 delivers it with killpg to the
- * session's process group, session.c), `KILL` after a grace period, then the channel is closed; the
- * call returns when the channel closes, or, if the server ignores all of that, after one more grace
- * period. Mcp Ssh passed its timeout to an option that does not exist, so nothing ever timed out.
+ * Ending a command (channel-stop.ts): a `TERM` signal request, `KILL` after a grace period, then
+ * the channel is closed; the call returns when the channel closes, or, if the server ignores all of
+ * that, after one more grace period. Mcp Ssh passed its timeout to an option that does not exist,
+ * so nothing ever timed out.
  */
+import { stopChannel } from './channel-stop.js';
 import type { ExecChannel, ExecExit } from './ssh-client.js';
 
 export interface ExecLimits {
@@ -36,10 +38,12 @@ export interface ExecRun {
   stdin?: Buffer | undefined;
   cwdFailedMarker?: string | undefined;
   limits: ExecLimits;
-  /** Aborted when the MCP client cancels the request. */
+  /** Aborted when the MCP client cancels the request, or the command's owner ends it. */
   abort?: AbortSignal | undefined;
   /** Output as it arrives (only what fits under the cap). */
-  onOutput?: ((stream: 'stdout' | 'stderr', text: string, totalBytes: number) => void) | undefined;
+  onOutput?: ((stream: 'stdout' | 'stderr', chunk: Buffer) => void) | undefined;
+  /** Called (once or more) when output beyond the cap was dropped. */
+  onTruncated?: (() => void) | undefined;
   now?: () => number;
 }
 
@@ -49,49 +53,41 @@ export async function runExec(run: ExecRun): Promise<ExecOutcome> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let budget = limits.maxOutputBytes;
-  let received = 0;
   let truncated = false;
   let timedOut = false;
   let cancelled = false;
   const timers: NodeJS.Timeout[] = [];
 
   const take = (stream: 'stdout' | 'stderr', sink: Buffer[]) => (chunk: Buffer) => {
-    received += chunk.length;
     if (budget <= 0) {
       truncated = true;
+      run.onTruncated?.();
       return;
     }
     const kept = chunk.length <= budget ? chunk : chunk.subarray(0, budget);
-    if (kept.length < chunk.length) truncated = true;
     budget -= kept.length;
     sink.push(Buffer.from(kept));
-    run.onOutput?.(stream, kept.toString('utf8'), received);
+    run.onOutput?.(stream, kept);
+    if (kept.length < chunk.length) {
+      truncated = true;
+      run.onTruncated?.();
+    }
   };
   channel.onStdout(take('stdout', out));
   channel.onStderr(take('stderr', err));
   channel.endInput(run.stdin);
 
+  // Settles when a stop's escalation is over and the server honoured none of it.
   let forced: ((exit: ExecExit) => void) | undefined;
   const forcedEnd = new Promise<ExecExit>((resolve) => {
     forced = resolve;
   });
+  let stopping = false;
   const terminate = () => {
-    channel.signal('TERM');
-    timers.push(
-      setTimeout(() => {
-        channel.signal('KILL');
-        timers.push(
-          setTimeout(() => {
-            channel.close();
-            timers.push(
-              setTimeout(
-                () => forced?.({ exitCode: null, signal: null, connectionLost: false }),
-                Math.max(limits.killGraceMs, 100),
-              ),
-            );
-          }, limits.killGraceMs),
-        );
-      }, limits.killGraceMs),
+    if (stopping) return;
+    stopping = true;
+    void stopChannel(channel, { graceMs: limits.killGraceMs, first: 'TERM' }).then(() =>
+      forced?.({ exitCode: null, signal: null, connectionLost: false }),
     );
   };
 
@@ -113,6 +109,7 @@ export async function runExec(run: ExecRun): Promise<ExecOutcome> {
 
   let exit: ExecExit;
   try {
+    // The channel's end comes first when both settle: stopChannel resolves after it.
     exit = await Promise.race([channel.finished, forcedEnd]);
   } finally {
     settled = true;

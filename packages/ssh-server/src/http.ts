@@ -1,12 +1,27 @@
-import { bearerTokenAuthenticator, type McpHttpHost, startMcpHttpHost } from '@bastion/mcp-http';
+import {
+  type McpHttpHost,
+  type Principal,
+  sdkModernIdentity,
+  startMcpHttpHost,
+  tokenAuthenticator,
+} from '@bastion/mcp-http';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { SshServerConfig } from './config.js';
-import { createSshServer, SERVER_NAME, type SshServerShared } from './server.js';
+import {
+  buildSshMcpServer,
+  closeSshState,
+  createSshServer,
+  createSshState,
+  SERVER_NAME,
+  type SshServerShared,
+} from './server.js';
 
 /**
- * Serves the SSH server over HTTP: Streamable HTTP at `/mcp` and legacy SSE (`GET /sse`,
+ * Serves the SSH server over HTTP: `/mcp` in both protocol eras and legacy SSE (`GET /sse`,
  * `POST /messages?sessionId=`) on one port, through @bastion/mcp-http (Host/Origin checks, bearer
- * token, body limit). Each MCP session gets its own McpServer and connections, closed with it.
+ * tokens, body limit). A 2025-era session has its own connections, closed with it; a 2026-era
+ * caller's connections belong to its identity and close when it has been idle.
  */
 export function startSshHttpServer(
   config: SshServerConfig,
@@ -19,8 +34,16 @@ export function startSshHttpServer(
     port: config.port,
     // An upload carries its content base64-encoded in JSON: allow for that and the envelope.
     maxBodyBytes: Math.ceil((config.maxFileBytes * 4) / 3) + 64 * 1024,
-    ...(config.authToken === undefined ? {} : { authenticate: bearerTokenAuthenticator(config.authToken) }),
+    ...(config.authToken === undefined
+      ? {}
+      : {
+          authenticate: tokenAuthenticator(config.authToken, {
+            ...(config.identityHeader === undefined ? {} : { identityHeader: config.identityHeader }),
+          }),
+        }),
     ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),
+    idleSessionTimeoutMs: config.sessionIdleTimeoutMs,
+    idleIdentityTimeoutMs: config.identityIdleTimeoutMs,
     endpoints: [
       {
         streamablePath: '/mcp',
@@ -30,6 +53,14 @@ export function startSshHttpServer(
           await session.server.connect(transport);
           deps.logger.debug({ sessionId: info.sessionId, transport: info.transport }, 'session opened');
           return session;
+        },
+        async openIdentity(principal: Principal) {
+          const ctx = createSshState(config, {
+            logger: deps.logger.child({ identity: principal.id }),
+            shared: deps.shared,
+          });
+          const handler = createMcpHandler(() => buildSshMcpServer(ctx), { legacy: 'reject' });
+          return sdkModernIdentity(handler, principal, () => closeSshState(ctx, 'identity_expired'));
         },
       },
     ],

@@ -29,10 +29,10 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
   const realRoot = await realpath(root);
 
   function resolveInside(localPath: string): string {
-    if (localPath.includes('\0')) throw new SshError('invalid_input', 'localPath contains a NUL byte');
+    if (localPath.includes('\0')) throw new SshError('INVALID_INPUT', 'localPath contains a NUL byte');
     if (localPath.split(/[\\/]/).includes('..')) {
       throw new SshError(
-        'path_outside_root',
+        'PATH_OUTSIDE_ROOT',
         `localPath '${localPath}' contains '..', which is not allowed`,
         {
           localPath,
@@ -41,7 +41,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
     }
     const full = resolve(realRoot, localPath);
     if (!inside(realRoot, full)) {
-      throw new SshError('path_outside_root', `localPath '${localPath}' is outside the files root`, {
+      throw new SshError('PATH_OUTSIDE_ROOT', `localPath '${localPath}' is outside the files root`, {
         localPath,
       });
     }
@@ -57,7 +57,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
       return; // No /proc (not Linux): the O_NOFOLLOW open and the parent check below still apply.
     }
     if (!inside(realRoot, real)) {
-      throw new SshError('path_outside_root', `localPath '${localPath}' leads outside the files root`, {
+      throw new SshError('PATH_OUTSIDE_ROOT', `localPath '${localPath}' leads outside the files root`, {
         localPath,
       });
     }
@@ -69,14 +69,14 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
       realParent = await realpath(resolve(full, '..'));
     } catch (err) {
       throw new SshError(
-        'local_io_failed',
+        'LOCAL_IO_FAILED',
         `the directory of '${localPath}' does not exist`,
         { localPath },
         { cause: err },
       );
     }
     if (realParent !== realRoot && !inside(realRoot, realParent)) {
-      throw new SshError('path_outside_root', `localPath '${localPath}' leads outside the files root`, {
+      throw new SshError('PATH_OUTSIDE_ROOT', `localPath '${localPath}' leads outside the files root`, {
         localPath,
       });
     }
@@ -87,7 +87,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') {
       return new SshError(
-        'path_outside_root',
+        'PATH_OUTSIDE_ROOT',
         `localPath '${localPath}' is a symbolic link, which is not followed`,
         {
           localPath,
@@ -95,7 +95,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
       );
     }
     return new SshError(
-      'local_io_failed',
+      'LOCAL_IO_FAILED',
       `could not ${what} '${localPath}' (${code ?? 'error'})`,
       { localPath },
       { cause: err },
@@ -111,7 +111,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
         const stats = await lstat(full).catch(() => undefined);
         if (stats?.isSymbolicLink()) {
           throw new SshError(
-            'path_outside_root',
+            'PATH_OUTSIDE_ROOT',
             `localPath '${localPath}' is a symbolic link, which is not followed`,
             {
               localPath,
@@ -131,10 +131,10 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
         await checkOpened(handle, localPath);
         const stats = await handle.stat();
         if (!stats.isFile())
-          throw new SshError('invalid_input', `localPath '${localPath}' is not a regular file`);
+          throw new SshError('INVALID_INPUT', `localPath '${localPath}' is not a regular file`);
         if (stats.size > maxBytes) {
           throw new SshError(
-            'too_large',
+            'TOO_LARGE',
             `local file '${localPath}' has ${stats.size} bytes; the limit is ${maxBytes}`,
             {
               localPath,
@@ -159,7 +159,7 @@ export async function createLocalFiles(root: string): Promise<LocalFiles> {
         await checkOpened(handle, localPath);
         const stats = await handle.stat();
         if (!stats.isFile())
-          throw new SshError('invalid_input', `localPath '${localPath}' is not a regular file`);
+          throw new SshError('INVALID_INPUT', `localPath '${localPath}' is not a regular file`);
         // Truncate only once the descriptor is known to be inside the root.
         await handle.truncate(0);
         await handle.write(data, 0, data.length, 0);

@@ -12,6 +12,7 @@
  *  - keepalives: after `keepaliveCountMax` unanswered ones the client emits 'error' with
  *    "Keepalive timeout" (level 'client-timeout') and closes.
  */
+import type { Duplex } from 'node:stream';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 import ssh2, {
   type ClientChannel,
@@ -24,6 +25,19 @@ const { Client } = ssh2;
 
 import { SshError } from './errors.js';
 import { algorithmsForKeyType } from './host-keys.js';
+import { type PtyOptions, ptyWindow, type ShellChannel, wrapShellChannel } from './pty-channel.js';
+
+/**
+ * A byte stream to an SSH server that the caller opened (a TCP socket, or a channel through a jump
+ * host), and what it takes to release it.
+ */
+export interface Tunnel {
+  stream: Duplex;
+  /** The network identity of the far end, e.g. `127.0.0.1:22` (see endpoint.ts). */
+  endpoint: string;
+  /** Releases the stream and whatever carries it (jump-host connections). Idempotent. */
+  close(): Promise<void>;
+}
 
 export interface ConnectParams {
   host: string;
@@ -34,6 +48,16 @@ export interface ConnectParams {
   passphrase?: string | undefined;
   /** ssh-agent socket path. */
   agent?: string | undefined;
+  /**
+   * Forward the agent to the remote on every session channel (OpenSSH's auth-agent-req@openssh.com).
+   * Never on unless the caller asked for it and the operator allowed it; needs `agent`.
+   */
+  agentForward?: boolean | undefined;
+  /**
+   * Opens the stream to the server instead of ssh2 dialling host:port itself; called once per
+   * connect, reconnects included. The tunnel is closed when the connection closes or fails.
+   */
+  via?: (() => Promise<Tunnel>) | undefined;
   readyTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
@@ -51,13 +75,16 @@ export interface ExecExit {
   connectionLost: boolean;
 }
 
+/** Signal names of RFC 4254 6.10 that OpenSSH delivers (session.c name2sig). */
+export type SshSignal = 'TERM' | 'KILL' | 'INT' | 'HUP' | 'QUIT' | 'USR1' | 'USR2';
+
 export interface ExecChannel {
   onStdout(listener: (chunk: Buffer) => void): void;
   onStderr(listener: (chunk: Buffer) => void): void;
   /** Writes `data` to the command's stdin, then sends EOF. */
   endInput(data?: Buffer): void;
   /** Sends a signal request (RFC 4254 6.9); OpenSSH delivers it to the session's process group. */
-  signal(name: 'TERM' | 'KILL' | 'INT' | 'HUP'): void;
+  signal(name: SshSignal): void;
   close(): void;
   /** Settles when the channel has closed. Never rejects. */
   readonly finished: Promise<ExecExit>;
@@ -79,6 +106,10 @@ export interface SshConnection {
   /** The host key the server presented (already verified). */
   readonly hostKey: Buffer;
   exec(command: string): Promise<ExecChannel>;
+  /** A direct-tcpip channel (RFC 4254 7.2) from the server to host:port: the jump-host hop. */
+  forwardOut(host: string, port: number): Promise<Duplex>;
+  /** An interactive login shell on a pseudo-terminal. */
+  shell(pty: PtyOptions): Promise<ShellChannel>;
   /** Runs `fn` with an SFTP session that is always closed afterwards. */
   withSftp<T>(fn: (sftp: SftpSession) => Promise<T>): Promise<T>;
   /** Whether the transport is still up. */
@@ -104,7 +135,7 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
       .filter(Boolean)
       .join(', ');
     return new SshError(
-      'auth_failed',
+      'AUTH_FAILED',
       `authentication failed for ${target} (tried: ${methods || 'none'})`,
       {},
       { cause: err },
@@ -112,7 +143,7 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   }
   if (err.level === 'client-timeout') {
     return new SshError(
-      'connect_timeout',
+      'CONNECT_TIMEOUT',
       `no SSH handshake with ${target} within ${p.readyTimeoutMs} ms`,
       {},
       { cause: err },
@@ -120,14 +151,38 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   }
   const code = err.code ? ` (${err.code})` : '';
   return new SshError(
-    'connect_failed',
+    'CONNECT_FAILED',
     `could not connect to ${target}${code}: ${err.message}`,
     {},
     { cause: err },
   );
 }
 
-export function connectSsh(params: ConnectParams): Promise<SshConnection> {
+/**
+ * Connects and authenticates. With `params.via`, the tunnel it opens carries the connection and is
+ * closed with it (or at once, when the handshake fails).
+ */
+export async function connectSsh(params: ConnectParams): Promise<SshConnection> {
+  if (params.via === undefined) return handshake(params, undefined);
+  const tunnel = await params.via();
+  let connection: SshConnection;
+  try {
+    connection = await handshake(params, tunnel.stream);
+  } catch (err) {
+    await tunnel.close();
+    throw err;
+  }
+  connection.onClose(() => void tunnel.close());
+  return {
+    ...connection,
+    async end() {
+      await connection.end();
+      await tunnel.close();
+    },
+  };
+}
+
+function handshake(params: ConnectParams, sock: Duplex | undefined): Promise<SshConnection> {
   const client = new Client();
   let hostKey: Buffer | undefined;
   let refusal: string | undefined;
@@ -152,6 +207,8 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
     port: params.port,
     username: params.username,
     readyTimeout: params.readyTimeoutMs,
+    // ssh2 then speaks over this stream rather than dialling host:port.
+    ...(sock === undefined ? {} : { sock: sock as ConnectConfig['sock'] }),
     keepaliveInterval: params.keepaliveIntervalMs,
     keepaliveCountMax: params.keepaliveCountMax,
     tryKeyboard: false,
@@ -165,6 +222,9 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
   if (params.privateKey !== undefined) config.privateKey = params.privateKey;
   if (params.passphrase !== undefined) config.passphrase = params.passphrase;
   if (params.agent !== undefined) config.agent = params.agent;
+  // With this set, ssh2 requests agent forwarding on every session channel it opens (exec, shell;
+  // client.js openChannel checks config.allowAgentFwd), and a server that refuses it fails the channel.
+  if (params.agent !== undefined && params.agentForward === true) config.agentForward = true;
   const preferred = (params.preferredHostKeyTypes ?? []).flatMap(algorithmsForKeyType);
   if (preferred.length > 0) {
     // ssh2 accepts { prepend } to move algorithms to the front of its default list.
@@ -180,7 +240,7 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
       client.off('close', onEarlyClose);
       client.end();
       if (refusal !== undefined) {
-        reject(new SshError('host_key_rejected', refusal, {}, { cause: err }));
+        reject(new SshError('HOST_KEY_REJECTED', refusal, {}, { cause: err }));
         return;
       }
       reject(connectError(err, params));
@@ -206,7 +266,7 @@ export function connectSsh(params: ConnectParams): Promise<SshConnection> {
       client.off('close', onEarlyClose);
       reject(
         new SshError(
-          'invalid_input',
+          'INVALID_INPUT',
           `cannot use the given credentials: ${(err as Error).message}`,
           {},
           { cause: err },
@@ -237,7 +297,7 @@ function makeConnection(
             if (err)
               reject(
                 new SshError(
-                  'connection_lost',
+                  'CONNECTION_LOST',
                   `could not start the command: ${err.message}`,
                   {},
                   { cause: err },
@@ -248,7 +308,7 @@ function makeConnection(
         } catch (err) {
           reject(
             new SshError(
-              'connection_lost',
+              'CONNECTION_LOST',
               `could not start the command: ${(err as Error).message}`,
               {},
               { cause: err },
@@ -257,18 +317,61 @@ function makeConnection(
         }
       });
     },
+    forwardOut(host, port) {
+      return new Promise<Duplex>((resolve, reject) => {
+        const refused = (err: Error) =>
+          new SshError(
+            'CONNECT_FAILED',
+            `the server could not open a connection to ${host}:${port}: ${err.message}`,
+            {},
+            { cause: err },
+          );
+        try {
+          // The originator address is informational (RFC 4254 7.2); OpenSSH only logs it.
+          client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+            if (err) reject(refused(err));
+            else {
+              channel.on('error', () => {
+                // Ends in 'close', which the SSH client on top of this stream sees.
+              });
+              // ssh2 channels are half-open by default: when the far end goes (its EOF), send ours,
+              // so that the channel closes and the SSH client on top of it sees 'close', as it
+              // would on a TCP socket.
+              channel.once('end', () => channel.end());
+              resolve(channel);
+            }
+          });
+        } catch (err) {
+          reject(refused(err as Error));
+        }
+      });
+    },
+    shell(pty) {
+      return new Promise<ShellChannel>((resolve, reject) => {
+        const refused = (err: Error) =>
+          new SshError('CONNECTION_LOST', `could not open a shell: ${err.message}`, {}, { cause: err });
+        try {
+          client.shell(ptyWindow(pty), (err, channel) => {
+            if (err) reject(refused(err));
+            else resolve(wrapShellChannel(channel));
+          });
+        } catch (err) {
+          reject(refused(err as Error));
+        }
+      });
+    },
     async withSftp(fn) {
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
         try {
           client.sftp((err, s) => {
             if (err)
-              reject(new SshError('sftp_failed', `could not open SFTP: ${err.message}`, {}, { cause: err }));
+              reject(new SshError('SFTP_FAILED', `could not open SFTP: ${err.message}`, {}, { cause: err }));
             else resolve(s);
           });
         } catch (err) {
           reject(
             new SshError(
-              'connection_lost',
+              'CONNECTION_LOST',
               `could not open SFTP: ${(err as Error).message}`,
               {},
               { cause: err },
@@ -363,7 +466,7 @@ function wrapSftp(sftp: SFTPWrapper): SftpSession {
   });
   const sftpError = (what: string, path: string, err: Error) =>
     new SshError(
-      'sftp_failed',
+      'SFTP_FAILED',
       `${what} ${path} failed: ${err.message}`,
       { remotePath: path },
       { cause: err },

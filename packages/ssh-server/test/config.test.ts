@@ -17,7 +17,7 @@ describe('configuration', () => {
     expect(config.knownHostsFile).toBeUndefined();
   });
 
-  it('reports every problem at once', () => {
+  it('reports every problem at once, each naming its flag', () => {
     let error: unknown;
     try {
       parseConfig({
@@ -32,18 +32,21 @@ describe('configuration', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join('\n');
-    expect(problems).toMatch(/^port: /m);
-    expect(problems).toMatch(/bad:port' has a port that is not a number/);
+    const problems = (error as ConfigError).message;
+    expect(problems).toMatch(/^ {2}- --port: /m);
+    expect(problems).toMatch(/--allow-hosts: 'bad:port' has a port that is not a number/);
     expect(problems).toMatch(/\[::1\]:99999' has a port outside/);
-    expect(problems).toMatch(/defaultTimeoutMs: must not exceed maxTimeoutMs/);
-    expect(problems).toMatch(/auth token is required when listening on a non-loopback address/);
-    expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(5);
+    expect(problems).toMatch(/--timeout-ms: must not exceed --max-timeout-ms/);
+    expect(problems).toMatch(/--auth-token: is required when listening on a non-loopback address/);
+    expect(problems).not.toMatch(/defaultTimeoutMs|authToken/);
+    expect((error as ConfigError).issues.length).toBeGreaterThanOrEqual(5);
   });
 
   it('never echoes a too-short auth token', () => {
     const token = 'short-secret';
-    expect(() => parseConfig({ authToken: token })).toThrow(/authToken must be at least 16 characters/);
+    expect(() => parseConfig({ authToken: token })).toThrow(
+      /--auth-token \(0\): must be at least 16 characters/,
+    );
     try {
       parseConfig({ authToken: token });
     } catch (err) {

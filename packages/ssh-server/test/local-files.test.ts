@@ -45,21 +45,21 @@ describe('files root', () => {
       'link-in',
       '/etc/passwd',
     ]) {
-      expect([path, await codeOf(files.read(path, 100))]).toEqual([path, 'path_outside_root']);
+      expect([path, await codeOf(files.read(path, 100))]).toEqual([path, 'PATH_OUTSIDE_ROOT']);
       expect([path, await codeOf(files.write(path, Buffer.from('pwned')))]).toEqual([
         path,
-        'path_outside_root',
+        'PATH_OUTSIDE_ROOT',
       ]);
-      expect([path, await codeOf(files.check(path))]).toEqual([path, 'path_outside_root']);
+      expect([path, await codeOf(files.check(path))]).toEqual([path, 'PATH_OUTSIDE_ROOT']);
     }
     expect(readFileSync(join(base, 'outside.txt'), 'utf8')).toBe('outside');
   });
 
   it('refuses a file over the limit and a missing directory with clear codes', async () => {
     const files = await createLocalFiles(root);
-    expect(await codeOf(files.read('inside.txt', 3))).toBe('too_large');
-    expect(await codeOf(files.read('missing.txt', 3))).toBe('local_io_failed');
-    expect(await codeOf(files.write('no/such/dir/x', Buffer.from('')))).toBe('local_io_failed');
-    expect(await codeOf(files.read('sub', 100))).toBe('invalid_input');
+    expect(await codeOf(files.read('inside.txt', 3))).toBe('TOO_LARGE');
+    expect(await codeOf(files.read('missing.txt', 3))).toBe('LOCAL_IO_FAILED');
+    expect(await codeOf(files.write('no/such/dir/x', Buffer.from('')))).toBe('LOCAL_IO_FAILED');
+    expect(await codeOf(files.read('sub', 100))).toBe('INVALID_INPUT');
   });
 });

@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorDataOf } from '@bastion/mcp-http/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectArgs,
@@ -29,7 +30,9 @@ async function until(check: () => boolean | Promise<boolean>) {
   expect(await check()).toBe(true);
 }
 
-const structured = (r: { structuredContent?: unknown }) => r.structuredContent as Record<string, unknown>;
+/** The structured facts of a result: its structuredContent, and for an error the kit's code and details. */
+const structured = (r: { structuredContent?: unknown; isError?: boolean; _meta?: Record<string, unknown> }) =>
+  ({ ...(r.structuredContent as Record<string, unknown>), ...errorDataOf(r) }) as Record<string, unknown>;
 
 beforeAll(async () => {
   host = await startTestHost();
@@ -50,11 +53,30 @@ afterAll(async () => {
 });
 
 describe('ssh-server tools', () => {
-  it('lists connect, exec, disconnect, listConnections, uploadFile and downloadFile with annotations and schemas', async () => {
+  it('lists the connection, exec, file, job and shell tools with annotations and schemas', async () => {
     const h = await session();
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['connect', 'disconnect', 'downloadFile', 'exec', 'listConnections', 'uploadFile'].sort(),
+      [
+        'connect',
+        'disconnect',
+        'downloadFile',
+        'exec',
+        'listConnections',
+        'uploadFile',
+        'startJob',
+        'jobStatus',
+        'readJobOutput',
+        'signalJob',
+        'stopJob',
+        'listJobs',
+        'openShell',
+        'writeShell',
+        'readShell',
+        'resizeShell',
+        'closeShell',
+        'listShells',
+      ].sort(),
     );
     for (const tool of tools) {
       expect(Object.keys(tool.annotations ?? {}).sort()).toEqual(
@@ -115,7 +137,7 @@ describe('ssh-server tools', () => {
     expect(structured(closed)).toEqual({ connectionId: id, disconnected: true });
     await until(() => host.connections() === 0);
     const again = await h.call('disconnect', { connectionId: id });
-    expect(structured(again).code).toBe('unknown_connection');
+    expect(structured(again).code).toBe('UNKNOWN_CONNECTION');
   });
 
   it('closes the SSH connections of a session when the session ends', async () => {
@@ -146,7 +168,7 @@ describe('ssh-server tools', () => {
         privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----',
       }),
     );
-    expect(structured(garbage).code).toBe('invalid_input');
+    expect(structured(garbage).code).toBe('INVALID_INPUT');
   });
 
   it('refuses a host outside --allow-hosts before opening any connection', async () => {
@@ -154,7 +176,7 @@ describe('ssh-server tools', () => {
     const result = await h.call('connect', connectArgs(host));
     expect(result.isError).toBe(true);
     expect(structured(result)).toMatchObject({
-      code: 'host_not_allowed',
+      code: 'HOST_NOT_ALLOWED',
       host: '127.0.0.1',
       port: host.port,
     });
@@ -173,7 +195,7 @@ describe('ssh-server tools', () => {
       });
     });
     const refused = await h.call('connect', { ...connectArgs(host), port: closedPort });
-    expect(structured(refused).code).toBe('connect_failed');
+    expect(structured(refused).code).toBe('CONNECT_FAILED');
     expect((refused.content[0] as { text: string }).text).toContain('ECONNREFUSED');
 
     const pending = new Set<Socket>();
@@ -185,7 +207,7 @@ describe('ssh-server tools', () => {
     try {
       const port = (silent.address() as { port: number }).port;
       const timedOut = await h.call('connect', { ...connectArgs(host), port });
-      expect(structured(timedOut).code).toBe('connect_timeout');
+      expect(structured(timedOut).code).toBe('CONNECT_TIMEOUT');
     } finally {
       for (const socket of pending) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
@@ -220,7 +242,7 @@ describe('ssh-server tools', () => {
     const h = await session({ maxTimeoutMs: 300, defaultTimeoutMs: 300, killGraceMs: 100 });
     const id = structured(await h.call('connect', connectArgs(host))).connectionId;
     const result = await h.call('exec', { connectionId: id, command: 'sleep 30', timeoutMs: 3_600_000 });
-    expect(structured(result)).toMatchObject({ timedOut: true, code: 'timeout' });
+    expect(structured(result)).toMatchObject({ timedOut: true, code: 'TIMEOUT' });
   });
 });
 
@@ -254,7 +276,7 @@ describe('ssh-agent authentication', () => {
   it('uses the agent only when the server was started with --ssh-agent', async () => {
     const off = await session();
     const refused = await off.call('connect', connectArgs(host, { password: undefined, agent: true }));
-    expect(structured(refused).code).toBe('invalid_input');
+    expect(structured(refused).code).toBe('INVALID_INPUT');
     const on = await session({ sshAgent: socket });
     const ok = await on.call('connect', connectArgs(host, { password: undefined, agent: true }));
     expect(ok.isError, JSON.stringify(ok)).toBeFalsy();

@@ -7,7 +7,6 @@
  * Lists are interned per server by their text: the 2025-era sessions of one server nearly always see
  * the same list, and 50,000 sessions then share one catalog instead of holding 50,000 copies.
  */
-import { secretFieldsOf } from '../audit/redact.js';
 
 export interface ToolDefinition {
   name: string;
@@ -27,11 +26,8 @@ export interface ToolDefinitionGate {
 
 export const OPEN_GATE: ToolDefinitionGate = { review: () => new Map() };
 
-const NO_SECRETS: ReadonlySet<string> = new Set();
-
 export class ToolCatalog {
   readonly byName: ReadonlyMap<string, ToolDefinition>;
-  private readonly secrets = new Map<string, ReadonlySet<string>>();
 
   constructor(
     readonly tools: ReadonlyArray<ToolDefinition>,
@@ -43,19 +39,6 @@ export class ToolCatalog {
 
   has(name: string): boolean {
     return this.byName.has(name);
-  }
-
-  /** Argument names the tool's inputSchema marks secret, worked out once per tool. */
-  secretArgs(name: string): ReadonlySet<string> {
-    const tool = this.byName.get(name);
-    // Only known tools are cached, so calls to made-up names cannot grow the map.
-    if (tool === undefined) return NO_SECRETS;
-    let found = this.secrets.get(name);
-    if (found === undefined) {
-      found = secretFieldsOf(tool.inputSchema);
-      this.secrets.set(name, found);
-    }
-    return found;
   }
 }
 

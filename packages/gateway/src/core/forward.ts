@@ -34,6 +34,7 @@ import {
   type SessionEvents,
 } from './legacy-sessions.js';
 import { AGENT_NOTIFICATIONS, handlingOf } from './methods.js';
+import { governed } from './pushed.js';
 import { type AgentChannel, ChannelReply, HttpReply, type Reply, writeJson } from './reply.js';
 import type { AgentSession, SessionCaps } from './sessions.js';
 import { type Caller, callTool, listTools, type ToolContext } from './tools.js';
@@ -202,7 +203,7 @@ export function createForwardingCore(options: CoreOptions) {
     caller.upstream.request(
       request,
       {
-        related: (wire) => reply.related(wire),
+        related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
         final: (wire) => {
           done();
           reply.answer(request.id, wire);
@@ -309,7 +310,7 @@ export function createForwardingCore(options: CoreOptions) {
       caller.upstream.request(
         request,
         {
-          related: (wire) => reply.related(wire),
+          related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
           final: (wire) => {
             remember(caller.session, request, handling, wire.msg as RpcResponse);
             reply.answer(request.id, wire);

@@ -17,6 +17,7 @@ import {
   type RpcResponse,
   resultMessage,
 } from './jsonrpc.js';
+import { mayPush, type PushContext } from './pushed.js';
 import { type AgentChannel, EventStream, type Reply, writeJson } from './reply.js';
 import { AgentSession, type SessionCaps, type SessionOwner, SessionTable } from './sessions.js';
 import { type Caller, catalogOf, type ServerRoute } from './tools.js';
@@ -47,8 +48,11 @@ export interface LegacyRoute extends ServerRoute {
 export interface ChannelTransport extends AgentChannel {
   start(): Promise<void>;
   close(): Promise<void>;
-  // Method signatures: the SDKs' transports (typed with their own message types) fit as they are.
-  onmessage?(message: RpcMessage): void;
+  /**
+   * Set by the core. Typed to take anything, so that the SDKs' transports (typed with their own
+   * message types) fit as they are; every message is checked with `kindOf` before it is used.
+   */
+  onmessage?: (message: never) => void;
   onclose?(): void;
   onerror?(error: Error): void;
 }
@@ -62,7 +66,7 @@ type InitAnswer =
   | { response: RpcResponse }
   | { refusal: { status: number; error: RpcResponse; headers?: Record<string, string> } };
 
-export interface LegacySessionsOptions {
+export interface LegacySessionsOptions extends PushContext {
   routes: ReadonlyMap<string, LegacyRoute>;
   caps: SessionCaps;
   logger: Logger;
@@ -160,7 +164,7 @@ export class LegacySessions {
     );
     const close = () => this.close(session, 'channel closed');
     channel.onclose = () => void close();
-    channel.onmessage = (message) => {
+    channel.onmessage = (message: RpcMessage) => {
       if (this.o.draining() && kindOf(message) === 'request') {
         const id = (message as RpcRequest).id;
         channel
@@ -270,7 +274,9 @@ export class LegacySessions {
 
   private eventsFor(session: AgentSession): SessionEvents {
     return {
-      push: (wire) => session.push(wire, this.logSendError),
+      push: (wire) => {
+        if (mayPush(this.o, ownerOf(session), session.server, wire)) session.push(wire, this.logSendError);
+      },
       toolsChanged: () => {
         session.catalogStale = true;
       },

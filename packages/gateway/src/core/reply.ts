@@ -180,7 +180,8 @@ export class EventStream {
 
 /** An agent on a message channel (the SDK's Transport shape: legacy SSE, stdio, in memory). */
 export interface AgentChannel {
-  send(message: RpcMessage): Promise<void>;
+  // `object`, not RpcMessage: the SDKs' transports (typed with their own message types) fit as they are.
+  send(message: object): Promise<void>;
 }
 
 /**

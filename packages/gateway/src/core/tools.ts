@@ -29,6 +29,7 @@ import {
   resultMessage,
   type Wire,
 } from './jsonrpc.js';
+import { governed } from './pushed.js';
 import type { Reply } from './reply.js';
 import type { AgentSession } from './sessions.js';
 import type { Upstream } from './upstream.js';
@@ -60,7 +61,6 @@ export interface ToolContext {
   logger: Logger;
 }
 
-const NO_SECRETS: ReadonlySet<string> = new Set();
 /** Pages read when the gateway lists an upstream's tools itself. */
 const MAX_PAGES = 100;
 
@@ -169,13 +169,13 @@ export async function callTool(
       hasTool: (tool) => hasTool(caller, tool),
       knowsTool: (tool) => peekCatalog(caller)?.has(tool) ?? false,
       withheld: (tool) => peekCatalog(caller)?.withheld.get(tool),
-      secretArgs: (tool) => peekCatalog(caller)?.secretArgs(tool) ?? NO_SECRETS,
+      inputSchema: (tool) => peekCatalog(caller)?.byName.get(tool)?.inputSchema,
       callTool: (signal) =>
         new Promise<CallToolResult>((resolve, reject) => {
           caller.upstream.request(
             request,
             {
-              related: (wire) => reply.related(wire),
+              related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
               final: (wire) => {
                 const m = wire.msg as RpcResponse;
                 if (m.error !== undefined) {
@@ -230,7 +230,7 @@ export function listTools(
   caller.upstream.request(
     request,
     {
-      related: (wire) => reply.related(wire),
+      related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
       final: (wire) => {
         void answerList(tc, caller, request.id, wire, firstPage, reply).catch((err: unknown) => fail(err));
       },

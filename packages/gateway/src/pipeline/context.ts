@@ -53,8 +53,11 @@ export interface CallTarget {
   knowsTool(name: string): boolean;
   /** Why the tool's definition is withheld (tool pinning), if it is; absent: nothing is withheld. */
   withheld?(name: string): string | undefined;
-  /** Argument names the upstream's inputSchema marks secret (`writeOnly` or `format: "password"`). */
-  secretArgs(name: string): ReadonlySet<string>;
+  /**
+   * The tool's inputSchema from the last tool list (undefined for a tool the upstream does not list):
+   * its defaults are filled in before conditions run, and its secret hints redact the audit.
+   */
+  inputSchema(name: string): unknown;
   callTool(signal: AbortSignal): Promise<CallToolResult>;
 }
 
@@ -64,6 +67,7 @@ export interface CallContext {
   readonly sessionId: string;
   readonly server: string;
   readonly tool: string;
+  /** The arguments as the agent sent them: what is forwarded and recorded. */
   readonly args: Readonly<Record<string, unknown>>;
   /** The injected clock's time when the call arrived; all window arithmetic uses it. */
   readonly now: number;
@@ -73,6 +77,11 @@ export interface CallContext {
   grant?: string;
   policy?: CompiledPolicy;
   rule?: CompiledRule;
+  /**
+   * The arguments as the upstream will use them (`args` with the inputSchema's defaults filled in),
+   * set by the conditions step; what conditions, limits and approval decide on.
+   */
+  effectiveArgs?: Readonly<Record<string, unknown>>;
   decision?: Decision;
   upstream?: UpstreamOutcome;
 }

@@ -4,32 +4,20 @@
  * `deny_if` never fire, without a word (the complaint POLICY.md records about other gateways).
  */
 import type { CompiledPolicy } from './compile.js';
+import { asSchema, type JsonSchema, refTarget } from './json-schema.js';
 import type { Problem } from './problems.js';
-
-type JsonSchema = Record<string, unknown>;
 
 export interface ToolSchemaInfo {
   name: string;
   inputSchema: unknown;
 }
 
-function asSchema(value: unknown): JsonSchema | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as JsonSchema)
-    : undefined;
-}
-
 /** Follows a local `$ref` (`#/$defs/x`, `#/definitions/x`) within the tool's schema. */
 function deref(schema: JsonSchema, root: JsonSchema, seen = new Set<string>()): JsonSchema {
   const ref = schema.$ref;
-  if (typeof ref !== 'string' || !ref.startsWith('#/') || seen.has(ref)) return schema;
+  if (typeof ref !== 'string' || seen.has(ref)) return schema;
   seen.add(ref);
-  let target: unknown = root;
-  for (const raw of ref.slice(2).split('/')) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-    target = asSchema(target)?.[key];
-  }
-  const resolved = asSchema(target);
+  const resolved = refTarget(ref, root);
   return resolved === undefined ? schema : deref(resolved, root, seen);
 }
 

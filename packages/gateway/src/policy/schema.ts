@@ -4,6 +4,7 @@
  * error, because a misspelt `deny_if` silently ignored is a rule that never fires.
  */
 import { z } from 'zod';
+import { topicFilterProblem } from './mqtt-topics.js';
 
 export const WINDOW_NAMES = ['second', 'minute', 'hour', 'day'] as const;
 export type WindowName = (typeof WINDOW_NAMES)[number];
@@ -43,12 +44,52 @@ const pathSchema = z
   .regex(/^args(\.[^.]+)+$/, { error: 'expected a path of the form "args.<field>[.<field>...]"' })
   .describe('Where to look in the call, e.g. "args.topic" or "args.options.qos".');
 
-const anyValueOps = z.strictObject({ path: pathSchema, op: z.enum(['eq', 'neq']), value: z.unknown() });
-const listOps = z.strictObject({
-  path: pathSchema,
-  op: z.enum(['in', 'not_in']),
-  value: z.array(z.unknown()),
-});
+const pathSyntax = z
+  .literal('path')
+  .optional()
+  .describe(
+    'Extension: "path" reads the argument as a path on the remote host: "." and ".." are normalised, ' +
+      '/proc/self/root is "/", and a relative path is unknown (denied by deny_if, refused by require).',
+  );
+/**
+ * Path-syntax values are matched against absolute, normalised paths: a relative one could never
+ * match, and a rule that silently never fires is the complaint POLICY.md records. So it is an error.
+ */
+function absolutePaths(
+  values: ReadonlyArray<unknown>,
+  at: (i: number) => PropertyKey[],
+  ctx: z.RefinementCtx,
+  glob = false,
+): void {
+  values.forEach((value, i) => {
+    const ok = typeof value === 'string' && (glob ? /^!?(\/|\*\*)/.test(value) : value.startsWith('/'));
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at(i),
+        message: glob
+          ? 'a path pattern is matched against absolute paths: start it with "/" or "**"'
+          : 'with syntax "path", a value is an absolute path (it starts with "/")',
+      });
+    }
+  });
+}
+
+const anyValueOps = z
+  .strictObject({ path: pathSchema, op: z.enum(['eq', 'neq']), value: z.unknown(), syntax: pathSyntax })
+  .superRefine((c, ctx) => {
+    if (c.syntax === 'path') absolutePaths([c.value], () => ['value'], ctx);
+  });
+const listOps = z
+  .strictObject({
+    path: pathSchema,
+    op: z.enum(['in', 'not_in']),
+    value: z.array(z.unknown()),
+    syntax: pathSyntax,
+  })
+  .superRefine((c, ctx) => {
+    if (c.syntax === 'path') absolutePaths(c.value, (i) => ['value', i], ctx);
+  });
 const orderOps = z.strictObject({
   path: pathSchema,
   op: z.enum(['lt', 'lte', 'gt', 'gte']),
@@ -58,23 +99,40 @@ const regexOp = z.strictObject({
   path: pathSchema,
   op: z.literal('regex'),
   value: z.string().refine(isValidRegex, { error: 'not a valid regular expression' }),
+  syntax: pathSyntax,
 });
 const containsOp = z.strictObject({ path: pathSchema, op: z.literal('contains'), value: z.unknown() });
 const existsOp = z.strictObject({ path: pathSchema, op: z.literal('exists'), value: z.boolean().optional() });
-// Extension: glob over a path (picomatch) or an MQTT topic filter (mqtt-match).
-const globOp = z.strictObject({
-  path: pathSchema,
-  op: z.literal('glob'),
-  value: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
-    error: 'expected a pattern or a non-empty list of patterns',
-  }),
-  syntax: z
-    .enum(['path', 'mqtt'])
-    .optional()
-    .describe(
-      '"path" (default): a file path glob such as "/var/log/**"; "mqtt": a topic filter such as "site/+/cmd/#".',
-    ),
-});
+// Extension: glob over a path (picomatch) or an MQTT topic filter.
+const globOp = z
+  .strictObject({
+    path: pathSchema,
+    op: z.literal('glob'),
+    value: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+      error: 'expected a pattern or a non-empty list of patterns',
+    }),
+    syntax: z
+      .enum(['path', 'mqtt'])
+      .optional()
+      .describe(
+        '"path" (default): a file path glob such as "/var/log/**", matched against the normalised path; ' +
+          '"mqtt": topic filters such as "site/+/cmd/#", and a subscription is judged by every topic it can receive.',
+      ),
+  })
+  .superRefine((condition, ctx) => {
+    const patterns = typeof condition.value === 'string' ? [condition.value] : condition.value;
+    const at = (i: number) => (typeof condition.value === 'string' ? ['value'] : ['value', i]);
+    if (condition.syntax !== 'mqtt') {
+      absolutePaths(patterns, at, ctx, true);
+      return;
+    }
+    patterns.forEach((pattern, i) => {
+      const problem = topicFilterProblem(pattern);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: at(i), message: `not a valid MQTT topic filter: ${problem}` });
+      }
+    });
+  });
 
 export const conditionSchema = z
   .discriminatedUnion('op', [anyValueOps, listOps, orderOps, regexOp, containsOp, existsOp, globOp])
@@ -96,6 +154,44 @@ export const ruleSchema = z
   .describe('What applies to one tool. Under default "deny", {} allows the tool.')
   .meta({ id: 'GatewayPolicyRule' });
 
+const paramsPath = z
+  .string()
+  .regex(/^params(\.[^.]+)+$/, { error: 'expected a path of the form "params.<field>[.<field>...]"' });
+
+export const notificationAsToolSchema = z
+  .strictObject({
+    method: z.string().min(1).describe('The notification method, e.g. "notifications/message".'),
+    when: paramsPath
+      .optional()
+      .describe('Applies only to notifications that carry this field (e.g. "params.data.topic").'),
+    tool: z.string().min(1).describe('The tool whose rule decides, as if the agent had called it.'),
+    args: z
+      .record(z.string().min(1), paramsPath)
+      .describe('The call\'s arguments, taken from the notification: argument name -> "params.<path>".'),
+  })
+  .describe(
+    'Extension: notifications that deliver what a tool call would (pushed MQTT messages and mqttReadMessages) ' +
+      'pass only when that call would pass: hide, action, default and the conditions on these arguments.',
+  )
+  .meta({ id: 'GatewayPolicyNotificationAsTool' });
+
+export const notificationsSchema = z
+  .strictObject({
+    deny: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Notification methods never passed to the agent, e.g. "notifications/resources/updated".'),
+    as_tool: z
+      .array(notificationAsToolSchema)
+      .optional()
+      .describe(
+        'Absent: pushed MQTT messages (notifications/message with params.data.topic) are decided as ' +
+          'mqttReadMessages with args topic and connection. [] turns that off.',
+      ),
+  })
+  .describe('Extension: what the server may push to the agent without being asked.')
+  .meta({ id: 'GatewayPolicyNotifications' });
+
 export const policySchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -107,6 +203,7 @@ export const policySchema = z
       .describe('Tools removed from tools/list and denied; "*" hides every tool.'),
     all_tools: z.strictObject({ limits: z.array(limitSchema).optional() }).optional(),
     tools: z.record(z.string().min(1), ruleSchema).optional(),
+    notifications: notificationsSchema.optional(),
   })
   .describe('A Bastion gateway policy (PolicyLayer JSON format, version 1, with extensions).')
   .meta({ id: 'GatewayPolicy' });
@@ -115,6 +212,8 @@ export type PolicyDocument = z.infer<typeof policySchema>;
 export type RuleDocument = z.infer<typeof ruleSchema>;
 export type LimitDocument = z.infer<typeof limitSchema>;
 export type ConditionDocument = z.infer<typeof conditionSchema>;
+export type NotificationsDocument = z.infer<typeof notificationsSchema>;
+export type NotificationAsToolDocument = z.infer<typeof notificationAsToolSchema>;
 
 function isValidRegex(source: string): boolean {
   try {

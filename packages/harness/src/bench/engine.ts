@@ -119,11 +119,10 @@ const ECHOED: CallToolResult = { content: [{ type: 'text', text: 'ok' }] };
 /** An upstream that offers every tool of the policy and answers at once. */
 function instantTarget(toolNames: readonly string[]): CallTarget {
   const names = new Set(toolNames);
-  const none = new Set<string>();
   return {
     hasTool: async (name) => names.has(name),
     knowsTool: (name) => names.has(name),
-    secretArgs: () => none,
+    inputSchema: () => undefined,
     callTool: async () => ECHOED,
   };
 }

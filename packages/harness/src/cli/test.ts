@@ -2,15 +2,17 @@
  * `bastion test`: runs the harness's suites on its own environment, or points the MQTT contract, the
  * gateway checks or the official conformance suite at someone else's server or gateway.
  *
- *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|all] [--tiers ...] [--report DIR]
+ *   bastion test [--suite mqtt|ssh|gateway|reconnect|conformance|fuzz|all] [--tiers ...] [--report DIR]
  *   bastion test --suite mqtt --server-url URL [--broker mqtt://host:port]
- *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD]
- *   bastion test --suite conformance --server-url URL [--baseline FILE]
+ *   bastion test --suite gateway --gateway-url URL --token T --policy FILE [--upstream URL | --upstream-command CMD] [--max-window S]
+ *   bastion test --suite conformance --server-url URL [--set 2025-11-25|2026-07-28 [--baseline FILE]]
+ *   bastion test --suite fuzz
  *
  * The targets given here reach the tests as environment variables (see src/suites/env.ts).
  */
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { REQUIREMENT_SETS } from '../conformance/sets.js';
 import { parseSuites, SUITES, type SuiteName, suiteFiles, suitePrefixes } from '../suites/catalog.js';
 import { CONTRACT_ENV } from '../suites/env.js';
 import { HARNESS_ROOT, testTargets } from '../suites/paths.js';
@@ -29,12 +31,14 @@ interface TestFlags {
   serverToken?: string;
   broker?: string;
   baseline?: string;
+  set?: string;
   gatewayUrl?: string;
   token?: string;
   policy?: string;
   upstream?: string;
   upstreamToken?: string;
   upstreamCommand?: string;
+  maxWindow?: string;
 }
 
 function url(value: string): string {
@@ -55,6 +59,12 @@ function brokerUrl(value: string): string {
   } catch {
     throw new InvalidArgumentError('expected mqtt://host:port');
   }
+}
+
+function seconds(value: string): string {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds');
+  return value;
 }
 
 function tierList(value: string): string {
@@ -97,14 +107,23 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
     if (forConformance) {
       external.push('conformance');
       env[CONTRACT_ENV.conformanceUrl] = flags.serverUrl;
+      if (flags.set !== undefined) {
+        env[CONTRACT_ENV.conformanceSet] = flags.set;
+        target.set = flags.set;
+      }
       if (flags.baseline !== undefined) {
+        // Each requirement set has its own scenarios (and CLI): a baseline is written for one.
+        if (flags.set === undefined)
+          throw new Error(
+            '--baseline belongs to one requirement set: add --set 2025-11-25 or --set 2026-07-28',
+          );
         const baseline = resolve(cwd, flags.baseline);
         env[CONTRACT_ENV.conformanceBaseline] = baseline;
         target.baseline = baseline;
       }
     }
-  } else if (flags.baseline !== undefined) {
-    throw new Error('--baseline goes with --suite conformance --server-url URL');
+  } else if (flags.baseline !== undefined || flags.set !== undefined) {
+    throw new Error('--baseline and --set go with --suite conformance --server-url URL');
   }
   if (flags.broker !== undefined) {
     if (!suites.includes('mqtt')) throw new Error('--broker goes with --suite mqtt');
@@ -129,6 +148,10 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
       target.upstream = flags.upstream;
     }
     if (flags.upstreamToken !== undefined) env[CONTRACT_ENV.upstreamToken] = flags.upstreamToken;
+    if (flags.maxWindow !== undefined) {
+      env[CONTRACT_ENV.gatewayMaxWindow] = flags.maxWindow;
+      target.maxWindow = `${flags.maxWindow} s`;
+    }
     if (flags.upstreamCommand !== undefined) {
       if (flags.upstream === undefined) {
         throw new Error('--upstream-command needs --upstream URL (where the command serves MCP)');
@@ -142,6 +165,7 @@ export function planTestRun(flags: TestFlags, cwd: string): TestPlan {
       ['--policy', flags.policy],
       ['--upstream', flags.upstream],
       ['--upstream-command', flags.upstreamCommand],
+      ['--max-window', flags.maxWindow],
     ] as const) {
       if (value !== undefined) throw new Error(`${flag} goes with --suite gateway --gateway-url URL`);
     }
@@ -185,7 +209,12 @@ export function testCommand(ctx: CliContext): Command {
       'mqtt: the broker the server under test should reach (default: started here)',
       brokerUrl,
     )
-    .option('--baseline <file>', "conformance: expected failures (the suite's YAML format)")
+    .addOption(
+      new Option('--set <revision>', 'conformance: run only this requirement set (default: both)').choices([
+        ...REQUIREMENT_SETS,
+      ]),
+    )
+    .option('--baseline <file>', "conformance: expected failures for --set (the suite's YAML format)")
     .option('--gateway-url <url>', "gateway: the gateway's MCP endpoint for one upstream", url)
     .option('--token <token>', 'gateway: the grant token the checks use')
     .option('--policy <file>', 'gateway: the policy the gateway claims to enforce (JSON)')
@@ -198,6 +227,11 @@ export function testCommand(ctx: CliContext): Command {
     .option(
       '--upstream-command <command>',
       'gateway: start the upstream (serving at --upstream) here, so its restart can be checked',
+    )
+    .option(
+      '--max-window <seconds>',
+      'gateway: the longest limit window watched from start to end (default 60; longer ones are skipped)',
+      seconds,
     )
     .action(async (flags: TestFlags) => {
       let plan: TestPlan;

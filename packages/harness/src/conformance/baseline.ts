@@ -1,54 +1,28 @@
 /**
- * Baselines of expected conformance failures: the suite's own `--expected-failures` YAML
- * (`server:` then a list of scenario names), with the reason for each entry as a comment on its line,
- * which the suite ignores and we require:
+ * Baselines of expected conformance failures, one file per target and requirement set
+ * (`conformance/<target>.<set>.yml`), in the suite's own `--expected-failures` format with the reason
+ * for each entry as a comment on its line, which the suite ignores and we require:
  *
  *   server:
  *     - tools-call-image # bastion-mqtt has no test_image_content fixture tool
+ *     - server-stateless:sep-2575-server-no-log-without-loglevel # no test_logging_tool fixture tool
+ *
+ * An entry names a whole scenario, or (2026-07-28 set, CLI 0.2.0) one check of it as
+ * `scenario:check-id`, so the scenario's other checks stay enforced. A run is judged as the CLI judges
+ * it: a failure the baseline does not list fails, and so does an entry that passes (stale).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HARNESS_ROOT } from '../suites/paths.js';
 import type { ConformanceRun } from './runner.js';
+import type { RequirementSet } from './sets.js';
 
 export const BASELINE_DIR = join(HARNESS_ROOT, 'conformance');
 
-/** The scenarios `conformance server` runs by default (its "active" suite) in 0.1.13. */
-export const ACTIVE_SCENARIOS = [
-  'server-initialize',
-  'logging-set-level',
-  'ping',
-  'completion-complete',
-  'tools-list',
-  'tools-call-simple-text',
-  'tools-call-image',
-  'tools-call-audio',
-  'tools-call-embedded-resource',
-  'tools-call-mixed-content',
-  'tools-call-with-logging',
-  'tools-call-error',
-  'tools-call-with-progress',
-  'tools-call-sampling',
-  'tools-call-elicitation',
-  'elicitation-sep1034-defaults',
-  'server-sse-multiple-streams',
-  'elicitation-sep1330-enums',
-  'resources-list',
-  'resources-read-text',
-  'resources-read-binary',
-  'resources-templates-read',
-  'resources-subscribe',
-  'resources-unsubscribe',
-  'prompts-list',
-  'prompts-get-simple',
-  'prompts-get-with-args',
-  'prompts-get-embedded-resource',
-  'prompts-get-with-image',
-  'dns-rebinding-protection',
-] as const;
-
 export interface BaselineEntry {
   scenario: string;
+  /** When set, only this check of the scenario is expected to fail. */
+  check?: string;
   reason: string;
 }
 
@@ -57,11 +31,35 @@ export interface Baseline {
   entries: BaselineEntry[];
 }
 
+const ENTRY = /^\s+-\s+([A-Za-z0-9/_-]+)(?::([A-Za-z0-9/_.-]+))?\s*(?:#\s*(.*))?$/;
+
+export const entryName = (e: { scenario: string; check?: string }) =>
+  e.check === undefined ? e.scenario : `${e.scenario}:${e.check}`;
+
 /**
- * Reads a baseline; anything but `server:` entries is an error, and so is an entry without a reason
- * unless `requireReasons` is false (someone else's baseline, in the suite's plain format).
+ * A test title for one scenario under a baseline: it passes, fails as expected (a whole-scenario
+ * entry, with the reason), or fails only the checks its entries name (each with its reason).
  */
-export function parseBaseline(text: string, path: string, requireReasons = true): Baseline {
+export function expectationTitle(scenario: string, baseline: Baseline | undefined): string {
+  const entries = baseline?.entries.filter((e) => e.scenario === scenario) ?? [];
+  const because = (e: BaselineEntry) => (e.reason === '' ? '' : ` (${e.reason})`);
+  if (entries.length === 0) return `${scenario} passes`;
+  const whole = entries.find((e) => e.check === undefined);
+  if (whole !== undefined)
+    return `${scenario} fails as expected${whole.reason === '' ? '' : `: ${whole.reason}`}`;
+  return `${scenario} fails only as expected: ${entries.map((e) => `${e.check}${because(e)}`).join('; ')}`;
+}
+
+export interface ParseOptions {
+  /** Someone else's baseline, in the suite's plain format: reasons welcome, not required. */
+  requireReasons?: boolean;
+  /** Per-check entries are understood by the 2026-07-28 set's CLI (0.2.0) only. */
+  perCheck?: boolean;
+}
+
+/** Reads a baseline; every problem is reported at once, each with its line. */
+export function parseBaseline(text: string, path: string, options: ParseOptions = {}): Baseline {
+  const { requireReasons = true, perCheck = true } = options;
   const entries: BaselineEntry[] = [];
   const problems: string[] = [];
   let inServer = false;
@@ -77,45 +75,88 @@ export function parseBaseline(text: string, path: string, requireReasons = true)
       problems.push(`line ${i + 1}: only a 'server:' list belongs in a server baseline`);
       continue;
     }
-    const item = /^\s+-\s+([A-Za-z0-9/_-]+)\s*(?:#\s*(.*))?$/.exec(line);
+    const item = ENTRY.exec(line);
     if (!inServer || item === null) {
-      problems.push(`line ${i + 1}: expected '  - <scenario> # <why it is expected to fail>'`);
+      problems.push(`line ${i + 1}: expected '  - <scenario>[:<check-id>] # <why it is expected to fail>'`);
       continue;
     }
-    const reason = item[2]?.trim() ?? '';
-    if (reason === '' && requireReasons)
-      problems.push(`line ${i + 1}: '${item[1]}' says not why it is expected to fail`);
-    entries.push({ scenario: item[1] ?? '', reason });
+    const entry: BaselineEntry = {
+      scenario: item[1] ?? '',
+      ...(item[2] === undefined ? {} : { check: item[2] }),
+      reason: item[3]?.trim() ?? '',
+    };
+    if (entry.reason === '' && requireReasons)
+      problems.push(`line ${i + 1}: '${entryName(entry)}' says not why it is expected to fail`);
+    if (entry.check !== undefined && !perCheck)
+      problems.push(`line ${i + 1}: '${entryName(entry)}': this set's CLI reads whole scenarios only`);
+    entries.push(entry);
   }
+  const whole = new Set(entries.filter((e) => e.check === undefined).map((e) => e.scenario));
+  for (const e of entries)
+    if (e.check !== undefined && whole.has(e.scenario))
+      problems.push(`'${entryName(e)}': the whole scenario '${e.scenario}' is already expected to fail`);
+  const names = entries.map(entryName);
+  for (const [i, name] of names.entries())
+    if (names.indexOf(name) !== i) problems.push(`'${name}' is listed twice`);
   if (problems.length > 0) throw new Error(`${path}:\n  ${problems.join('\n  ')}`);
   return { path, entries };
 }
 
-export function loadBaseline(name: string): Baseline {
-  const path = join(BASELINE_DIR, name);
-  return parseBaseline(readFileSync(path, 'utf8'), path);
+/** The checked-in baseline file of `target` for `set`. */
+export function baselineFile(target: string, set: RequirementSet): string {
+  return join(BASELINE_DIR, `${target}.${set}.yml`);
+}
+
+export function loadBaseline(target: string, set: RequirementSet): Baseline {
+  const path = baselineFile(target, set);
+  return parseBaseline(readFileSync(path, 'utf8'), path, { perCheck: set === '2026-07-28' });
 }
 
 export interface Judgement {
-  /** Failed and not in the baseline. */
+  /** Failed and not in the baseline (a scenario, or `scenario:check` under a per-check entry). */
   unexpectedFailures: string[];
   /** In the baseline but passed: the baseline must be updated. */
   staleEntries: string[];
   /** Failed as the baseline says. */
   expectedFailures: string[];
-  /** Baseline entries naming no scenario that ran. */
+  /** Entries naming a scenario that did not run, or a check the scenario did not report. */
   unknownEntries: string[];
 }
 
-/** The suite's own rule (0.1.13): a scenario fails on any FAILURE or WARNING check. */
+/**
+ * The CLI's rule (0.1.16 and 0.2.0): a scenario or check fails on FAILURE or WARNING; only the
+ * set's scored scenarios are judged. Stricter than the CLI in one way: an entry naming a scenario
+ * or check that was never reported is `unknown` (a renamed check would otherwise sit unnoticed).
+ */
 export function judge(run: ConformanceRun, baseline: Baseline | undefined): Judgement {
-  const expected = new Set(baseline?.entries.map((e) => e.scenario) ?? []);
-  const ran = new Set(run.scenarios.map((s) => s.scenario));
-  const failed = run.scenarios.filter((s) => !s.ok).map((s) => s.scenario);
-  return {
-    unexpectedFailures: failed.filter((s) => !expected.has(s)),
-    staleEntries: run.scenarios.filter((s) => s.ok && expected.has(s.scenario)).map((s) => s.scenario),
-    expectedFailures: failed.filter((s) => expected.has(s)),
-    unknownEntries: [...expected].filter((s) => !ran.has(s)),
-  };
+  const entries = baseline?.entries ?? [];
+  const whole = new Set(entries.filter((e) => e.check === undefined).map((e) => e.scenario));
+  const perCheck = new Map<string, Set<string>>();
+  for (const e of entries) {
+    if (e.check === undefined) continue;
+    perCheck.set(e.scenario, (perCheck.get(e.scenario) ?? new Set()).add(e.check));
+  }
+  const j: Judgement = { unexpectedFailures: [], staleEntries: [], expectedFailures: [], unknownEntries: [] };
+  const scored = run.scenarios.filter((s) => s.scored);
+  for (const s of scored) {
+    if (whole.has(s.scenario)) {
+      (s.ok ? j.staleEntries : j.expectedFailures).push(s.scenario);
+      continue;
+    }
+    const expected = perCheck.get(s.scenario);
+    if (expected === undefined) {
+      if (!s.ok) j.unexpectedFailures.push(s.scenario);
+      continue;
+    }
+    for (const f of s.failures)
+      (expected.has(f.id) ? j.expectedFailures : j.unexpectedFailures).push(`${s.scenario}:${f.id}`);
+    for (const check of expected) {
+      const status = s.checks[check];
+      if (status === undefined) j.unknownEntries.push(`${s.scenario}:${check}`);
+      else if (status === 'SUCCESS') j.staleEntries.push(`${s.scenario}:${check}`);
+    }
+  }
+  const ran = new Set(scored.map((s) => s.scenario));
+  for (const e of entries) if (!ran.has(e.scenario)) j.unknownEntries.push(entryName(e));
+  return j;
 }

@@ -1,86 +1,50 @@
 /**
- * What the official conformance suite runs against on our side: bastion-mqtt and bastion-ssh over
- * Streamable HTTP, the conformance fixture server, and bastion-gateway with an allow-all policy in
- * front of each (anonymous access: the conformance CLI cannot send a token), each with its baseline.
+ * What the official conformance suite runs against on our side, each target in both requirement
+ * sets with a baseline per set (`conformance/<target>.<set>.yml`): the harness's conformance fixture
+ * (in this process), and bastion-mqtt and bastion-ssh over Streamable HTTP, started from their bins
+ * as a user runs them. The conformance CLI cannot send a token, so every target is anonymous.
  */
 import { pino } from 'pino';
-import {
-  type RunningGateway,
-  type RunningService,
-  startOwnGateway,
-  startOwnMqttServer,
-  startOwnSshServer,
-} from '../suites/own-targets.js';
+import { startOwnMqttServer, startOwnSshServer } from '../suites/own-targets.js';
 import { startConformanceFixture } from './fixture-server.js';
 
-export interface ConformanceTarget {
-  name: string;
-  /** File name under packages/harness/conformance/. */
-  baseline: string;
-  /** For a gateway target: the server behind it, whose results it must reproduce exactly. */
-  proxyOf?: string;
-  url(env: ConformanceEnvironment): string;
-}
+export const CONFORMANCE_TARGET_NAMES = ['fixture', 'bastion-mqtt', 'bastion-ssh'] as const;
+export type ConformanceTargetName = (typeof CONFORMANCE_TARGET_NAMES)[number];
 
 export interface ConformanceEnvironment {
-  mqtt: RunningService;
-  ssh: RunningService;
-  fixtureUrl: string;
-  gateway: RunningGateway;
+  /** The MCP endpoint of each target. */
+  urls: Record<ConformanceTargetName, string>;
   stop(): Promise<void>;
 }
 
-const ALLOW_ALL = { version: '1', default: 'allow' };
-
-/** Direct targets first: a gateway target is compared with the run of the server behind it. */
-export const CONFORMANCE_TARGETS: ReadonlyArray<ConformanceTarget> = [
-  { name: 'bastion-mqtt', baseline: 'bastion-mqtt.yml', url: (e) => `${e.mqtt.baseUrl}/mcp` },
-  { name: 'bastion-ssh', baseline: 'bastion-ssh.yml', url: (e) => `${e.ssh.baseUrl}/mcp` },
-  { name: 'conformance fixture', baseline: 'fixture.yml', url: (e) => e.fixtureUrl },
-  {
-    name: 'bastion-gateway in front of bastion-mqtt',
-    baseline: 'gateway-bastion-mqtt.yml',
-    proxyOf: 'bastion-mqtt',
-    url: (e) => e.gateway.endpoint('mqtt'),
-  },
-  {
-    name: 'bastion-gateway in front of bastion-ssh',
-    baseline: 'gateway-bastion-ssh.yml',
-    proxyOf: 'bastion-ssh',
-    url: (e) => e.gateway.endpoint('ssh'),
-  },
-  {
-    name: 'bastion-gateway in front of the conformance fixture',
-    baseline: 'gateway-fixture.yml',
-    proxyOf: 'conformance fixture',
-    url: (e) => e.gateway.endpoint('fixture'),
-  },
-];
-
-/** Starts every server and one gateway in front of all of them; `stop()` releases everything. */
+/** Starts every target; `stop()` releases everything (also when a start fails part-way). */
 export async function startConformanceEnvironment(): Promise<ConformanceEnvironment> {
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    const mqtt = await startOwnMqttServer();
-    stops.push(() => mqtt.stop());
-    const ssh = await startOwnSshServer();
-    stops.push(() => ssh.stop());
-    const fixture = await startConformanceFixture(pino({ level: 'silent' }));
-    stops.push(() => fixture.close());
-    const fixtureUrl = `${fixture.url}/mcp`;
-    const gateway = await startOwnGateway(
-      {
-        mqtt: { url: `${mqtt.baseUrl}/mcp`, policy: ALLOW_ALL },
-        ssh: { url: `${ssh.baseUrl}/mcp`, policy: ALLOW_ALL },
-        fixture: { url: fixtureUrl, policy: ALLOW_ALL },
+    // Started side by side (each waits for its own listening line); whatever started is stopped
+    // again if another one failed.
+    const [fixture, mqtt, ssh] = await Promise.allSettled([
+      startConformanceFixture(pino({ level: 'silent' })),
+      startOwnMqttServer(),
+      startOwnSshServer(),
+    ]);
+    if (fixture.status === 'fulfilled') stops.push(() => fixture.value.close());
+    if (mqtt.status === 'fulfilled') stops.push(() => mqtt.value.stop());
+    if (ssh.status === 'fulfilled') stops.push(() => ssh.value.stop());
+    if (fixture.status === 'rejected') throw fixture.reason;
+    if (mqtt.status === 'rejected') throw mqtt.reason;
+    if (ssh.status === 'rejected') throw ssh.reason;
+    return {
+      urls: {
+        fixture: `${fixture.value.url}/mcp`,
+        'bastion-mqtt': `${mqtt.value.baseUrl}/mcp`,
+        'bastion-ssh': `${ssh.value.baseUrl}/mcp`,
       },
-      { anonymous: true },
-    );
-    stops.push(() => gateway.stop());
-    return { mqtt, ssh, fixtureUrl, gateway, stop: stopAll };
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

@@ -4,6 +4,7 @@ const issue = 'issue #4 (the policy gateway)';
 const policyMd = 'POLICY.md, documented format';
 const better = 'POLICY.md, where users of such gateways are let down';
 const core = 'issue #10 (the forwarding core)';
+const findings = 'issue #14 (security findings, an honest audit chain)';
 
 export const gatewayRequirements: Requirement[] = [
   // Configuration and command line.
@@ -137,6 +138,29 @@ export const gatewayRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'gateway.conditions.schema-defaults',
+    statement:
+      "evaluates conditions on the arguments with the tool's inputSchema defaults filled in (a connect without port is judged with port 22)",
+    source: findings,
+  },
+  {
+    id: 'gateway.conditions.paths',
+    statement:
+      'reads path arguments as the remote does: normalises . and .., reads /proc/self/root as /, and denies or refuses a relative path as unknown',
+    source: findings,
+  },
+  {
+    id: 'gateway.conditions.mqtt-filters',
+    statement: 'denies a subscription whose topic filter can receive a topic an mqtt-syntax deny_if names',
+    source: findings,
+  },
+  {
+    id: 'gateway.notifications.pushed',
+    statement:
+      "passes a pushed MQTT message to the agent only when the policy lets it read that topic (mqttReadMessages' rule)",
+    source: findings,
+  },
+  {
     id: 'gateway.limit.fixed-window',
     statement:
       'denies the call over the max in a clock-aligned window with the limit pointer and retryAfterMs',
@@ -156,6 +180,18 @@ export const gatewayRequirements: Requirement[] = [
     id: 'gateway.limit.exact-under-concurrency',
     statement: 'admits exactly max of many calls made in parallel',
     source: issue,
+  },
+  {
+    id: 'gateway.limit.whole-window',
+    statement:
+      'admits no call beyond max anywhere in a window: not in a burst at its start, not one at a time up to its last moment',
+    source: 'issue 14, item 14 (limit checks that stopped at the first denial)',
+  },
+  {
+    id: 'gateway.limit.retry-after',
+    statement:
+      'says in the denial over a limit how long until the agent may retry (retryAfterMs, at most the window)',
+    source: better,
   },
   {
     id: 'gateway.limit.rollback',
@@ -178,6 +214,12 @@ export const gatewayRequirements: Requirement[] = [
     id: 'gateway.bypass.batch',
     statement: 'decides every call in a JSON-RPC batch on its own',
     source: issue,
+  },
+  {
+    id: 'gateway.bypass.headers',
+    statement:
+      'decides a call on its body: Mcp-Method/Mcp-Name headers naming an allowed tool do not carry a denied call through',
+    source: 'issue 10 (policy reads the body only) and issue 14, item 16',
   },
   {
     id: 'gateway.bypass.methods',
@@ -259,6 +301,17 @@ export const gatewayRequirements: Requirement[] = [
     id: 'gateway.audit.chain',
     statement: 'hash-chains the rows; audit verify accepts an intact log and names the first tampered row',
     source: issue,
+  },
+  {
+    id: 'gateway.audit.keyed',
+    statement:
+      'keys the chain (HMAC) and anchors its head: verify catches rows cut from the end and rows rewritten without the key',
+    source: findings,
+  },
+  {
+    id: 'gateway.audit.restart-check',
+    statement: 'does not start on an audit log that was cut or rewritten while it was down',
+    source: findings,
   },
   {
     id: 'gateway.audit.shutdown',

@@ -4,6 +4,12 @@ const transportContract = 'issue #2 (HTTP behaviour shared by every Bastion serv
 
 export const httpRequirements: Requirement[] = [
   {
+    id: 'http.bins.runnable',
+    statement:
+      'after pnpm install every bin (bastion, bastion-mqtt, bastion-ssh, bastion-gateway) runs from the workspace root as the READMEs write it, with --version and --help',
+    source: 'issue #9 item 7',
+  },
+  {
     id: 'http.host.loopback-default',
     statement: 'binds 127.0.0.1 unless told otherwise',
     source: transportContract,

@@ -4,10 +4,53 @@ const mqttx = 'UPSTREAMS.md, MQTTX SSE Server (the contract to keep)';
 const defects = 'UPSTREAMS.md, MQTTX SSE Server defects (not to repeat)';
 const peers = 'UPSTREAMS.md, what MQTT MCP peers added';
 const issue = 'issue #2 section 2 (the MQTT MCP server)';
+const issue13 = 'issue #13, MQTT item 2 (no loss under bursts)';
+const issue13small = 'issue #13, MQTT item 3 (small things a new user hit)';
+const issue14storm = 'issue #14, found with real clients: reconnect storm on a shared client id';
 const spec311 = 'MQTT 3.1.1';
 const spec5 = 'MQTT 5.0';
 
+const wave2 = 'issue #9 (current MCP on every server: SDK v2, both protocol eras)';
+const wave2Resources = 'issue #13, MQTT item 1 (topics as resources)';
+
 export const mqttRequirements: Requirement[] = [
+  // Both protocol eras, through the official clients.
+  {
+    id: 'mqtt.clients.success-paths',
+    statement:
+      "every tool's success path passes through the official client's own callTool (v1 2025-11-25, v2 in both eras) with the original texts",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.clients.error-paths',
+    statement:
+      "every tool's error paths reach the official client's own callTool as isError results with a stable code, never a thrown -32602",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.eras.listen-updates',
+    statement:
+      'a received MQTT message reaches a 2026-07-28 client as resources/updated on its subscriptions/listen stream',
+    source: wave2,
+  },
+  {
+    id: 'mqtt.eras.identity-isolation',
+    statement:
+      "in the stateless era a connection belongs to the caller's identity: the same token reaches it from any client, another token can neither see nor use it nor hear of its topics",
+    source: wave2,
+  },
+  {
+    id: 'mqtt.eras.stdio',
+    statement:
+      'over stdio the v1 client and the v2 client in both eras list and call the tools (serveStdio pins the era)',
+    source: wave2,
+  },
+  {
+    id: 'mqtt.resources.subscribe-2025',
+    statement:
+      'a topic is a resource mqtt://{connection}/{topic} holding its last message; resources/subscribe sends updates as messages arrive',
+    source: wave2Resources,
+  },
   // The original's contract.
   {
     id: 'mqtt.compat.tool-schema',
@@ -128,6 +171,36 @@ export const mqttRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'mqtt.burst.no-loss',
+    statement:
+      'loses none of 10,000 messages published at 12,000 msg/s while a client reads concurrently, with default settings, receiving as many as a plain mqtt.js subscriber in the same run',
+    source: issue13,
+  },
+  {
+    id: 'mqtt.burst.backpressure',
+    statement:
+      'with a buffer smaller than a QoS 1 burst, holds the broker back while the buffer is full and loses nothing as long as the client keeps reading',
+    source: issue13,
+  },
+  {
+    id: 'mqtt.buffer.limit-visible',
+    statement:
+      "mqttStatus shows the buffer's limits (messages and bytes), what happens at them (pause, then drop-oldest), whether it is paused, and the dropped count",
+    source: issue13,
+  },
+  {
+    id: 'mqtt.notify.paced',
+    statement:
+      'pushes at most maxNotificationsPerSecond notifications per connection, says once with a warning notification when it starts holding some back, counts them in mqttStatus, and every message stays readable',
+    source: issue13,
+  },
+  {
+    id: 'mqtt.persistent.broker-restart',
+    statement:
+      'with clean: false and QoS 1, every message the broker kept for the connection across a broker restart reaches the agent, as many as a plain mqtt.js subscriber gets',
+    source: issue13,
+  },
+  {
     id: 'mqtt.read.filter',
     statement: 'mqttReadMessages filters by topic filter and limit, leaving the rest buffered',
     source: issue,
@@ -188,6 +261,24 @@ export const mqttRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'mqtt.reconnect.backoff-stable',
+    statement:
+      'grows the reconnect backoff across links lost before they stayed up reconnectStableMs, and starts it over only after one did',
+    source: issue14storm,
+  },
+  {
+    id: 'mqtt.takeover.shared-id',
+    statement:
+      "two MCP sessions connected with one client id stop taking it from each other: one ends 'taken-over' in mqttStatus and answers CLIENT_ID_TAKEN_OVER (buffered messages stay readable), the other stays connected and receives",
+    source: issue14storm,
+  },
+  {
+    id: 'mqtt.takeover.reason-code',
+    statement:
+      "recognises MQTT 5 reason code 0x8E (session taken over) at once, without a reconnect: 'taken-over' with the reason code in mqttStatus, CLIENT_ID_TAKEN_OVER on the next call",
+    source: issue14storm,
+  },
+  {
     id: 'mqtt.reconnect.publish-fails',
     statement: 'a publish while the broker is away fails with NOT_CONNECTED and nothing crashes',
     source: issue,
@@ -233,6 +324,18 @@ export const mqttRequirements: Requirement[] = [
     source: issue,
   },
   // The contract any server claiming the original's tools is checked against (bastion test --suite mqtt).
+  {
+    id: 'mqtt.input.tool-error',
+    statement:
+      "answers input the server refuses after the schema (a payload that is not base64, MQTT 5 properties on an MQTT 3.1.1 connection) with an isError result coded INVALID_INPUT naming the field, not 'MCP error -32602'",
+    source: issue13small,
+  },
+  {
+    id: 'mqtt.connect.replaced',
+    statement:
+      'an mqttConnect that replaces a connection of the same name keeps the original success text as the first content item and says in a second one, and in structuredContent.previous, what it replaced',
+    source: issue13small,
+  },
   {
     id: 'mqtt.compat.connect-failure',
     statement:

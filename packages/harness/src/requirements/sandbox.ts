@@ -82,4 +82,22 @@ export const sandboxRequirements: Requirement[] = [
       '--ssh-shell host runs commands in a real shell that starts in a scratch directory with the seed files',
     source: issue,
   },
+  {
+    id: 'sandbox.shell.jobs',
+    statement:
+      'background jobs run in the simulated shell: their output and exit code are readable, and stopJob ends them',
+    source: 'issue #13 (sandbox: jobs and a PTY-like shell)',
+  },
+  {
+    id: 'sandbox.shell.terminal',
+    statement:
+      'openShell gives a terminal-like simulated shell: echo, line editing, history, the working directory kept between lines, ctrl-c and exit',
+    source: 'issue #13 (sandbox: jobs and a PTY-like shell)',
+  },
+  {
+    id: 'sandbox.shell.audit-redacted',
+    statement:
+      "text typed into a shell through the sandbox's gateway is redacted in its audit log (writeShell marks it writeOnly)",
+    source: 'issue #13 (passwords typed into a shell never reach the audit)',
+  },
 ];

@@ -54,7 +54,7 @@ async function exec(message) {
   running.set(message.id, controller);
   try {
     const result = await bash.exec(message.command, {
-      cwd: home,
+      cwd: message.cwd ?? home,
       env: message.env,
       stdin: Buffer.from(message.stdin).toString('latin1'),
       stdinKind: 'bytes',

@@ -12,6 +12,8 @@
  *
  * What differs from a real shell (SANDBOX.md lists it for users):
  *  - each exec starts a fresh shell (variables, `cd` and functions do not carry over); files do;
+ *  - an interactive shell (`pty-req` + `shell`) is simulated-terminal.ts: one line at a time, with
+ *    echo, line editing, history and the working directory kept, but no real terminal;
  *  - output is returned when the command ends (no streaming), as UTF-8 text: a binary file read
  *    with `cat` does not come back byte for byte (downloadFile does);
  *  - a signal (or the client's timeout) stops the script at the next statement boundary;
@@ -21,6 +23,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FsStat, InitialFiles } from 'just-bash';
 import type { CommandExit, CommandRunner, RunningCommand } from '../targets/ssh/command-runner.js';
+import { type RunScript, startSimulatedTerminal } from './simulated-terminal.js';
 
 export interface SimulatedShellOptions {
   /** The login's home, where every command starts (created if missing). */
@@ -195,6 +198,27 @@ export async function startSimulatedShell(options: SimulatedShellOptions): Promi
       };
     },
   };
+
+  // One script for the terminal (simulated-terminal.ts): no stdin, its own working directory.
+  const runScript: RunScript = (script, { cwd, env, abort }) => {
+    if (failure !== undefined) return Promise.resolve({ stdout: '', stderr: '', exitCode: 137 });
+    const id = nextId++;
+    const flag = new SharedArrayBuffer(4);
+    const onAbort = () => {
+      Atomics.store(new Int32Array(flag), 0, 1);
+      worker.postMessage({ type: 'abort', id });
+    };
+    abort.addEventListener('abort', onAbort, { once: true });
+    return new Promise((resolve) => {
+      pendingExec.set(id, (reply) => {
+        abort.removeEventListener('abort', onAbort);
+        resolve(reply.id === id ? reply : { stdout: '', stderr: '', exitCode: 137 });
+      });
+      worker.postMessage({ type: 'exec', id, command: script, env, stdin: new Uint8Array(0), flag, cwd });
+    });
+  };
+  runner.startShell = (request, io) =>
+    startSimulatedTerminal(request, io, runScript, { home: options.home, user: options.user });
 
   let closing: Promise<void> | undefined;
   return {

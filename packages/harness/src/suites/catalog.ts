@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SUITE_NAMES = ['mqtt', 'ssh', 'gateway', 'reconnect', 'conformance', 'all'] as const;
+export const SUITE_NAMES = ['mqtt', 'ssh', 'gateway', 'reconnect', 'conformance', 'fuzz', 'all'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface SuiteDefinition {
@@ -46,9 +46,17 @@ export const SUITES: Readonly<Record<SuiteName, SuiteDefinition>> = {
   },
   conformance: {
     name: 'conformance',
-    description: 'the official MCP conformance suite against each HTTP server and the gateway in front of it',
+    description:
+      'the official MCP conformance suite, both requirement sets, against each HTTP server and the fixture',
     files: [/^conformance-.*\.test\.ts$/],
-    requirementPrefixes: [],
+    requirementPrefixes: ['conformance.'],
+  },
+  fuzz: {
+    name: 'fuzz',
+    description:
+      'a bounded, seeded fuzz run of every HTTP host: no 5xx, no dropped connection, every process still answering',
+    files: [/^fuzz-.*\.test\.ts$/],
+    requirementPrefixes: ['fuzz.'],
   },
   all: {
     name: 'all',

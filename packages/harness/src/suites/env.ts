@@ -17,6 +17,8 @@ export const CONTRACT_ENV = {
   gatewayToken: 'BASTION_GATEWAY_TOKEN',
   /** Path of the policy file the gateway claims to enforce. */
   gatewayPolicy: 'BASTION_GATEWAY_POLICY',
+  /** The longest limit window (seconds) the whole-window check watches; default 60. */
+  gatewayMaxWindow: 'BASTION_GATEWAY_MAX_WINDOW_S',
   /** The upstream the gateway fronts, reached directly to know its real tools. */
   upstreamUrl: 'BASTION_GATEWAY_UPSTREAM_URL',
   upstreamToken: 'BASTION_GATEWAY_UPSTREAM_TOKEN',
@@ -24,5 +26,8 @@ export const CONTRACT_ENV = {
   upstreamCommand: 'BASTION_GATEWAY_UPSTREAM_COMMAND',
   /** Someone else's MCP server for the official conformance suite. */
   conformanceUrl: 'BASTION_CONFORMANCE_URL',
+  /** One requirement set, 2025-11-25 or 2026-07-28; unset: both. */
+  conformanceSet: 'BASTION_CONFORMANCE_SET',
+  /** A baseline of expected failures, for the one set named by conformanceSet. */
   conformanceBaseline: 'BASTION_CONFORMANCE_BASELINE',
 } as const;

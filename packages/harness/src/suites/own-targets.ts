@@ -33,7 +33,8 @@ async function runBin(
     command: process.execPath,
     args: [path, ...args(port)],
     port,
-    readyTimeoutMs: 20_000,
+    // Generous: on a busy shared machine a tsx-run bin can take many seconds to listen.
+    readyTimeoutMs: 60_000,
   });
   // start() tracks the child (run-scope.ts): killed if this process exits before stop() runs.
   try {

@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type ChannelTransport,
   type Clock,
   createGateway,
   createGrantToken,
@@ -129,7 +128,8 @@ export interface HarnessConfig {
   /** Grant label -> servers (and an optional per-server policy); tokens are made up here. */
   grants?: Record<string, { servers: string[]; policy?: Record<string, unknown> }>;
   anonymous?: { servers: string[] };
-  audit?: boolean;
+  /** true: an unkeyed log at audit.jsonl; an object: the config's audit entry as given. */
+  audit?: boolean | Record<string, unknown>;
   /** The config's `limits` (session caps, shutdown grace). */
   limits?: Record<string, number>;
   /** Files written into the gateway's directory first (policy files named relative to it). */
@@ -156,7 +156,7 @@ export async function startGateway(
     servers: config.servers,
     grants,
     ...(config.anonymous ? { anonymous: config.anonymous } : {}),
-    ...(config.audit ? { audit: 'audit.jsonl' } : {}),
+    ...(config.audit === true ? { audit: 'audit.jsonl' } : config.audit ? { audit: config.audit } : {}),
     ...(config.limits ? { limits: config.limits } : {}),
   };
   const gateway = await createGateway({
@@ -191,7 +191,7 @@ export async function startGateway(
       const [agentSide, gatewaySide] = InMemoryTransport.createLinkedPair();
       const principal: Principal =
         grant === 'anonymous' ? { id: 'anonymous', kind: 'anonymous' } : { id: grant, kind: 'grant' };
-      await gateway.openSession(server, gatewaySide as unknown as ChannelTransport, {
+      await gateway.openSession(server, gatewaySide, {
         sessionId: `mem-${++counter}`,
         principal,
         closeOnInitializeFailure: true,

@@ -26,10 +26,13 @@ export async function pidsWithEnv(name: string, value: string): Promise<number[]
   return found;
 }
 
-/** `bastion-gateway audit verify FILE`: its exit code and what it printed. */
-export async function verifyAudit(file: string): Promise<{ code: number; out: string }> {
+/** `bastion-gateway audit verify FILE [...flags]`: its exit code and what it printed. */
+export async function verifyAudit(
+  file: string,
+  flags: string[] = [],
+): Promise<{ code: number; out: string }> {
   try {
-    const { stdout } = await run(process.execPath, [BASTION_BINS.gateway, 'audit', 'verify', file]);
+    const { stdout } = await run(process.execPath, [BASTION_BINS.gateway, 'audit', 'verify', file, ...flags]);
     return { code: 0, out: stdout };
   } catch (err) {
     const e = err as { code: number; stdout: string };

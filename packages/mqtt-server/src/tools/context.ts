@@ -1,10 +1,10 @@
 /** What every tool of one MCP session shares, and the small schemas and helpers they have in common. */
-import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { invalidInput, jsonResult, runTool as runKitTool, success } from '@bastion/mcp-http/kit';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { MqttServerConfig } from '../config.js';
 import type { ConnectionRegistry } from '../connections.js';
-import { MqttToolError } from '../errors.js';
 import { topicFilterProblem, topicNameProblem } from '../topics.js';
 
 export interface ToolContext {
@@ -50,27 +50,13 @@ export const payloadEncodingSchema = z
   .default('utf8')
   .describe("How `payload` is written: 'utf8' text (default) or 'base64' for binary data");
 
-/** A successful result: the text a model reads, and the same facts as structured content. */
-export function success(text: string, structured: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent: structured };
-}
+export { invalidInput, jsonResult, success };
 
-/** A successful result whose text is the structured content as JSON (for data-returning tools). */
-export function jsonResult(structured: Record<string, unknown>): CallToolResult {
-  return success(JSON.stringify(structured, null, 2), structured);
-}
-
-/** A bad-input protocol error, as for SDK schema validation. */
-export function invalidParams(message: string): McpError {
-  return new McpError(ErrorCode.InvalidParams, message);
-}
-
-/** Runs a tool body; an operational failure becomes its `isError` result, anything else propagates. */
-export async function runTool(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof MqttToolError) return err.toToolResult();
-    throw err;
-  }
+/** Runs a tool body: an operational failure becomes its `isError` result, never a protocol error. */
+export function runTool(
+  ctx: ToolContext,
+  tool: string,
+  body: () => Promise<CallToolResult>,
+): Promise<CallToolResult> {
+  return runKitTool(ctx.logger, tool, body);
 }

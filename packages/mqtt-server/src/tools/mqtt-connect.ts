@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { brokerAllowed } from '../config.js';
 import type { BrokerProtocol, ConnectRequest } from '../connection.js';
@@ -6,7 +6,7 @@ import { MqttErrorCode, MqttToolError } from '../errors.js';
 import { decodePayload } from '../payload.js';
 import {
   connectionSchema,
-  invalidParams,
+  invalidInput,
   payloadEncodingSchema,
   qosSchema,
   runTool,
@@ -82,7 +82,7 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
     MQTT_CONNECT,
     {
       description,
-      inputSchema,
+      inputSchema: z.object(inputSchema),
       annotations: {
         title: 'Connect to an MQTT broker',
         readOnlyHint: false,
@@ -91,22 +91,22 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
         openWorldHint: true,
       },
     },
-    (args, extra) =>
-      runTool(async () => {
+    (args, call) =>
+      runTool(ctx, MQTT_CONNECT, async () => {
         const protocol: BrokerProtocol = args.protocol ?? (args.port === 8883 ? 'mqtts' : 'mqtt');
         const secure = protocol === 'mqtts' || protocol === 'wss';
         if (!secure && (args.ca !== undefined || args.cert !== undefined || args.key !== undefined)) {
-          throw invalidParams(`ca, cert and key apply to protocol 'mqtts' or 'wss', not '${protocol}'`);
+          throw invalidInput(`ca, cert and key apply to protocol 'mqtts' or 'wss', not '${protocol}'`);
         }
         if (args.password !== undefined && args.username === undefined && args.protocolVersion === 4) {
           // [MQTT-3.1.2-22] in 3.1.1 a password needs a user name; MQTT 5 allows it alone.
-          throw invalidParams('a password needs a username with protocolVersion 4 (MQTT 3.1.1)');
+          throw invalidInput('a password needs a username with protocolVersion 4 (MQTT 3.1.1)');
         }
         if ((args.cert === undefined) !== (args.key === undefined)) {
-          throw invalidParams('cert and key must be given together');
+          throw invalidInput('cert and key must be given together');
         }
         if (args.path !== undefined && protocol !== 'ws' && protocol !== 'wss') {
-          throw invalidParams(`path applies to protocol 'ws' or 'wss', not '${protocol}'`);
+          throw invalidInput(`path applies to protocol 'ws' or 'wss', not '${protocol}'`);
         }
         if (!brokerAllowed(ctx.config.allowBrokers, args.host, args.port)) {
           throw new MqttToolError(
@@ -131,9 +131,9 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
         };
         if (args.will !== undefined) {
           const payload = decodePayload(args.will.payload, args.will.payloadEncoding);
-          if (payload === undefined) throw invalidParams('will.payload is not valid base64');
+          if (payload === undefined) throw invalidInput('will.payload is not valid base64');
           if (payload.length > ctx.config.maxPayloadBytes) {
-            throw invalidParams(
+            throw invalidInput(
               `will.payload is ${payload.length} bytes; the limit is ${ctx.config.maxPayloadBytes}`,
             );
           }
@@ -154,25 +154,37 @@ export function registerMqttConnectTool(server: McpServer, ctx: ToolContext): vo
         };
         let result: Awaited<ReturnType<typeof ctx.connections.open>>;
         try {
-          result = await ctx.connections.open(request, extra.signal);
+          result = await ctx.connections.open(request, call.mcpReq.signal);
         } catch (err) {
           if (err instanceof MqttToolError)
             ctx.logger.info({ ...log, code: err.code }, 'broker connect failed');
           throw err;
         }
         ctx.logger.info({ ...log, replaced: result.replaced }, 'broker connected');
-        return success(
+        const structured: Record<string, unknown> = {
+          connection: args.connection,
+          host: args.host,
+          port: args.port,
+          clientId: args.clientId,
+          protocol,
+          protocolVersion: args.protocolVersion,
+          replaced: result.replaced,
+        };
+        // The original's text stays the first content item, unchanged, for clients that match it.
+        const connected = success(
           `Successfully connected to MQTT broker at ${args.host}:${args.port} with client ID ${args.clientId}`,
-          {
-            connection: args.connection,
-            host: args.host,
-            port: args.port,
-            clientId: args.clientId,
-            protocol,
-            protocolVersion: args.protocolVersion,
-            replaced: result.replaced,
-          },
+          structured,
         );
+        if (result.previous === undefined) return connected;
+        const old = result.previous;
+        structured.previous = old;
+        connected.content.push({
+          type: 'text',
+          text:
+            `It replaced the previous connection '${args.connection}' (${old.host}:${old.port}, client ID ` +
+            `${old.clientId}, ${old.state}), which is now closed.`,
+        });
+        return connected;
       }),
   );
 }

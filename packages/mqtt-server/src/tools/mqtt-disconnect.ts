@@ -1,4 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import { connectionSchema, runTool, success, type ToolContext } from './context.js';
 
 export const MQTT_DISCONNECT = 'mqttDisconnect';
@@ -11,7 +12,7 @@ export function registerMqttDisconnectTool(server: McpServer, ctx: ToolContext):
     MQTT_DISCONNECT,
     {
       description,
-      inputSchema: { connection: connectionSchema },
+      inputSchema: z.object({ connection: connectionSchema }),
       annotations: {
         title: 'Disconnect from an MQTT broker',
         readOnlyHint: false,
@@ -22,7 +23,7 @@ export function registerMqttDisconnectTool(server: McpServer, ctx: ToolContext):
       },
     },
     ({ connection }) =>
-      runTool(async () => {
+      runTool(ctx, MQTT_DISCONNECT, async () => {
         const wasConnected = await ctx.connections.close(connection);
         if (wasConnected) ctx.logger.info({ connection }, 'broker disconnected');
         return success('Successfully disconnected from MQTT broker', { connection, wasConnected });

@@ -1,10 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { IClientPublishOptions } from 'mqtt';
 import { z } from 'zod';
 import { decodePayload } from '../payload.js';
 import {
   connectionSchema,
-  invalidParams,
+  invalidInput,
   payloadEncodingSchema,
   qosSchema,
   runTool,
@@ -56,7 +56,7 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
     MQTT_PUBLISH,
     {
       description,
-      inputSchema,
+      inputSchema: z.object(inputSchema),
       annotations: {
         title: 'Publish an MQTT message',
         readOnlyHint: false,
@@ -67,18 +67,21 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
       },
     },
     ({ topic, payload, qos, retain, connection, payloadEncoding, properties }) =>
-      runTool(async () => {
+      runTool(ctx, MQTT_PUBLISH, async () => {
         const bytes = decodePayload(payload, payloadEncoding);
-        if (bytes === undefined) throw invalidParams('payload is not valid base64');
+        if (bytes === undefined) throw invalidInput('payload is not valid base64', { field: 'payload' });
         if (bytes.length > ctx.config.maxPayloadBytes) {
-          throw invalidParams(`payload is ${bytes.length} bytes; the limit is ${ctx.config.maxPayloadBytes}`);
+          throw invalidInput(`payload is ${bytes.length} bytes; the limit is ${ctx.config.maxPayloadBytes}`, {
+            field: 'payload',
+          });
         }
         const conn = ctx.connections.get(connection);
         let mqttProperties: IClientPublishOptions['properties'];
         if (properties !== undefined) {
           if (conn.protocolVersion !== 5) {
-            throw invalidParams(
+            throw invalidInput(
               `properties need MQTT 5; connection '${connection}' uses protocolVersion ${conn.protocolVersion}`,
+              { field: 'properties' },
             );
           }
           mqttProperties = {};
@@ -88,7 +91,10 @@ export function registerMqttPublishTool(server: McpServer, ctx: ToolContext): vo
           if (properties.responseTopic !== undefined) mqttProperties.responseTopic = properties.responseTopic;
           if (properties.correlationData !== undefined) {
             const data = decodePayload(properties.correlationData, properties.correlationDataEncoding);
-            if (data === undefined) throw invalidParams('properties.correlationData is not valid base64');
+            if (data === undefined)
+              throw invalidInput('properties.correlationData is not valid base64', {
+                field: 'properties.correlationData',
+              });
             mqttProperties.correlationData = data;
           }
           if (properties.messageExpiryInterval !== undefined) {

@@ -1,8 +1,8 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import {
   connectionSchema,
-  invalidParams,
+  invalidInput,
   jsonResult,
   runTool,
   type ToolContext,
@@ -38,7 +38,7 @@ export function registerMqttReadMessagesTool(server: McpServer, ctx: ToolContext
         'Returns and removes buffered messages received on subscribed topics, oldest first. ' +
         'Payloads that are not UTF-8 text come base64-encoded with payloadEncoding "base64". ' +
         '`dropped` counts messages lost to the bounded buffer since the previous read.',
-      inputSchema,
+      inputSchema: z.object(inputSchema),
       annotations: {
         title: 'Read received MQTT messages',
         // Consumes this session's local buffer only; nothing on the broker or a device changes.
@@ -48,13 +48,13 @@ export function registerMqttReadMessagesTool(server: McpServer, ctx: ToolContext
         openWorldHint: true,
       },
     },
-    ({ connection, topic, limit, waitMs }, extra) =>
-      runTool(async () => {
+    ({ connection, topic, limit, waitMs }, call) =>
+      runTool(ctx, MQTT_READ_MESSAGES, async () => {
         if (waitMs > ctx.config.maxWaitMs) {
-          throw invalidParams(`waitMs is ${waitMs}; at most ${ctx.config.maxWaitMs} is allowed`);
+          throw invalidInput(`waitMs is ${waitMs}; at most ${ctx.config.maxWaitMs} is allowed`);
         }
         const conn = ctx.connections.get(connection);
-        await conn.waitForMessage(topic, waitMs, extra.signal);
+        await conn.waitForMessage(topic, waitMs, call.mcpReq.signal);
         const { messages, remaining, dropped } = conn.read(topic, limit);
         return jsonResult({ connection, messages, remaining, dropped });
       }),

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { jsonResult, runTool, type ToolContext } from './context.js';
 
@@ -10,9 +10,9 @@ export function registerMqttStatusTool(server: McpServer, ctx: ToolContext): voi
     {
       description:
         "Shows this session's broker connections: state (connected, reconnecting), subscriptions and buffer use.",
-      inputSchema: {
+      inputSchema: z.object({
         connection: z.string().optional().describe('Only this connection (default: all)'),
-      },
+      }),
       annotations: {
         title: 'MQTT connection status',
         readOnlyHint: true,
@@ -22,7 +22,7 @@ export function registerMqttStatusTool(server: McpServer, ctx: ToolContext): voi
       },
     },
     ({ connection }) =>
-      runTool(async () => {
+      runTool(ctx, MQTT_STATUS, async () => {
         const list = connection === undefined ? ctx.connections.list() : [ctx.connections.get(connection)];
         return jsonResult({ connections: list.map((c) => c.status()) });
       }),

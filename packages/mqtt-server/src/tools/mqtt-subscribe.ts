@@ -1,4 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import {
   connectionSchema,
   qosSchema,
@@ -24,7 +25,7 @@ export function registerMqttSubscribeTool(server: McpServer, ctx: ToolContext): 
     MQTT_SUBSCRIBE,
     {
       description,
-      inputSchema,
+      inputSchema: z.object(inputSchema),
       annotations: {
         title: 'Subscribe to an MQTT topic',
         readOnlyHint: false,
@@ -34,7 +35,7 @@ export function registerMqttSubscribeTool(server: McpServer, ctx: ToolContext): 
       },
     },
     ({ topic, qos, connection }) =>
-      runTool(async () => {
+      runTool(ctx, MQTT_SUBSCRIBE, async () => {
         const sub = await ctx.connections.get(connection).subscribe(topic, qos);
         return success(`Successfully subscribed to MQTT topic '${topic}' with QoS ${qos}`, {
           connection,

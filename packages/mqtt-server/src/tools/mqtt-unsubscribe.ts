@@ -1,4 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import { connectionSchema, runTool, success, type ToolContext, topicFilterSchema } from './context.js';
 
 export const MQTT_UNSUBSCRIBE = 'mqttUnsubscribe';
@@ -14,7 +15,7 @@ export function registerMqttUnsubscribeTool(server: McpServer, ctx: ToolContext)
     {
       description:
         'Unsubscribes from the specified MQTT topic. Messages already buffered stay readable with mqttReadMessages.',
-      inputSchema,
+      inputSchema: z.object(inputSchema),
       annotations: {
         title: 'Unsubscribe from an MQTT topic',
         readOnlyHint: false,
@@ -24,7 +25,7 @@ export function registerMqttUnsubscribeTool(server: McpServer, ctx: ToolContext)
       },
     },
     ({ topic, connection }) =>
-      runTool(async () => {
+      runTool(ctx, MQTT_UNSUBSCRIBE, async () => {
         const { wasSubscribed } = await ctx.connections.get(connection).unsubscribe(topic);
         return success(`Successfully unsubscribed from MQTT topic '${topic}'`, {
           connection,

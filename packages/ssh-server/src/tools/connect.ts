@@ -1,13 +1,20 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import ssh2 from 'ssh2';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { hostIsAllowed } from '../config.js';
 import { redact, SshError, toSshError } from '../errors.js';
-import { FINGERPRINT_PATTERN, fingerprintOf, normalizeFingerprint } from '../host-keys.js';
-import type { ConnectParams } from '../ssh-client.js';
+import { FINGERPRINT_PATTERN } from '../host-keys.js';
+import { type ConnectRequest, type OpenedConnection, openConnection, secretsOf } from '../open-connection.js';
 import { runTool, type ToolContext } from './context.js';
 
-export const connectInput = {
+/** ProxyJump chains longer than this are refused: each hop is a live connection held for the session. */
+export const MAX_JUMP_HOSTS = 8;
+
+const hostFingerprint = z
+  .string()
+  .regex(FINGERPRINT_PATTERN, 'must look like SHA256:<43 base64 characters>, as printed by ssh-keygen -lf')
+  .optional();
+
+/** What every host needs to be reached and logged in to: the target and each jump host alike. */
+const hostShape = {
   host: z.string().min(1).max(255).describe('Host name or IP address of the SSH server'),
   port: z.number().int().min(1).max(65535).default(22).describe('SSH port (default 22)'),
   username: z.string().min(1).max(255),
@@ -21,27 +28,60 @@ export const connectInput = {
     .boolean()
     .optional()
     .describe("Authenticate with the server's ssh-agent (only if the server was started with --ssh-agent)"),
+  hostFingerprint: hostFingerprint.describe(
+    'Pin the host key: refused unless the server presents this key (SHA256:...). A pin that contradicts the server’s known_hosts is refused unless the operator allows overrides',
+  ),
+};
+
+export const connectInput = {
+  ...hostShape,
   name: z
     .string()
     .min(1)
     .max(100)
     .optional()
     .describe('A label for this connection (default user@host:port)'),
-  hostFingerprint: z
-    .string()
-    .regex(FINGERPRINT_PATTERN, 'must look like SHA256:<43 base64 characters>, as printed by ssh-keygen -lf')
-    .optional()
-    .describe('Pin the host key: the connection is refused unless the server presents this key (SHA256:...)'),
   readyTimeoutMs: z
     .number()
     .int()
     .min(1)
     .optional()
     .describe(
-      'How long to wait for the SSH handshake and authentication (default 20 s, capped by the server)',
+      'How long to wait for each SSH handshake and authentication (default 20 s, capped by the server)',
+    ),
+  agentForward: z
+    .boolean()
+    .optional()
+    .describe(
+      "Forward the server's ssh-agent to this host's commands (needs agent: true and a server started with --allow-agent-forwarding; off by default)",
+    ),
+  jumpHosts: z
+    .array(z.object(hostShape))
+    .max(MAX_JUMP_HOSTS)
+    .optional()
+    .describe(
+      'Jump hosts in ProxyJump order (ssh -J first,second target): the first is reached from the server, the target from the last. Each has its own login and its own host-key check',
     ),
 };
 
+const trust = z.enum(['pinned', 'known_hosts', 'trust_on_first_use']);
+
+const hopOutput = z.object({
+  host: z.string(),
+  port: z.number(),
+  username: z.string(),
+  endpoint: z.string(),
+  fingerprint: z.string(),
+  hostKeyTrust: trust,
+  firstUse: z.boolean(),
+  overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+});
+
+/**
+ * What a connection is. Only success results carry structuredContent: an error's code and facts (the
+ * offered fingerprint, the failing hop) travel in `_meta` (the server kit's convention), so the
+ * schema describes a connection and nothing else.
+ */
 export const connectOutput = {
   connectionId: z.string(),
   name: z.string(),
@@ -49,9 +89,26 @@ export const connectOutput = {
   port: z.number(),
   username: z.string(),
   fingerprint: z.string(),
-  hostKeyTrust: z.enum(['pinned', 'known_hosts', 'trust_on_first_use']),
+  hostKeyTrust: trust,
   firstUse: z.boolean(),
+  overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+  endpoint: z.string().describe('The address and port the connection reached (via the jump hosts)'),
+  agentForwarding: z.boolean(),
+  jumpHosts: z.array(hopOutput),
 };
+
+const ERROR_FACTS = ['host', 'port', 'offeredFingerprint', 'hop', 'limit'] as const;
+
+/** The connect failure as an SshError with the facts that apply and no secret in its text. */
+function connectError(err: unknown, secrets: ReadonlyArray<string>): SshError {
+  const error = toSshError(err, 'CONNECT_FAILED', 'connect failed');
+  // Library messages should never carry a secret; make sure of it before the text leaves.
+  const message = redact(error.message, secrets);
+  const facts = Object.fromEntries(
+    ERROR_FACTS.filter((k) => error.details[k] !== undefined).map((k) => [k, error.details[k]]),
+  );
+  return new SshError(error.code, message, facts);
+}
 
 export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
@@ -62,9 +119,11 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
         'Opens an SSH connection and returns its connectionId for exec, uploadFile, downloadFile and disconnect. ' +
         'Authenticate with password, privateKey (+ passphrase) or agent. The host key must match hostFingerprint, ' +
         "the server's known_hosts file, or be trusted on first use if the server allows it; a refusal names the " +
-        'fingerprint the server offered so a person can verify and pin it. Several connections, to several hosts, may be open.',
-      inputSchema: connectInput,
-      outputSchema: connectOutput,
+        'fingerprint the server offered so a person can verify and pin it. jumpHosts reaches the host through a ' +
+        'chain of SSH jump hosts (ProxyJump), each authenticated and verified the same way. Several connections, ' +
+        'to several hosts, may be open.',
+      inputSchema: z.object(connectInput),
+      outputSchema: z.object(connectOutput),
       annotations: {
         readOnlyHint: false,
         destructiveHint: false,
@@ -72,129 +131,52 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
         openWorldHint: true,
       },
     },
-    (args) => {
-      const secrets = [args.password, args.privateKey, args.passphrase];
-      return runTool(ctx, 'connect', async () => {
+    (args) =>
+      runTool(ctx, 'connect', async () => {
         try {
-          return await connect(ctx, args);
+          return connectedResult(await openConnection(args as ConnectRequest, ctx));
         } catch (err) {
-          // Library messages should never carry a secret; make sure of it before the text leaves.
-          const error = toSshError(err, 'connect_failed', 'connect failed');
-          throw new SshError(error.code, redact(error.message, secrets), error.details);
+          throw connectError(err, secretsOf(args as ConnectRequest));
         }
-      });
-    },
+      }),
   );
 }
 
-type ConnectArgs = {
-  [K in keyof typeof connectInput]: z.output<(typeof connectInput)[K]>;
-};
-
-async function connect(ctx: ToolContext, args: ConnectArgs) {
-  const { config } = ctx;
-  const host = args.host.trim();
-  if (args.password === undefined && args.privateKey === undefined && args.agent !== true) {
-    throw new SshError('invalid_input', 'give a password, a privateKey or agent: true to authenticate');
-  }
-  if (args.passphrase !== undefined && args.privateKey === undefined) {
-    throw new SshError('invalid_input', 'passphrase is only used with privateKey');
-  }
-  if (args.privateKey !== undefined) {
-    const parsed = ssh2.utils.parseKey(args.privateKey, args.passphrase);
-    if (parsed instanceof Error) {
-      throw new SshError('invalid_input', `privateKey could not be used: ${parsed.message}`);
-    }
-  }
-  if (args.agent === true && config.sshAgent === undefined) {
-    throw new SshError(
-      'invalid_input',
-      'agent authentication is off: the server was not started with --ssh-agent',
-    );
-  }
-  if (!hostIsAllowed(config.allowHosts, host, args.port)) {
-    throw new SshError(
-      'host_not_allowed',
-      `${host}:${args.port} is not in this server's --allow-hosts list (${config.allowHosts
-        .map((a) => (a.port === undefined ? a.host : `${a.host}:${a.port}`))
-        .join(', ')})`,
-      { host, port: args.port },
-    );
-  }
-  const pinned = args.hostFingerprint === undefined ? undefined : normalizeFingerprint(args.hostFingerprint);
-  const readyTimeoutMs = Math.min(
-    args.readyTimeoutMs ?? config.defaultReadyTimeoutMs,
-    config.maxReadyTimeoutMs,
-  );
-
-  const hostKeys = ctx.hostKeys.forConnect(host, args.port, pinned);
-  let decision: { source: 'pinned' | 'known_hosts' | 'trust_on_first_use'; firstUse: boolean } | undefined;
-  let offered: string | undefined;
-  const params: ConnectParams = {
-    host,
-    port: args.port,
-    username: args.username,
-    password: args.password,
-    privateKey: args.privateKey,
-    passphrase: args.passphrase,
-    agent: args.agent === true ? config.sshAgent : undefined,
-    readyTimeoutMs,
-    keepaliveIntervalMs: config.keepaliveIntervalMs,
-    keepaliveCountMax: config.keepaliveCountMax,
-    preferredHostKeyTypes: hostKeys.preferredKeyTypes,
-    verifyHostKey: (key) => {
-      offered = fingerprintOf(key);
-      const result = hostKeys.check(key);
-      if (!result.accepted) return result.reason;
-      decision = { source: result.source, firstUse: result.firstUse };
-      return undefined;
-    },
-  };
-  let managed: Awaited<ReturnType<typeof ctx.registry.open>>;
-  try {
-    managed = await ctx.registry.open(args.name ?? `${args.username}@${host}:${args.port}`, params);
-  } catch (err) {
-    if (err instanceof SshError && err.code === 'host_key_rejected') {
-      ctx.log.warn({ host, port: args.port, offeredFingerprint: offered }, 'host key rejected');
-      throw new SshError(err.code, err.message, { host, port: args.port, offeredFingerprint: offered });
-    }
-    throw err;
-  }
-  const trust = decision ?? { source: 'pinned' as const, firstUse: false };
-  ctx.log.info(
-    {
-      connectionId: managed.id,
-      host,
-      port: args.port,
-      username: args.username,
-      fingerprint: managed.fingerprint,
-      hostKeyTrust: trust.source,
-    },
-    'ssh connected',
-  );
+function connectedResult(opened: OpenedConnection): CallToolResult {
+  const { connection: c } = opened;
   const structured = {
-    connectionId: managed.id,
-    name: managed.name,
-    host,
-    port: args.port,
-    username: args.username,
-    fingerprint: managed.fingerprint,
-    hostKeyTrust: trust.source,
-    firstUse: trust.firstUse,
+    connectionId: c.id,
+    name: c.name,
+    host: c.host,
+    port: c.port,
+    username: c.username,
+    fingerprint: c.fingerprint,
+    hostKeyTrust: opened.hostKeyTrust,
+    firstUse: opened.firstUse,
+    ...(opened.overrode === undefined ? {} : { overrode: opened.overrode }),
+    endpoint: opened.endpoint,
+    agentForwarding: opened.agentForwarding,
+    jumpHosts: opened.jumpHosts,
   };
   const how =
-    trust.source === 'trust_on_first_use'
-      ? trust.firstUse
+    opened.hostKeyTrust === 'trust_on_first_use'
+      ? opened.firstUse
         ? 'trusted on first use and pinned for this server'
         : 'matches the key trusted on first use'
-      : trust.source === 'known_hosts'
+      : opened.hostKeyTrust === 'known_hosts'
         ? 'matches known_hosts'
-        : 'matches the pinned hostFingerprint';
+        : opened.overrode === undefined
+          ? 'matches the pinned hostFingerprint'
+          : `matches the pinned hostFingerprint, which overrode ${opened.overrode === 'known_hosts' ? 'known_hosts' : 'the key trusted on first use'} (the server allows overrides)`;
+  const via =
+    opened.jumpHosts.length === 0
+      ? ''
+      : ` via ${opened.jumpHosts.map((h) => `${h.username}@${h.host}:${h.port} (host key ${h.fingerprint})`).join(' -> ')}`;
   return {
     content: [
       {
-        type: 'text' as const,
-        text: `Connected to ${args.username}@${host}:${args.port} as connection ${managed.id} ("${managed.name}"). Host key ${managed.fingerprint} (${how}).`,
+        type: 'text',
+        text: `Connected to ${c.username}@${c.host}:${c.port}${via} as connection ${c.id} ("${c.name}"). Host key ${c.fingerprint} (${how}).${opened.agentForwarding ? ' The ssh-agent is forwarded to its commands.' : ''}`,
       },
     ],
     structuredContent: structured,

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { runTool, type ToolContext } from './context.js';
 
@@ -11,8 +11,8 @@ export function registerDisconnectTool(server: McpServer, ctx: ToolContext): voi
     {
       title: 'Close an SSH connection',
       description: 'Closes a connection of this session and forgets its credentials.',
-      inputSchema: disconnectInput,
-      outputSchema: disconnectOutput,
+      inputSchema: z.object(disconnectInput),
+      outputSchema: z.object(disconnectOutput),
       annotations: {
         readOnlyHint: false,
         destructiveHint: false,

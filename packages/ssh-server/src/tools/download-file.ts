@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { SshError } from '../errors.js';
 import { requireLocalFiles, runTool, type ToolContext } from './context.js';
@@ -42,8 +42,8 @@ export function registerDownloadFileTool(server: McpServer, ctx: ToolContext): v
       description:
         'Reads a remote file over SFTP and returns its content (utf8 when it is valid UTF-8, else base64) or, ' +
         'when the server has --files-root, saves it to localPath inside that root. Files over maxBytes are refused.',
-      inputSchema: downloadFileInput,
-      outputSchema: downloadFileOutput,
+      inputSchema: z.object(downloadFileInput),
+      outputSchema: z.object(downloadFileOutput),
       annotations: {
         readOnlyHint: !writesLocal,
         destructiveHint: writesLocal,
@@ -115,7 +115,7 @@ export function registerDownloadFileTool(server: McpServer, ctx: ToolContext): v
 
 function tooLarge(path: string, size: number | undefined, limit: number): SshError {
   const has = size === undefined ? 'is larger than' : `has ${size} bytes, more than`;
-  return new SshError('file_too_large', `${path} ${has} the limit of ${limit} bytes (maxBytes)`, {
+  return new SshError('FILE_TOO_LARGE', `${path} ${has} the limit of ${limit} bytes (maxBytes)`, {
     remotePath: path,
     size,
     limit,

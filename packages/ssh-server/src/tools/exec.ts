@@ -1,11 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { ERROR_META_KEY } from '@bastion/mcp-http/kit';
+import type { CallToolResult, McpServer, ServerNotification } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { ManagedConnection } from '../connections.js';
-import { SshError } from '../errors.js';
-import { type ExecOutcome, runExec } from '../exec.js';
-import { buildCommand, ENV_NAME_PATTERN } from '../shell.js';
-import type { ExecChannel } from '../ssh-client.js';
+import type { ExecOutcome } from '../exec.js';
+import { execOnConnection } from '../exec-on-connection.js';
+import { OutputProgress } from '../progress.js';
+import { ENV_NAME_PATTERN } from '../shell.js';
 import { runTool, type ToolContext } from './context.js';
 
 export const execInput = {
@@ -59,12 +58,13 @@ export const execOutput = {
   message: z.string().optional(),
 };
 
-type ExecArgs = { [K in keyof typeof execInput]: z.output<(typeof execInput)[K]> };
+type ExecArgs = z.output<z.ZodObject<typeof execInput>>;
 
+/** What exec needs of the request: its cancellation, and a way to send progress for it. */
 interface Extra {
   signal: AbortSignal;
-  _meta?: { progressToken?: string | number } | undefined;
-  sendNotification: (notification: ServerNotification) => Promise<void>;
+  progressToken: string | number | undefined;
+  notify: (notification: ServerNotification) => Promise<void>;
 }
 
 export function registerExecTool(server: McpServer, ctx: ToolContext): void {
@@ -76,79 +76,64 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
         'Runs a shell command on a connection and returns stdout, stderr and the exit code. A non-zero exit ' +
         'or a timeout is an error result that still carries the output. The timeout really ends the remote ' +
         'command. Output beyond maxOutputBytes is cut (truncated: true). cwd is entered first and the ' +
-        'command does not run if that fails. With a progress token, output is streamed as progress notifications. ' +
+        'command does not run if that fails. With a progress token, output is streamed as progress notifications ' +
+        '(and a notification without a message keeps a silent command alive for clients that reset their timeout on progress). ' +
         'If the connection was lost, it is re-established once (same credentials and host key) before running.',
-      inputSchema: execInput,
-      outputSchema: execOutput,
+      inputSchema: z.object(execInput),
+      outputSchema: z.object(execOutput),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    (args, extra) => runTool(ctx, 'exec', () => execTool(ctx, args, extra)),
+    (args, call) =>
+      runTool(ctx, 'exec', () =>
+        execTool(ctx, args, {
+          signal: call.mcpReq.signal,
+          progressToken: call.mcpReq._meta?.progressToken,
+          notify: (n) => call.mcpReq.notify(n),
+        }),
+      ),
   );
 }
 
-/** Opens the exec channel, reconnecting once if the connection turns out to be gone. */
-function openChannel(
-  managed: ManagedConnection,
-  line: string,
-): Promise<{ value: ExecChannel; reconnected: boolean }> {
-  return managed.withRetry(
-    (connection) => connection.exec(line),
-    // A refusal on a live connection is final, and reported as the command failing to start.
-    (err) => new SshError('exec_failed', (err as Error).message, {}, { cause: err }),
-  );
+/** Output as progress notifications, when the client sent a progress token (progress.ts). */
+function progressFor(extra: Extra, intervalMs: number): OutputProgress | undefined {
+  const { progressToken } = extra;
+  if (progressToken === undefined) return undefined;
+  return new OutputProgress((value, message) => {
+    extra
+      .notify({
+        method: 'notifications/progress',
+        params: { progressToken, progress: value, ...(message === undefined ? {} : { message }) },
+      })
+      .catch(() => {
+        // The client went away; the result will not reach it either.
+      });
+  }, intervalMs);
 }
 
 async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
   const { config } = ctx;
   const managed = ctx.registry.get(args.connectionId);
-  if (managed.activeExecs >= config.maxExecsPerConnection) {
-    throw new SshError(
-      'too_many_execs',
-      `connection ${managed.id} already runs ${config.maxExecsPerConnection} commands (the limit); wait for one to finish`,
-      { limit: config.maxExecsPerConnection },
-    );
-  }
   const timeoutMs = Math.min(args.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
   const maxOutputBytes = Math.min(args.maxOutputBytes ?? config.defaultMaxOutputBytes, config.maxOutputBytes);
-  const built = buildCommand(args.command, args.cwd, args.env);
-  const progressToken = extra._meta?.progressToken;
-
-  managed.activeExecs++;
+  const progress = progressFor(extra, config.progressIntervalMs);
   let outcome: ExecOutcome;
   let reconnected: boolean;
-  const startedAt = Date.now();
   try {
-    const opened = await openChannel(managed, built.line);
-    reconnected = opened.reconnected;
-    ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec started');
-    outcome = await runExec({
-      channel: opened.value,
-      startedAt,
-      stdin: args.stdin === undefined ? undefined : Buffer.from(args.stdin, 'utf8'),
-      cwdFailedMarker: built.cwdFailedMarker,
+    ({ outcome, reconnected } = await execOnConnection(managed, {
+      command: args.command,
+      cwd: args.cwd,
+      env: args.env,
+      stdin: args.stdin,
       limits: { timeoutMs, maxOutputBytes, killGraceMs: config.killGraceMs },
+      maxPerConnection: config.maxExecsPerConnection,
       abort: extra.signal,
-      onOutput:
-        progressToken === undefined
-          ? undefined
-          : (stream, text, totalBytes) => {
-              extra
-                .sendNotification({
-                  method: 'notifications/progress',
-                  params: {
-                    progressToken,
-                    progress: totalBytes,
-                    message: stream === 'stderr' ? `[stderr] ${text}` : text,
-                  },
-                })
-                .catch(() => {
-                  // The client went away; the result will not reach it either.
-                });
-            },
-    });
+      onOutput: progress && ((stream, chunk) => progress.output(stream, chunk)),
+      onTruncated: progress && (() => progress.truncated(maxOutputBytes)),
+    }));
   } finally {
-    managed.activeExecs--;
+    progress?.close();
   }
+  ctx.log.debug({ connectionId: managed.id, reconnected }, 'exec ended');
 
   const structured: Record<string, unknown> = {
     connectionId: managed.id,
@@ -164,26 +149,26 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
   let problem: { code: string; message: string } | undefined;
   if (outcome.cwdFailed) {
     problem = {
-      code: 'cwd_failed',
+      code: 'CWD_FAILED',
       message: `could not change to directory ${JSON.stringify(args.cwd)}; the command was not run`,
     };
   } else if (outcome.timedOut) {
-    problem = { code: 'timeout', message: `the command did not finish within ${timeoutMs} ms and was ended` };
+    problem = { code: 'TIMEOUT', message: `the command did not finish within ${timeoutMs} ms and was ended` };
   } else if (outcome.cancelled) {
-    problem = { code: 'cancelled', message: 'the request was cancelled and the command was ended' };
+    problem = { code: 'CANCELLED', message: 'the request was cancelled and the command was ended' };
   } else if (outcome.connectionLost) {
     problem = {
-      code: 'connection_lost',
+      code: 'CONNECTION_LOST',
       message: 'the connection dropped while the command ran; its outcome is unknown',
     };
   } else if (outcome.exitCode !== 0) {
     problem =
       outcome.exitCode === null
         ? {
-            code: 'nonzero_exit',
+            code: 'NONZERO_EXIT',
             message: `the command was ended by ${outcome.signal ?? 'an unknown cause'}`,
           }
-        : { code: 'nonzero_exit', message: `the command exited with code ${outcome.exitCode}` };
+        : { code: 'NONZERO_EXIT', message: `the command exited with code ${outcome.exitCode}` };
   }
   if (problem) Object.assign(structured, problem);
 
@@ -200,7 +185,9 @@ async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise
     .filter(Boolean)
     .join('\n');
   return {
-    ...(problem ? { isError: true } : {}),
+    // A failed command still carries its output in structuredContent (execOutput allows the code and
+    // message); the code is also where every Bastion error keeps it.
+    ...(problem ? { isError: true, _meta: { [ERROR_META_KEY]: { code: problem.code } } } : {}),
     content: [{ type: 'text', text }],
     structuredContent: structured,
   };

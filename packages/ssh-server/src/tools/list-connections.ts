@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { jsonText, runTool, type ToolContext } from './context.js';
 
@@ -26,8 +26,8 @@ export function registerListConnectionsTool(server: McpServer, ctx: ToolContext)
       description:
         "Lists this session's connections with their state: ready, dead (the server went away or stopped " +
         'answering keepalives; the next exec reconnects once), reconnecting, or closed.',
-      inputSchema: {},
-      outputSchema: listConnectionsOutput,
+      inputSchema: z.object({}),
+      outputSchema: z.object(listConnectionsOutput),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     () =>

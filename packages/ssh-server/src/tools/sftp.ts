@@ -18,7 +18,7 @@ export const REMOTE_PATH_RULE = (p: string) => !p.includes('\0');
 export function parseMode(mode: string | undefined): number | undefined {
   if (mode === undefined) return undefined;
   if (!/^0?[0-7]{3,4}$/.test(mode)) {
-    throw new SshError('invalid_input', `mode '${mode}' is not an octal permission such as '0644'`);
+    throw new SshError('INVALID_INPUT', `mode '${mode}' is not an octal permission such as '0644'`);
   }
   return Number.parseInt(mode, 8);
 }

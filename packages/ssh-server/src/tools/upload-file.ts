@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { SshError } from '../errors.js';
 import { requireLocalFiles, runTool, type ToolContext } from './context.js';
@@ -37,15 +37,15 @@ export function registerUploadFileTool(server: McpServer, ctx: ToolContext): voi
       description:
         'Writes a remote file over SFTP from content (utf8 or base64) or, when the server has --files-root, ' +
         'from a local file inside that root. Overwrites an existing file.',
-      inputSchema: uploadFileInput,
-      outputSchema: uploadFileOutput,
+      inputSchema: z.object(uploadFileInput),
+      outputSchema: z.object(uploadFileOutput),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     },
     (args) =>
       runTool(ctx, 'uploadFile', async () => {
         const max = ctx.config.maxFileBytes;
         if ((args.content === undefined) === (args.localPath === undefined)) {
-          throw new SshError('invalid_input', 'give exactly one of content and localPath');
+          throw new SshError('INVALID_INPUT', 'give exactly one of content and localPath');
         }
         const mode = parseMode(args.mode);
         const managed = ctx.registry.get(args.connectionId);
@@ -57,14 +57,14 @@ export function registerUploadFileTool(server: McpServer, ctx: ToolContext): voi
           if (args.encoding === 'base64') {
             const compact = content.replace(/\s+/g, '');
             if (!BASE64.test(compact) || compact.length % 4 === 1) {
-              throw new SshError('invalid_input', 'content is not valid base64');
+              throw new SshError('INVALID_INPUT', 'content is not valid base64');
             }
             data = Buffer.from(compact, 'base64');
           } else {
             data = Buffer.from(content, 'utf8');
           }
           if (data.length > max) {
-            throw new SshError('too_large', `the upload has ${data.length} bytes; the limit is ${max}`, {
+            throw new SshError('TOO_LARGE', `the upload has ${data.length} bytes; the limit is ${max}`, {
               size: data.length,
               limit: max,
             });

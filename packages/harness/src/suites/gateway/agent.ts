@@ -48,7 +48,13 @@ export function describeCall(c: CallClass): string {
 
 export interface LedgerEntry {
   tool: string;
+  /** When the call was sent. */
   at: number;
+  /**
+   * When its answer arrived (`at` when unknown). The gateway decided somewhere in [at, doneAt], so
+   * only a call whose whole span lies in one window is known to have counted in that window.
+   */
+  doneAt: number;
   session: number;
   kind: CallClass['kind'];
 }
@@ -100,7 +106,7 @@ export class GatewayAgent {
         findRetryAfterMs(outcome.result.structuredContent) ?? findRetryAfterMs(outcome.result._meta);
       c = { kind: 'denied', result: outcome.result, retryAfterMs };
     } else c = { kind: 'admitted', result: outcome.result };
-    this.ledger.record({ tool, at, session: this.id, kind: c.kind });
+    this.ledger.record({ tool, at, doneAt: Date.now(), session: this.id, kind: c.kind });
     return c;
   }
 

@@ -10,7 +10,7 @@ import { ServiceProcess } from '../../targets/process.js';
 import { CONTRACT_ENV } from '../env.js';
 import { openEndpoint, type TransportChoice } from '../mcp-client.js';
 import { CallLedger, GatewayAgent, type GatewayEndpoint } from './agent.js';
-import type { GatewayCheckContext } from './checks.js';
+import { DEFAULT_MAX_OBSERVED_WINDOW_MS, type GatewayCheckContext } from './check-kit.js';
 
 export interface ExternalGateway {
   endpoint: GatewayEndpoint;
@@ -18,6 +18,8 @@ export interface ExternalGateway {
   upstreamUrl: string | undefined;
   upstreamToken: string | undefined;
   upstreamCommand: string | undefined;
+  /** The longest limit window watched whole (ms). */
+  maxObservedWindowMs: number;
 }
 
 export function externalGateway(env: NodeJS.ProcessEnv): ExternalGateway | undefined {
@@ -28,6 +30,11 @@ export function externalGateway(env: NodeJS.ProcessEnv): ExternalGateway | undef
     throw new Error(`${CONTRACT_ENV.gatewayUrl} is set but ${CONTRACT_ENV.gatewayPolicy} is not`);
   }
   const upstreamCommand = env[CONTRACT_ENV.upstreamCommand] || undefined;
+  const maxWindow = env[CONTRACT_ENV.gatewayMaxWindow];
+  const maxWindowSeconds = maxWindow === undefined || maxWindow === '' ? undefined : Number(maxWindow);
+  if (maxWindowSeconds !== undefined && !(maxWindowSeconds > 0)) {
+    throw new Error(`${CONTRACT_ENV.gatewayMaxWindow}: expected a number of seconds, got ${maxWindow}`);
+  }
   const upstreamUrl = env[CONTRACT_ENV.upstreamUrl] || undefined;
   if (upstreamCommand !== undefined && upstreamUrl === undefined) {
     throw new Error(`${CONTRACT_ENV.upstreamCommand} needs ${CONTRACT_ENV.upstreamUrl}`);
@@ -42,6 +49,8 @@ export function externalGateway(env: NodeJS.ProcessEnv): ExternalGateway | undef
     upstreamUrl,
     upstreamToken: env[CONTRACT_ENV.upstreamToken] || undefined,
     upstreamCommand,
+    maxObservedWindowMs:
+      maxWindowSeconds === undefined ? DEFAULT_MAX_OBSERVED_WINDOW_MS : maxWindowSeconds * 1000,
   };
 }
 
@@ -106,6 +115,10 @@ export async function openCheckSession(options: {
   policy: CompiledPolicy;
   upstreamTools: ReadonlyArray<Tool> | undefined;
   restartUpstream: (() => Promise<void>) | undefined;
+  /** Default: a minute (DEFAULT_MAX_OBSERVED_WINDOW_MS). */
+  maxObservedWindowMs?: number;
+  /** The policy is the harness's own (see GatewayCheckContext.ownPolicy). */
+  ownPolicy?: boolean;
 }): Promise<CheckSession> {
   const ledger = new CallLedger();
   let agent = await GatewayAgent.open(options.endpoint, ledger);
@@ -115,6 +128,8 @@ export async function openCheckSession(options: {
     ledger,
     upstreamTools: options.upstreamTools,
     restartUpstream: options.restartUpstream,
+    maxObservedWindowMs: options.maxObservedWindowMs ?? DEFAULT_MAX_OBSERVED_WINDOW_MS,
+    ownPolicy: options.ownPolicy ?? false,
     agent: () => agent,
     async replaceAgent() {
       await agent.close();

@@ -77,6 +77,7 @@ export async function startMosquittoContainer(
         serverCert: `${DIR}/server.crt`,
         serverKey: `${DIR}/server.key`,
       },
+      persistenceDir: `${DIR}/data`,
     });
     const container = await startTargetContainer({
       name: 'mosquitto',
@@ -94,11 +95,17 @@ export async function startMosquittoContainer(
         { content: await read(pki.files.serverKey), target: `${DIR}/server.key`, mode: 0o600 },
       ],
       // Mosquitto started as root reads its files as user `mosquitto`, so they become its own.
-      command: ['sh', '-c', `chown -R mosquitto ${DIR} && exec /usr/sbin/mosquitto -c ${DIR}/mosquitto.conf`],
+      // The persistence directory lives in the container, so it survives kill() and start().
+      command: [
+        'sh',
+        '-c',
+        `mkdir -p ${DIR}/data && chown -R mosquitto ${DIR} && exec /usr/sbin/mosquitto -c ${DIR}/mosquitto.conf`,
+      ],
       ready: (host, ports) => brokerAnswers(host, ports.mqtt),
     });
     return mosquittoTarget({
       tier: 'container',
+      capabilities: CAPABILITIES,
       host: container.host,
       ports: container.ports,
       credentials,
@@ -128,5 +135,8 @@ export const containerMqttBrokerProvider: MqttBrokerProvider = {
     return dockerAvailability();
   },
   start: () => startMosquittoContainer(),
-  lacks: lacksFrom('Mosquitto', CAPABILITIES),
+  lacks: lacksFrom('Mosquitto', CAPABILITIES, {
+    takeoverReason:
+      "the image's Mosquitto version, which decides whether it sends 0x8E, is known only once it runs",
+  }),
 };

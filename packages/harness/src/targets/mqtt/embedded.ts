@@ -15,7 +15,14 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: false, tls: false, ws: false, restart: true };
+const CAPABILITIES: MqttBrokerCapabilities = {
+  mqtt5: false,
+  tls: false,
+  ws: false,
+  restart: true,
+  persistence: false,
+  takeoverReason: false,
+};
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -110,5 +117,7 @@ export const embeddedMqttBrokerProvider: MqttBrokerProvider = {
     mqtt5: 'Aedes speaks MQTT 3.1.1 only',
     tls: 'the embedded broker has no TLS listeners',
     ws: 'the embedded broker has no WebSocket listeners',
+    persistence: 'Aedes keeps sessions in memory: a restart starts a new broker with none',
+    takeoverReason: 'Aedes sends no MQTT 5 DISCONNECT',
   }),
 };

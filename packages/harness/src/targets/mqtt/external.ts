@@ -26,7 +26,14 @@ const URL_VAR = 'BASTION_EXTERNAL_MQTT_URL';
 
 function capabilities(env: NodeJS.ProcessEnv): MqttBrokerCapabilities {
   const v5 = env.BASTION_EXTERNAL_MQTT_V5;
-  return { mqtt5: v5 === '1' || v5 === 'true', tls: false, ws: false, restart: false };
+  return {
+    mqtt5: v5 === '1' || v5 === 'true',
+    tls: false,
+    ws: false,
+    restart: false,
+    persistence: false,
+    takeoverReason: false,
+  };
 }
 
 function hostPort(variable: string, value: string): { host: string; port: number } {
@@ -120,5 +127,7 @@ export const externalMqttBrokerProvider: MqttBrokerProvider = {
       tls: 'TLS is tested only on brokers the harness makes the certificates for',
       ws: 'WebSocket is tested only on the brokers the harness starts',
       mqtt5: 'BASTION_EXTERNAL_MQTT_V5 is not set',
+      persistence: 'the harness cannot restart an external broker to see what it kept',
+      takeoverReason: 'what an external broker sends on a takeover is not known',
     })(need),
 };

@@ -4,8 +4,9 @@
  *   mqtt (anonymous) | mqtt (password file) | mqtts | mqtts requiring a client certificate | ws | wss
  * Mosquitto speaks MQTT 3.1.1 and 5 on all of them.
  */
+import { execFileSync } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmod, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lacksFrom } from '../../testing/tiers.js';
 import { type FaultSignal, findBinary, freePort, ServiceProcess, withFreshPorts } from '../process.js';
@@ -19,7 +20,44 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-export const CAPABILITIES: MqttBrokerCapabilities = { mqtt5: true, tls: true, ws: true, restart: true };
+/** What every Mosquitto 2 here can do; `takeoverReason` depends on the version (processCapabilities). */
+export const CAPABILITIES: MqttBrokerCapabilities = {
+  mqtt5: true,
+  tls: true,
+  ws: true,
+  restart: true,
+  persistence: true,
+  takeoverReason: false,
+};
+
+/** `mosquitto -h`'s first line, e.g. [2, 0, 11]; undefined when it cannot be run. */
+function mosquittoVersion(): number[] | undefined {
+  const binary = findBinary('mosquitto');
+  if (binary === undefined) return undefined;
+  let output: string;
+  try {
+    output = execFileSync(binary, ['-h'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (err) {
+    // Some versions exit non-zero after printing the usage.
+    output = String((err as { stdout?: unknown }).stdout ?? '');
+  }
+  const match = /mosquitto version (\d+)\.(\d+)\.(\d+)/.exec(output);
+  return match === null ? undefined : match.slice(1, 4).map(Number);
+}
+
+let processCapabilitiesCache: MqttBrokerCapabilities | undefined;
+/** The process tier's Mosquitto: 0x8E on a takeover from 2.0.15 on. */
+export function processCapabilities(): MqttBrokerCapabilities {
+  if (processCapabilitiesCache === undefined) {
+    const [major = 0, minor = 0, patch = 0] = mosquittoVersion() ?? [];
+    const atLeast2015 = major > 2 || (major === 2 && (minor > 0 || patch >= 15));
+    processCapabilitiesCache = { ...CAPABILITIES, takeoverReason: atLeast2015 };
+  }
+  return processCapabilitiesCache;
+}
+
+const TAKEOVER_REASON_LACK =
+  'this Mosquitto closes a taken-over MQTT 5 connection without DISCONNECT 0x8E (sent since 2.0.15)';
 
 /**
  * A password-file line in Mosquitto 2's `$7$` format (PBKDF2-SHA512, 101 iterations, 12-byte salt),
@@ -55,13 +93,21 @@ export function mosquittoConfig(options: {
   ports: MosquittoPorts;
   bind?: string;
   files: { passwd: string; caCert: string; serverCert: string; serverKey: string };
+  /** Directory (writable by the broker) where a clean shutdown saves sessions and retained messages. */
+  persistenceDir: string;
 }): string {
   const { ports, files } = options;
   const at = options.bind === undefined ? '' : ` ${options.bind}`;
   const certs = [`certfile ${files.serverCert}`, `keyfile ${files.serverKey}`];
   const lines = [
     'per_listener_settings true',
-    'persistence false',
+    // Saved on a clean shutdown only (autosave_interval 0), so what survives a restart depends on
+    // the signal alone: SIGTERM keeps sessions and retained messages, SIGKILL is a crash.
+    'persistence true',
+    `persistence_location ${options.persistenceDir.replace(/\/?$/, '/')}`,
+    'autosave_interval 0',
+    // Above Mosquitto's default of 1000, so that a test's queue for an offline client is not cut.
+    'max_queued_messages 100000',
     'log_dest stderr',
     // No pid_file: as root Mosquitto drops to user `mosquitto` before writing it.
     `listener ${ports.mqtt}${at}`,
@@ -92,6 +138,7 @@ export function mosquittoConfig(options: {
 /** The target over a Mosquitto with `mosquittoConfig`'s listeners, whichever tier runs it. */
 export function mosquittoTarget(options: {
   tier: 'process' | 'container';
+  capabilities: MqttBrokerCapabilities;
   host: string;
   ports: MosquittoPorts;
   credentials: { username: string; password: string };
@@ -106,7 +153,7 @@ export function mosquittoTarget(options: {
   return {
     tier: options.tier,
     implementation: 'mosquitto',
-    capabilities: CAPABILITIES,
+    capabilities: options.capabilities,
     host,
     port: mqtt.port,
     url: mqtt.url,
@@ -155,6 +202,8 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
         wss: await freePort(),
       };
       const configFile = join(dir, 'mosquitto.conf');
+      const persistenceDir = join(dir, 'data');
+      await mkdir(persistenceDir, { recursive: true });
       await writeFile(
         configFile,
         mosquittoConfig({
@@ -166,12 +215,15 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
             serverCert: pki.files.serverCert,
             serverKey: pki.files.serverKey,
           },
+          persistenceDir,
         }),
       );
       // Started as root, Mosquitto reads the password file and keys as user `mosquitto`: the
       // directory must be traversable and the files readable by it. All of it is throwaway.
       await chmod(dir, 0o755);
       for (const name of await readdir(dir)) await chmod(join(dir, name), 0o644);
+      // ... and the persistence directory writable by it (throwaway, inside this run's temp dir).
+      await chmod(persistenceDir, 0o777);
       const { mqtt, ...others } = ports;
       const service = new ServiceProcess({
         name: 'mosquitto',
@@ -188,6 +240,7 @@ export async function startMosquittoBroker(): Promise<MqttBrokerTarget> {
     });
     return mosquittoTarget({
       tier: 'process',
+      capabilities: processCapabilities(),
       host: HOST,
       ports,
       credentials,
@@ -211,8 +264,11 @@ export const processMqttBrokerProvider: MqttBrokerProvider = {
   kind: 'mqtt-broker',
   tier: 'process',
   implementation: 'mosquitto',
-  capabilities: CAPABILITIES,
+  get capabilities() {
+    return processCapabilities();
+  },
   availability: mosquittoAvailability,
   start: startMosquittoBroker,
-  lacks: lacksFrom('Mosquitto', CAPABILITIES),
+  lacks: (need) =>
+    lacksFrom('Mosquitto', processCapabilities(), { takeoverReason: TAKEOVER_REASON_LACK })(need),
 };

@@ -14,6 +14,17 @@ export interface MqttBrokerCapabilities {
   ws: boolean;
   /** `down()`/`up()`/`restart()`: the harness owns the broker and can kill and start it. */
   restart: boolean;
+  /**
+   * Persistent sessions (clean: false) and retained messages survive a clean restart
+   * (`restart('SIGTERM')`): the broker saves them on shutdown and loads them when it comes back.
+   */
+  persistence: boolean;
+  /**
+   * Tells an MQTT 5 client whose session another client took over why it is disconnected: DISCONNECT
+   * with reason code 0x8E [MQTT-3.1.4-3]. Mosquitto does since 2.0.15; 2.0.11 (Debian 12) closes the
+   * connection without it (eclipse-mosquitto/mosquitto#2340, #2607).
+   */
+  takeoverReason: boolean;
 }
 
 export type MqttCapability = keyof MqttBrokerCapabilities;
@@ -74,8 +85,10 @@ export interface MqttBrokerTarget extends Stoppable {
   readonly tls?: MqttTlsMaterial;
   /**
    * Ends the broker; ports and config are kept. SIGKILL (the default) is a crash: clients see their
-   * connections drop; SIGTERM is a clean shutdown. Either way retained messages and sessions, kept
-   * in memory only, are lost. The embedded broker has no process to signal: both close it.
+   * connections drop; SIGTERM is a clean shutdown. Where `capabilities.persistence`, a clean shutdown
+   * saves retained messages and persistent sessions with their queued messages, and `up()` restores
+   * them; a crash loses what changed since the last clean shutdown. Elsewhere both lose them. The
+   * embedded broker has no process to signal: both close it.
    * Throws where `capabilities.restart` is false.
    */
   down(signal?: FaultSignal): Promise<void>;

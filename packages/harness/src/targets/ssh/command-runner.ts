@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { scriptBinary, startPtyShell } from './pty-shell.js';
+import { SIGNALS } from './signals.js';
 
 export interface CommandRequest {
   command: string;
@@ -33,37 +35,45 @@ export interface RunningCommand {
   readonly exit: Promise<CommandExit>;
 }
 
-export interface CommandRunner {
-  start(request: CommandRequest, io: CommandIo): RunningCommand;
+/** A terminal the client asked for (`pty-req`), resized by `window-change`. */
+export interface PtyRequest {
+  term: string;
+  rows: number;
+  cols: number;
 }
 
-const SIGNALS = new Set([
-  'ABRT',
-  'ALRM',
-  'FPE',
-  'HUP',
-  'ILL',
-  'INT',
-  'KILL',
-  'PIPE',
-  'QUIT',
-  'SEGV',
-  'TERM',
-  'USR1',
-  'USR2',
-]);
+export interface ShellRequest extends Omit<CommandRequest, 'command'> {
+  pty: PtyRequest;
+}
+
+export interface RunningShell extends RunningCommand {
+  /** The client's `window-change`: the terminal's new size. */
+  resize(rows: number, cols: number): void;
+  /** The channel closed: hang the terminal up, as sshd does by closing the PTY. */
+  hangUp(): void;
+}
+
+export interface CommandRunner {
+  start(request: CommandRequest, io: CommandIo): RunningCommand;
+  /** An interactive shell on a terminal (`shell` after `pty-req`); absent where the runner has none. */
+  startShell?(request: ShellRequest, io: CommandIo): RunningShell;
+}
 
 /** A real `/bin/sh -c` child in its own process group, so a signal reaches everything it started. */
 export function createShellCommandRunner(options: { shell?: string; path?: string } = {}): CommandRunner {
   const shell = options.shell ?? '/bin/sh';
+  const path = options.path ?? '/usr/local/bin:/usr/bin:/bin';
   return {
+    ...(scriptBinary() === undefined
+      ? {}
+      : { startShell: (request, io) => startPtyShell(request, io, path) }),
     start(request, io) {
       const child = spawn(shell, ['-c', request.command], {
         cwd: request.cwd,
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
         env: {
-          PATH: options.path ?? '/usr/local/bin:/usr/bin:/bin',
+          PATH: path,
           HOME: request.cwd,
           USER: request.username,
           LOGNAME: request.username,

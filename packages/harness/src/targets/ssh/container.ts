@@ -119,7 +119,13 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
   };
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+const CAPABILITIES: SshHostCapabilities = {
+  restart: true,
+  pause: true,
+  logs: true,
+  pty: true,
+  signals: true,
+};
 
 export const sshContainerProvider: SshHostProvider = {
   kind: 'ssh-host',

@@ -15,6 +15,7 @@ import ssh2, { type Connection, type ParsedKey, type SFTPWrapper } from 'ssh2';
 import { lacksFrom } from '../../testing/tiers.js';
 import { makeTempDirSync } from '../run-scope.js';
 import { type CommandRunner, createShellCommandRunner, type RunningCommand } from './command-runner.js';
+import { scriptBinary, servePtyRequests } from './pty-shell.js';
 import { serveSftp } from './sftp-handler.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
@@ -195,8 +196,18 @@ export class EmbeddedSshHost {
       session.on('eof', () => {
         (session as unknown as { _ending: boolean })._ending = false;
       });
-      session.on('pty', (_accept, reject) => reject?.());
-      session.on('shell', (_accept, reject) => reject());
+      servePtyRequests(session, {
+        runner: this.runner,
+        username,
+        cwd: this.workDir,
+        env,
+        log: (line) => this.log(line),
+        started: (shell) => {
+          command = shell;
+          this.running.add(shell);
+          void shell.exit.then(() => this.running.delete(shell));
+        },
+      });
       session.on('signal', (accept, _reject, info) => {
         this.log(`signal ${info.name}`);
         command?.signal(info.name);
@@ -363,7 +374,14 @@ export async function startEmbeddedSshTarget(
   };
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+// Its terminals come from util-linux `script` (pty-shell.ts).
+const CAPABILITIES: SshHostCapabilities = {
+  restart: true,
+  pause: true,
+  logs: true,
+  pty: scriptBinary() !== undefined,
+  signals: true,
+};
 
 export const sshEmbeddedProvider: SshHostProvider = {
   kind: 'ssh-host',
@@ -371,5 +389,7 @@ export const sshEmbeddedProvider: SshHostProvider = {
   capabilities: CAPABILITIES,
   availability: () => ({ available: true }),
   start: () => startEmbeddedSshTarget(),
-  lacks: lacksFrom('the embedded SSH host', CAPABILITIES),
+  lacks: lacksFrom('the embedded SSH host', CAPABILITIES, {
+    pty: 'the embedded SSH host has no PTY here (no util-linux script binary)',
+  }),
 };

@@ -22,7 +22,13 @@ import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } 
 
 const { Client, utils } = ssh2;
 const LOGIN_VAR = 'BASTION_EXTERNAL_SSH';
-const CAPABILITIES: SshHostCapabilities = { restart: false, pause: false, logs: false };
+const CAPABILITIES: SshHostCapabilities = {
+  restart: false,
+  pause: false,
+  logs: false,
+  pty: true,
+  signals: true,
+};
 
 interface ExternalSshConfig {
   username: string;

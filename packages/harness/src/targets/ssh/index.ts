@@ -30,6 +30,7 @@ export {
 export { serveSftp } from './sftp-handler.js';
 export {
   DEFAULT_SSH_USERS_FILE,
+  PASSWORD_LOGIN_SKIP,
   SshdHost,
   type SshdHostOptions,
   type SshTestUsers,

@@ -3,8 +3,13 @@
  * its own host key, config, pid file and authorized keys in a temp dir.
  *
  * Two modes:
- *  - as root: logs in as two system users made by scripts/setup-ssh-test-users.sh (a password user
- *    and a key user); the password is read from the file that script writes, never from the code;
+ *  - as root with the test users of scripts/setup-ssh-test-users.sh: logs in as those two system users
+ *    (a password user and a key user); the password is read from the file that script writes, never
+ *    from the code;
+ *  - as root without them: logs in as root with a key only (`PermitRootLogin prohibit-password`), so
+ *    everything but password logins runs without changing the system; `passwordLogin` is undefined
+ *    and tests that need it skip with PASSWORD_LOGIN_SKIP, which names the script. Where the process
+ *    tier is required (CI), the missing users make the tier unavailable instead, so nothing skips;
  *  - as any other user: sshd runs as that user, which can then log in only as itself, with a key
  *    (`UsePAM no`; password login needs root to read the shadow file), so `passwordLogin` is undefined.
  *
@@ -76,6 +81,20 @@ function readUsers(env: NodeJS.ProcessEnv): SshTestUsers | string {
   return parsed as SshTestUsers;
 }
 
+/** Why the SSH test users cannot be used (as root), or undefined when they can. */
+export function sshTestUsersProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const users = readUsers(env);
+  return typeof users === 'string' ? users : undefined;
+}
+
+/** Why a test that needs a password login cannot run on this target, naming the one command that fixes it. */
+export const PASSWORD_LOGIN_SKIP =
+  'password login needs the SSH test users: run packages/harness/scripts/setup-ssh-test-users.sh as root';
+
+function processTierRequired(env: NodeJS.ProcessEnv): boolean {
+  return (env.BASTION_REQUIRE_TIERS ?? '').split(',').some((t) => t.trim() === 'process');
+}
+
 export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availability {
   if (findBinary('sshd', env) === undefined) {
     return {
@@ -86,7 +105,8 @@ export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availabi
   if (findBinary('ssh-keygen', env) === undefined) {
     return { available: false, reason: 'no ssh-keygen on PATH (Debian: apt-get install openssh-client)' };
   }
-  if (isRoot()) {
+  if (isRoot() && processTierRequired(env)) {
+    // A required tier runs whole: without the users its password tests would only skip.
     const users = readUsers(env);
     if (typeof users === 'string') return { available: false, reason: users };
   }
@@ -126,11 +146,21 @@ export interface SshdHostOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra sshd_config lines. */
   extraConfig?: string[];
+  /** Run sshd inside this network namespace (`ip netns exec NAME sshd ...`). */
+  netns?: string;
+  /** The address sshd listens on (default 127.0.0.1); with `netns`, one of that namespace. */
+  listenAddress?: string;
+  /** The port (default: a free loopback port). A namespace of its own has every port free. */
+  port?: number;
+  /**
+   * Serve an OpenSSH host certificate (`HostCertificate`): the host key signed by this CA private
+   * key file (`ssh-keygen -s CA -h`) for these principals, again whenever the host key changes.
+   */
+  hostCertificate?: { caKeyFile: string; principals: string[] };
 }
 
 export class SshdHost implements SshHostTarget {
   readonly tier = 'process' as const;
-  readonly host = '127.0.0.1';
   private child: ChildProcess | undefined;
   private output = '';
   private currentHostKey: SshHostKey = { publicKey: '', fingerprint: '' };
@@ -140,11 +170,13 @@ export class SshdHost implements SshHostTarget {
   private constructor(
     private readonly sshd: string,
     private readonly dir: string,
+    readonly host: string,
     readonly port: number,
     readonly passwordLogin: SshPasswordLogin | undefined,
     readonly keyLogin: SshKeyLogin,
     private readonly loginUsers: string[],
     readonly scratchDir: string,
+    private readonly options: SshdHostOptions,
   ) {}
 
   /** Starts sshd on a fresh port (and again on another, if that one was taken before sshd bound it). */
@@ -159,11 +191,12 @@ export class SshdHost implements SshHostTarget {
     const root = isRoot();
     let passwordLogin: SshPasswordLogin | undefined;
     let keyUser: string;
+    const users = root ? readUsers(env) : undefined;
     if (root) {
-      const users = readUsers(env);
-      if (typeof users === 'string') throw new Error(users);
-      passwordLogin = { username: users.passwordUser, password: users.password };
-      keyUser = users.keyUser;
+      if (typeof users === 'object') {
+        passwordLogin = { username: users.passwordUser, password: users.password };
+        keyUser = users.keyUser;
+      } else keyUser = 'root';
       // sshd's privilege separation directory (Debian creates it at boot only when the service runs).
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     } else {
@@ -179,20 +212,23 @@ export class SshdHost implements SshHostTarget {
     mkdirSync(join(dir, 'authorized_keys'), { mode: 0o755 });
     writeFileSync(join(dir, 'authorized_keys', keyUser), `${key.publicKey}\n`, { mode: 0o644 });
     const loginUsers = passwordLogin ? [passwordLogin.username, keyUser] : [keyUser];
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
+    const listen = options.listenAddress ?? '127.0.0.1';
     const config = [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${listen}`,
       `HostKey ${join(dir, 'host_ed25519')}`,
+      ...(options.hostCertificate ? [`HostCertificate ${join(dir, 'host_ed25519-cert.pub')}`] : []),
       `PidFile ${join(dir, 'sshd.pid')}`,
       'PubkeyAuthentication yes',
       `AuthorizedKeysFile ${join(dir, 'authorized_keys', '%u')}`,
-      `PasswordAuthentication ${root ? 'yes' : 'no'}`,
+      `PasswordAuthentication ${passwordLogin ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
-      `UsePAM ${root ? 'yes' : 'no'}`,
+      // PAM only for the password user: key logins (as root without the test users, too) need none.
+      `UsePAM ${passwordLogin ? 'yes' : 'no'}`,
       // The temp dir sits under the world-writable /tmp, which StrictModes would refuse.
       'StrictModes no',
-      ...(root ? ['PermitRootLogin no'] : []),
+      ...(root ? [`PermitRootLogin ${keyUser === 'root' ? 'prohibit-password' : 'no'}`] : []),
       `AllowUsers ${loginUsers.join(' ')}`,
       'Subsystem sftp internal-sftp',
       'LogLevel INFO',
@@ -202,11 +238,13 @@ export class SshdHost implements SshHostTarget {
     const host = new SshdHost(
       sshd,
       dir,
+      listen,
       port,
       passwordLogin,
       { username: keyUser, ...key },
       loginUsers,
       scratch,
+      options,
     );
     try {
       host.makeHostKey();
@@ -235,12 +273,37 @@ export class SshdHost implements SshHostTarget {
       ?.trim();
     if (!fingerprint?.startsWith('SHA256:')) throw new Error('ssh-keygen -l printed no SHA256 fingerprint');
     this.currentHostKey = { publicKey, fingerprint };
+    const certificate = this.options.hostCertificate;
+    if (certificate !== undefined) {
+      // Valid from a minute ago, so that a clock a little behind still accepts it.
+      execFileSync(
+        'ssh-keygen',
+        [
+          '-q',
+          '-s',
+          certificate.caKeyFile,
+          '-h',
+          '-I',
+          'bastion-test-host',
+          '-n',
+          certificate.principals.join(','),
+          '-V',
+          '-1m:+1d',
+          `${file}.pub`,
+        ],
+        { stdio: 'ignore' },
+      );
+    }
   }
 
   private async launch(): Promise<void> {
-    const child = spawn(this.sshd, ['-D', '-e', '-f', join(this.dir, 'sshd_config')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['-D', '-e', '-f', join(this.dir, 'sshd_config')];
+    // `ip netns exec` enters the namespace and then execs sshd, so the child is sshd itself.
+    const [command, argv] =
+      this.options.netns === undefined
+        ? [this.sshd, args]
+        : ['ip', ['netns', 'exec', this.options.netns, this.sshd, ...args]];
+    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     trackChild(child, 'sshd');
     let exited: string | undefined;
@@ -257,7 +320,7 @@ export class SshdHost implements SshHostTarget {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && exited === undefined) {
       // sshd -e logs this once the socket is bound; probing the port instead would add log noise.
-      if (this.output.slice(started).includes(`Server listening on 127.0.0.1 port ${this.port}`)) return;
+      if (this.output.slice(started).includes(`Server listening on ${this.host} port ${this.port}`)) return;
       await sleep(20);
     }
     const reason = exited ?? 'not listening after 10 s';
@@ -349,7 +412,15 @@ export class SshdHost implements SshHostTarget {
   }
 }
 
-const CAPABILITIES: SshHostCapabilities = { restart: true, pause: true, logs: true };
+/** Logging in as root (no test users) leaves remote commands out of reach of signal requests. */
+const logsInAsRoot = isRoot() && typeof readUsers(process.env) === 'string';
+const CAPABILITIES: SshHostCapabilities = {
+  restart: true,
+  pause: true,
+  logs: true,
+  signals: !logsInAsRoot,
+  pty: true,
+};
 
 export const sshProcessProvider: SshHostProvider = {
   kind: 'ssh-host',
@@ -357,5 +428,7 @@ export const sshProcessProvider: SshHostProvider = {
   capabilities: CAPABILITIES,
   availability: () => sshdAvailability(),
   start: () => SshdHost.start(),
-  lacks: lacksFrom('sshd', CAPABILITIES),
+  lacks: lacksFrom('sshd', CAPABILITIES, {
+    signals: `sshd logs in as root here, and OpenSSH delivers no signals to root sessions: ${PASSWORD_LOGIN_SKIP.replace('password login needs the SSH test users: ', '')}`,
+  }),
 };

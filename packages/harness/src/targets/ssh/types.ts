@@ -65,6 +65,14 @@ export interface SshHostCapabilities {
   pause: boolean;
   /** `logs()` holds the server's log (a host the harness did not start has none to show). */
   logs: boolean;
+  /**
+   * Signal requests reach remote commands. OpenSSH refuses them for root sessions (no privilege
+   * separation after a root login: "session signalling requires privilege separation"), which is
+   * how the process tier logs in as root without the test users.
+   */
+  signals: boolean;
+  /** Interactive shells on a pseudo-terminal (`pty-req` + `shell` requests, `window-change`). */
+  pty: boolean;
 }
 
 export type SshCapability = keyof SshHostCapabilities;
