@@ -212,7 +212,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       name: runtime.name,
       runtime,
       catalogs,
-      openLegacy: (session, init, events) => openLegacyUpstream(upstream, session, init, events, logger),
+      openLegacy: (session, init, events, resume) =>
+        openLegacyUpstream(upstream, session, init, events, logger, resume),
       openModern: (principal) => modernAgents.upstreamFor(upstream, principal),
     });
   }
