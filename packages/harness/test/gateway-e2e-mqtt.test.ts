@@ -293,9 +293,12 @@ describeEachTier('gateway in front of bastion-mqtt', mqttBrokerProviders, (ctx) 
             expect(pids.length).toBeGreaterThan(0);
             for (const pid of pids) process.kill(pid, 'SIGKILL');
           }
-          await vi.waitFor(async () => expect(await reconnects(h, 'mqtt')).toBeGreaterThan(before), {
-            timeout: 20_000,
-          });
+          // A 2026-era agent in front of a 2026-era HTTP server has no upstream connection to
+          // re-establish (each request stands alone): only its next call tells the restart apart.
+          if (!(kind === 'http' && agentKind === 'v2-2026'))
+            await vi.waitFor(async () => expect(await reconnects(h, 'mqtt')).toBeGreaterThan(before), {
+              timeout: 20_000,
+            });
           // The agent's session went on; its calls reach a fresh bastion-mqtt session.
           expect(textOf(await call(alice, 'mqttDisconnect'))).toBe(
             'Successfully disconnected from MQTT broker',
