@@ -214,7 +214,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       catalogs,
       openLegacy: (session, init, events, resume) =>
         openLegacyUpstream(upstream, session, init, events, logger, resume),
-      openModern: (principal) => modernAgents.upstreamFor(upstream, principal),
+      openModern: (principal, request) => modernAgents.upstreamFor(upstream, principal, request),
     });
   }
 
