@@ -14,12 +14,7 @@
  */
 import type { Duplex } from 'node:stream';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
-import ssh2, {
-  type ClientChannel,
-  type ConnectConfig,
-  type SFTPWrapper,
-  type Client as SshClient,
-} from 'ssh2';
+import ssh2, { type ConnectConfig, type SFTPWrapper, type Client as SshClient } from 'ssh2';
 
 const { Client } = ssh2;
 
