@@ -99,3 +99,30 @@ export class ProcessSampler {
     };
   }
 }
+
+/** Several processes as one (a path with replicas): CPU and RSS add up; undefined if any is unreadable. */
+export function sumUsage(usages: ReadonlyArray<ProcessUsage | undefined>): ProcessUsage | undefined {
+  if (usages.length === 0 || usages.some((u) => u === undefined)) return undefined;
+  const all = usages as ProcessUsage[];
+  const sum = (pick: (u: ProcessUsage) => number) => all.reduce((n, u) => n + pick(u), 0);
+  return {
+    cpuMs: sum((u) => u.cpuMs),
+    cpuPercent: Math.round(sum((u) => u.cpuPercent) * 10) / 10,
+    rssStartBytes: sum((u) => u.rssStartBytes),
+    rssPeakBytes: sum((u) => u.rssPeakBytes),
+    rssEndBytes: sum((u) => u.rssEndBytes),
+  };
+}
+
+/** CPU time and RSS of several processes added up; undefined if any is gone. */
+export function readProcesses(pids: readonly number[]): ProcessReading | undefined {
+  let cpuMs = 0;
+  let rssBytes = 0;
+  for (const pid of pids) {
+    const reading = readProcess(pid);
+    if (reading === undefined) return undefined;
+    cpuMs += reading.cpuMs;
+    rssBytes += reading.rssBytes;
+  }
+  return { cpuMs, rssBytes };
+}
