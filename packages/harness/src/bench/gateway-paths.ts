@@ -8,7 +8,7 @@
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createGrantToken } from '@bastion/gateway';
+import { createGrantToken, resolveConfig } from '@bastion/gateway';
 import { BASTION_BINS } from '../targets/mcp-process.js';
 import { freePort } from '../targets/process.js';
 import type { OpenedPath, PathContext, PathSpec } from './paths.js';
@@ -63,7 +63,8 @@ export async function startGateway(ctx: PathContext, options: GatewayPathOptions
     ...(audit ? { audit: join(ctx.workDir, `audit-${id}.jsonl`) } : {}),
     ...options.extraConfig,
   };
-  await writeFile(configPath, JSON.stringify(config, null, 2));
+  const capped = withSessionCaps(config, ctx.sessions, ctx.workDir);
+  await writeFile(configPath, JSON.stringify(capped.config, null, 2));
   // One directory per gateway process: Node writes a profile per thread (tsx's loader runs in a
   // worker), named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; the main thread is thread 0.
   const profileDir = ctx.profileDir ? join(ctx.profileDir, `gateway-${id}-${Date.now()}`) : undefined;
@@ -92,6 +93,7 @@ export async function startGateway(ctx: PathContext, options: GatewayPathOptions
   const details: Record<string, string> = {
     policy: JSON.stringify(policy),
     audit: audit ? 'on (JSON Lines file in a temporary directory)' : 'off',
+    sessionCaps: capped.note,
     ...(replicas > 1 ? { replicas: String(replicas) } : {}),
   };
   return {
@@ -116,6 +118,27 @@ export async function startGateway(ctx: PathContext, options: GatewayPathOptions
       }
     },
   };
+}
+
+/**
+ * A gateway with the forwarding core caps 2025-era sessions per grant and per process (issue 10,
+ * `limits.sessionsPerGrant` / `limits.sessions`). The benchmark opens many sessions with one grant on
+ * purpose, so it raises both to what it will open; a gateway whose config has no such caps (before
+ * the core) would refuse the key, so the gateway's own config parser decides whether to send it.
+ */
+function withSessionCaps(
+  config: Record<string, unknown>,
+  sessions: number,
+  baseDir: string,
+): { config: Record<string, unknown>; note: string } {
+  resolveConfig(config, { baseDir });
+  const capped = { ...config, limits: { sessionsPerGrant: sessions, sessions } };
+  try {
+    resolveConfig(capped, { baseDir });
+    return { config: capped, note: `limits.sessionsPerGrant and limits.sessions raised to ${sessions}` };
+  } catch {
+    return { config, note: 'none in this gateway (its config has no "limits")' };
+  }
 }
 
 export const gatewayAllowPath: PathSpec = {

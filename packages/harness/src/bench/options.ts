@@ -75,20 +75,20 @@ export const FULL_OPTIONS: BenchOptions = {
   engineMaxMs: 15_000,
 };
 
-/** Under a minute on 2 cores: fewer calls, shorter levels, no 128-session level, a short ladder. */
+/** About a minute on 2 idle cores: fewer calls, shorter levels, no 128-session level, a one-rung ladder. */
 export const QUICK_OPTIONS: BenchOptions = {
   mode: 'quick',
   paths: [...PATH_IDS],
   eras: [...ERAS],
-  warmupCalls: 100,
-  sequentialCalls: 1000,
+  warmupCalls: 50,
+  sequentialCalls: 500,
   phaseMaxMs: 2500,
   concurrency: [1, 8, 32],
   levelDurationMs: 500,
   levelMaxCalls: 50_000,
-  idleSessions: 200,
+  idleSessions: 100,
   idleMaxMs: 20_000,
-  statelessAgents: 50,
+  statelessAgents: 20,
   generatorLimitPercent: 90,
   engineTools: 1000,
   engineGrants: 10_000,

@@ -23,6 +23,8 @@ export interface PathContext {
   profileDir?: string;
   /** Distinct 2026-era agents the run will send (a gateway needs a grant for each). */
   agents: number;
+  /** The most 2025-era sessions the run holds open at once on the path (one grant's worth). */
+  sessions: number;
 }
 
 export interface OpenedPath {

@@ -38,6 +38,7 @@ export const PATH_SPECS: ReadonlyMap<PathId, PathSpec> = new Map(
 /** Open files per idle session a process may need (agent socket, upstream socket, upstream stream), plus room. */
 const FDS_PER_SESSION = 3;
 const FD_HEADROOM = 4096;
+const SESSION_HEADROOM = 16;
 
 export const GENERATOR_DESCRIPTION =
   'one Node process of its own speaking MCP on the wire over keep-alive HTTP/1.1 (undici dispatch, one connection per session, prebuilt request bodies, every answer parsed and checked)';
@@ -58,7 +59,14 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
     progress(`open files per process under test: ${fdLimit.how}`);
     const load = await LoadGenerator.start(processes);
     progress(`load generator pid ${load.pid}`);
-    const ctx = { processes, workDir, profileDir: options.profileDir, agents: options.statelessAgents };
+    const ctx = {
+      processes,
+      workDir,
+      profileDir: options.profileDir,
+      agents: options.statelessAgents,
+      // The ladder, or the largest level, plus each era's main session.
+      sessions: Math.max(options.idleSessions, ...options.concurrency) + SESSION_HEADROOM,
+    };
     for (const id of RUN_ORDER) {
       const spec = PATH_SPECS.get(id);
       if (!options.paths.includes(id) || spec === undefined) continue;
