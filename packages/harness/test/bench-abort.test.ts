@@ -31,6 +31,33 @@ describe('an interrupted benchmark', () => {
     }
   }, 60_000);
 
+  it('stops at once when aborted on the idle-session ladder, whose jobs run for minutes', async () => {
+    const controller = new AbortController();
+    const processes = new BenchProcesses();
+    const run = runBench(
+      {
+        ...TINY,
+        paths: ['proxy-hop'],
+        eras: ['2025-11-25'],
+        idleSessions: 1_000_000,
+        idleMaxMs: 600_000,
+      },
+      {
+        signal: controller.signal,
+        processes,
+        progress: (line) => {
+          // Shortly after a rung, while the generator opens the next one.
+          if (/idle: \d+ sessions/.test(line)) setTimeout(() => controller.abort(new Error('stop')), 300);
+        },
+      },
+    );
+    // The generator's job for the next rung is cancelled, not waited for (bench-wire.test.ts shows it alone).
+    await expect(run).rejects.toThrow('stop');
+    for (const child of processes.started()) {
+      expect({ name: child.name, alive: isAlive(child.pid) }).toEqual({ name: child.name, alive: false });
+    }
+  }, 60_000);
+
   it('stops every child process and exits 130 when the CLI gets Ctrl-C', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'bench-cli-'));
     const child = spawn(

@@ -213,6 +213,39 @@ describe('the load generator process', () => {
   });
 });
 
+describe('a cancelled load job', () => {
+  it('ends in the generator too, so that the next job does not wait for its time cap', async () => {
+    const upstream = await echoUpstream();
+    const processes = new BenchProcesses();
+    const load = await LoadGenerator.start(processes);
+    try {
+      await load.run({
+        kind: 'open',
+        group: 'g',
+        target: { url: upstream.url },
+        era: '2026-07-28',
+        count: 1,
+        parallelism: 1,
+        connections: 0,
+        maxMs: 30_000,
+      });
+      const controller = new AbortController();
+      // Ten minutes of calls, given up on once it has started.
+      const long = load.run(
+        { kind: 'concurrent', group: 'g', sessions: 1, durationMs: 600_000, maxCalls: 100_000_000 },
+        controller.signal,
+      );
+      setTimeout(() => controller.abort(new Error('given up')), 300);
+      await expect(long).rejects.toThrow('given up');
+      // Were the long job still running, this would wait ten minutes (and the test time out).
+      const next = await load.run({ kind: 'sequential', group: 'g', warmup: 0, calls: 3, maxMs: 10_000 });
+      expect(next).toMatchObject({ calls: 3, errors: 0, recorded: 3 });
+    } finally {
+      await processes.stopAll();
+    }
+  });
+});
+
 describe('the open-file limit of the processes under test', () => {
   it.skipIf(findBinary('prlimit') === undefined || currentFdLimits() === undefined)(
     'starts a process with the planned soft limit, raised as far as this machine allows',

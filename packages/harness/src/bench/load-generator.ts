@@ -95,6 +95,8 @@ export class LoadGenerator {
     const answer = new Promise<unknown>((resolve, reject) => {
       const onAbort = () => {
         this.pending.delete(id);
+        // The generator runs one job at a time: end this one there too, or every job after it waits.
+        if (this.child.connected) this.child.send({ cancel: id });
         reject(signal?.reason ?? new Error('aborted'));
       };
       const settled = () => signal?.removeEventListener('abort', onAbort);

@@ -113,6 +113,8 @@ export const RESULT_SCHEMAS = {
 } as const;
 
 export const requestSchema = z.object({ id: z.number().int(), job: loadJobSchema });
+/** Ends the job with this id if it is running (the benchmark no longer waits for it). */
+export const cancelSchema = z.object({ cancel: z.number().int() });
 
 export const replySchema = z.discriminatedUnion('ok', [
   z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),

@@ -10,6 +10,7 @@ import type { LatencyRecorder } from './histogram.js';
 import { closeSessions, mapLimited, openUpTo, runConcurrent, runSequential } from './load.js';
 import {
   type agentsJobSchema,
+  cancelSchema,
   type concurrentJobSchema,
   type LoadJob,
   type LoadReply,
@@ -31,9 +32,14 @@ interface Group {
   pools: Map<string, Pool>;
 }
 
-/** undici's defaults, except one request at a time per connection (as MCP clients do). */
+/**
+ * One request at a time per connection (as MCP clients do), and a stalled answer fails after 30 s
+ * instead of undici's 5 minutes, so that no job outlasts its own time cap by much.
+ */
+const CONNECTION_OPTIONS = { pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 } as const;
+
 function connection(origin: string): Client {
-  return new Client(origin, { pipelining: 1 });
+  return new Client(origin, CONNECTION_OPTIONS);
 }
 
 export class LoadWorker {
@@ -41,9 +47,23 @@ export class LoadWorker {
   /** JSON-RPC ids keep growing for the life of the generator, so no session ever sees one twice. */
   private sequence = 1;
 
-  constructor(private readonly signal: AbortSignal) {}
+  /** The running job's signal: the generator's lifetime, or the job's own cancellation. */
+  private signal: AbortSignal;
 
-  async run(job: LoadJob): Promise<LoadResults[LoadJob['kind']]> {
+  constructor(private readonly lifetime: AbortSignal) {
+    this.signal = lifetime;
+  }
+
+  async run(job: LoadJob, cancel?: AbortSignal): Promise<LoadResults[LoadJob['kind']]> {
+    this.signal = cancel ? AbortSignal.any([this.lifetime, cancel]) : this.lifetime;
+    try {
+      return await this.dispatch(job);
+    } finally {
+      this.signal = this.lifetime;
+    }
+  }
+
+  private async dispatch(job: LoadJob): Promise<LoadResults[LoadJob['kind']]> {
     switch (job.kind) {
       case 'open':
         return this.open(job);
@@ -76,7 +96,7 @@ export class LoadWorker {
     if (group.era !== job.era) throw new Error(`group '${job.group}' holds ${group.era} sessions`);
     let pool = group.pools.get(origin);
     if (job.connections > 0 && pool === undefined) {
-      pool = new Pool(origin, { connections: job.connections, pipelining: 1 });
+      pool = new Pool(origin, { ...CONNECTION_OPTIONS, connections: job.connections });
       group.pools.set(origin, pool);
       group.dispatchers.push(pool);
     }
@@ -140,7 +160,7 @@ export class LoadWorker {
       const origin = new URL(url).origin;
       let pool = pools.get(origin);
       if (pool === undefined) {
-        pool = new Pool(origin, { connections: job.connections, pipelining: 1 });
+        pool = new Pool(origin, { ...CONNECTION_OPTIONS, connections: job.connections });
         pools.set(origin, pool);
       }
       return pool;
@@ -226,7 +246,15 @@ export function serveLoadJobs(channel: NodeJS.Process = process): void {
   const controller = new AbortController();
   const worker = new LoadWorker(controller.signal);
   let queue = Promise.resolve();
+  // The job running now, so that a cancel (sent when the benchmark stops waiting for it) ends it at
+  // once instead of after its time cap: jobs run one at a time, and the next one waits for it.
+  let current: { id: number; controller: AbortController } | undefined;
   channel.on('message', (raw: unknown) => {
+    const cancel = cancelSchema.safeParse(raw);
+    if (cancel.success) {
+      if (current?.id === cancel.data.cancel) current.controller.abort(new Error('cancelled'));
+      return;
+    }
     const parsed = requestSchema.safeParse(raw);
     if (!parsed.success) {
       const id = typeof raw === 'object' && raw !== null ? Number((raw as { id?: unknown }).id) : -1;
@@ -235,11 +263,15 @@ export function serveLoadJobs(channel: NodeJS.Process = process): void {
     }
     const { id, job } = parsed.data;
     queue = queue.then(async () => {
+      const controller = new AbortController();
+      current = { id, controller };
       let reply: LoadReply;
       try {
-        reply = { id, ok: true, result: await worker.run(job) };
+        reply = { id, ok: true, result: await worker.run(job, controller.signal) };
       } catch (err) {
         reply = { id, ok: false, error: err instanceof Error ? err.message : String(err) };
+      } finally {
+        current = undefined;
       }
       if (channel.connected) send(reply);
     });

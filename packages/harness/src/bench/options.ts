@@ -67,7 +67,8 @@ export const FULL_OPTIONS: BenchOptions = {
   // The target: 50,000 idle sessions in one process at <= 20 KiB each.
   idleSessions: 50_000,
   idleMaxMs: 600_000,
-  statelessAgents: 1000,
+  // Enough that what each agent might keep shows above the slack of the heap and the allocator.
+  statelessAgents: 10_000,
   generatorLimitPercent: 90,
   engineTools: 1000,
   engineGrants: 10_000,

@@ -2,11 +2,12 @@
  * One benchmark run. Every path gets a fresh echo upstream of its own and its own hop process(es);
  * one load-generator process makes every call. The phases:
  *
- *   1. every path up, and in each era a main session opened, probed and warmed;
+ *   1. every path up; in each era a main session opened, probed and warmed; then, while its heap
+ *      is fresh, memory per 2026-era agent;
  *   2. sequential latency, in rounds interleaved across paths and eras;
- *   3. one path at a time: throughput levels (each era), memory per 2026-era agent, then the
- *      2025-era idle-session ladder; then the path's processes stop;
- *   4. the policy engine alone, in-process.
+ *   3. throughput levels, in slices interleaved across paths and eras;
+ *   4. one path at a time: the 2025-era idle-session ladder, then the path's processes stop;
+ *   5. the policy engine alone, in-process.
  *
  * Every child process is stopped in `finally`, whether the run ends, fails or is aborted.
  */
@@ -20,7 +21,7 @@ import { gatewayAllowPath, gatewayPolicyPath } from './gateway-paths.js';
 import { errorText, failEra, type LivePath, type RunHooks, startPath } from './live-path.js';
 import { LoadGenerator } from './load-generator.js';
 import { describeMachine } from './machine.js';
-import { measureLevels, measureSequential } from './measure.js';
+import { measureSequential, measureThroughput } from './measure.js';
 import type { BenchOptions, PathId } from './options.js';
 import { directPath, type PathSpec, peerPath, proxyHopPath } from './paths.js';
 import { BenchProcesses } from './processes.js';
@@ -71,12 +72,16 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
       const spec = PATH_SPECS.get(id);
       if (!options.paths.includes(id) || spec === undefined) continue;
       signal.throwIfAborted();
-      paths.push(await startPath(spec, load, ctx, options, hooks));
+      const path = await startPath(spec, load, ctx, options, hooks);
+      paths.push(path);
+      await measureAgentsOf(path, load, options, hooks);
     }
     await measureSequential(paths, load, options, hooks);
+    await measureThroughput(paths, load, options, hooks);
     for (const path of paths) {
       try {
-        await measurePath(path, load, options, hooks);
+        const legacy = path.eras.find((live) => live.era === '2025-11-25' && live.result.status === 'ok');
+        if (legacy) await measureIdle(path, legacy, load, options, hooks);
       } finally {
         await path.stop();
       }
@@ -120,25 +125,20 @@ export async function runBench(options: BenchOptions, hooks: RunHooks): Promise<
   };
 }
 
-/** Throughput in each era, then memory per stateless agent, then the idle-session ladder. */
-async function measurePath(path: LivePath, load: LoadGenerator, options: BenchOptions, hooks: RunHooks) {
-  const ok = (era: string) => path.eras.find((live) => live.era === era && live.result.status === 'ok');
-  for (const live of path.eras) {
-    if (live.result.status === 'ok') await measureLevels(path, live, load, options, hooks);
+/**
+ * Memory per 2026-era agent, right after the path has started and warmed up. Memory is read as RSS,
+ * which grows only once the heap has no room left: later, the throughput levels would have left
+ * the heap with room to spare and the agents would seem to cost nothing.
+ */
+async function measureAgentsOf(path: LivePath, load: LoadGenerator, options: BenchOptions, hooks: RunHooks) {
+  const modern = path.eras.find((live) => live.era === '2026-07-28' && live.result.status === 'ok');
+  if (modern === undefined) return;
+  try {
+    await measureAgents(path, modern, load, options, hooks);
+  } catch (err) {
+    if (hooks.signal.aborted) throw hooks.signal.reason ?? err;
+    failEra(path, modern, new Error(`stateless agents: ${errorText(err)}`), hooks.progress);
   }
-  // Agents before the ladder: once 50,000 sessions have come and gone, the heap has room to spare
-  // and new agents would seem to cost nothing.
-  const modern = ok('2026-07-28');
-  if (modern) {
-    try {
-      await measureAgents(path, modern, load, options, hooks);
-    } catch (err) {
-      if (hooks.signal.aborted) throw hooks.signal.reason ?? err;
-      failEra(path, modern, new Error(`stateless agents: ${errorText(err)}`), hooks.progress);
-    }
-  }
-  const legacy = ok('2025-11-25');
-  if (legacy) await measureIdle(path, legacy, load, options, hooks);
 }
 
 async function engineFigures(options: BenchOptions, hooks: RunHooks): Promise<EngineResult> {
