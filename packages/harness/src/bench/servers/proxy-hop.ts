@@ -29,7 +29,11 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 
 export async function startProxyHop(options: { port: number; upstreamUrl: string }): Promise<RunningServer> {
   const upstream = new URL(options.upstreamUrl);
-  const agent = new Agent({ keepAlive: true });
+  // An idle pooled connection is dropped after 4 s, before the upstream's keep-alive timeout (Node's
+  // default, 5 s) closes it from the other side: a request must never be written to a socket the
+  // upstream is closing (it would fail with ECONNRESET and reach the agent as a 502). The throughput
+  // slices leave each path idle for longer than that.
+  const agent = new Agent({ keepAlive: true, timeout: 4000 });
   const server = createServer((req, res) => {
     const forward = request(
       {
@@ -45,9 +49,12 @@ export async function startProxyHop(options: { port: number; upstreamUrl: string
         answer.pipe(res);
       },
     );
-    forward.on('error', () => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-      res.end();
+    forward.on('error', (err: NodeJS.ErrnoException) => {
+      // The hop's own failure, said as a JSON-RPC error so that the load generator reports why.
+      if (res.headersSent) return void res.destroy(err);
+      const message = `proxy hop: the upstream failed: ${err.code ?? err.message}`;
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message } }));
     });
     // An agent that goes away (a closed GET stream) ends the upstream request too.
     res.on('close', () => {
