@@ -72,6 +72,32 @@ export function renderMarkdown(results: BenchResults): string {
     '',
   );
 
+  renderTargets(results, push);
+  renderLatency(results, push);
+  renderThroughput(results, push);
+  renderCapacity(results, push);
+  renderEngine(results, push);
+  for (const summary of results.profileSummaries ?? []) push(renderProfileMarkdown(summary));
+
+  const skipped = results.paths.flatMap((p) => [
+    ...(p.status !== 'ok' ? [`${title(p)} ${p.status}: ${p.reason ?? ''}`] : []),
+    ...p.eras
+      .filter((e) => e.status !== 'ok')
+      .map((e) => `${title(p)} [${e.era}] ${e.status}: ${e.reason ?? ''}`),
+  ]);
+  push('Notes:');
+  for (const note of [
+    ...results.paths.map((p) => `${title(p)}: ${p.description}`),
+    ...skipped,
+    ...results.notes,
+  ]) {
+    push(`- ${note}`);
+  }
+  push('');
+  return out.join('\n');
+}
+
+function renderTargets(results: BenchResults, push: (...lines: string[]) => void) {
   const checks = evaluateTargets(results);
   if (checks.length > 0) {
     push('### Targets (issue 10)', '');
@@ -90,7 +116,10 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
   }
+}
 
+function renderLatency(results: BenchResults, push: (...lines: string[]) => void) {
+  const o = results.options;
   const measured = routes(results);
   push(
     `### Sequential latency (${o.sequentialCalls} calls per path and era on one session, after ${o.warmupCalls} warm-up calls)`,
@@ -139,7 +168,11 @@ export function renderMarkdown(results: BenchResults): string {
     '"Added" is over (a) direct in the same era. CPU is per call: the hop process (for (a), the echo upstream itself), the echo upstream behind a hop, and the load generator.',
     '',
   );
+}
 
+function renderThroughput(results: BenchResults, push: (...lines: string[]) => void) {
+  const o = results.options;
+  const measured = routes(results);
   const levels = [...o.concurrency].sort((x, y) => x - y);
   if (levels.length > 0) {
     const cell = (era: EraResult, c: number, f: (l: LevelResult) => string) => {
@@ -204,27 +237,6 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
   }
-
-  renderCapacity(results, push);
-  renderEngine(results, push);
-  for (const summary of results.profileSummaries ?? []) push(renderProfileMarkdown(summary));
-
-  const skipped = results.paths.flatMap((p) => [
-    ...(p.status !== 'ok' ? [`${title(p)} ${p.status}: ${p.reason ?? ''}`] : []),
-    ...p.eras
-      .filter((e) => e.status !== 'ok')
-      .map((e) => `${title(p)} [${e.era}] ${e.status}: ${e.reason ?? ''}`),
-  ]);
-  push('Notes:');
-  for (const note of [
-    ...results.paths.map((p) => `${title(p)}: ${p.description}`),
-    ...skipped,
-    ...results.notes,
-  ]) {
-    push(`- ${note}`);
-  }
-  push('');
-  return out.join('\n');
 }
 
 function renderCapacity(results: BenchResults, push: (...lines: string[]) => void) {
