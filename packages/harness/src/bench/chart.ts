@@ -280,9 +280,9 @@ export function renderSvg(results: BenchResults): string {
   throughputPanel(parts, results, routes, PANEL_HEIGHT);
   idlePanel(parts, results, 2 * PANEL_HEIGHT);
   const height = 3 * PANEL_HEIGHT + 20;
-  parts.push(
-    `<text x="${MARGIN.left}" y="${height - 8}" font-size="10" fill="#555">${esc(machineLine(results.machine))}</text>`,
-  );
+  const started = `${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const footer = `${machineLine(results.machine)}; load average ${results.machine.loadAverage[0] ?? '?'} at the start, ${started}`;
+  parts.push(`<text x="${MARGIN.left}" y="${height - 8}" font-size="10" fill="#555">${esc(footer)}</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
