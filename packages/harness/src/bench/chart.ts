@@ -284,7 +284,9 @@ export function renderSvg(results: BenchResults): string {
   const footer = `${machineLine(results.machine)}; load average ${results.machine.loadAverage[0] ?? '?'} at the start, ${started}`;
   parts.push(`<text x="${MARGIN.left}" y="${height - 8}" font-size="10" fill="#555">${esc(footer)}</text>`);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" role="img">`,
+    // The chart's text alternative (read by screen readers, shown as a tooltip).
+    `<title>${esc(`Bastion benchmark, ${results.options.mode} run of ${started}: latency by percentile, throughput by concurrency and memory per idle session, for every path in each protocol era`)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     ...parts,
     '</svg>',
