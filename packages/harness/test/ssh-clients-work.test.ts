@@ -17,48 +17,59 @@ import { connectArgs } from './ssh-support.js';
 
 const TOKEN = 'harness-ssh-work-token-0123456789';
 
-describeEachTier('bastion-ssh jobs and shells through every official client', sshHostProvidersWith('pty'), (ctx) => {
-  let host: McpHttpHost;
-  const open: OfficialClient[] = [];
-  beforeAll(async () => {
-    const config = parseConfig({ transport: 'http', port: 0, authToken: TOKEN, logLevel: 'silent' });
-    host = await startSshHttpServer(config, {
-      logger: pino({ level: 'silent' }),
-      shared: await createSshServerShared(config),
-    });
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close().catch(() => {})));
-  });
-  afterAll(() => host?.close());
-
-  for (const kind of CLIENT_KINDS) {
-    describe(kind, () => {
-      it(verifies('ssh.clients.work-paths'), async () => {
-        const c = await connectOfficialClient(kind, { url: `${host.url}/mcp`, token: TOKEN });
-        open.push(c);
-        const id = (await c.callTool('connect', connectArgs(ctx.target(), 'key'))).structuredContent
-          ?.connectionId as string;
-
-        const started = await c.callTool('startJob', { connectionId: id, command: 'echo job-out; echo job-err >&2' });
-        expect(started.isError, JSON.stringify(started)).toBeFalsy();
-        const jobId = started.structuredContent?.jobId as string;
-        const ended = await c.callTool('jobStatus', { jobId, waitMs: 20_000 });
-        expect(ended.structuredContent).toMatchObject({ state: 'finished', exitCode: 0 });
-        const output = await c.callTool('readJobOutput', { jobId });
-        expect(output.structuredContent).toMatchObject({ stdout: 'job-out\n', stderr: 'job-err\n' });
-        expect(errorDataOf(await c.callTool('jobStatus', { jobId: 'nope' }))?.code).toBe('UNKNOWN_JOB');
-
-        const shell = await c.callTool('openShell', { connectionId: id, rows: 24, cols: 80 });
-        expect(shell.isError, JSON.stringify(shell)).toBeFalsy();
-        const shellId = shell.structuredContent?.shellId as string;
-        const typed = await c.callTool('writeShell', { shellId, text: 'echo shell-$((6*7))', keys: ['enter'] });
-        expect(typed.isError, JSON.stringify(typed)).toBeFalsy();
-        const read = await c.callTool('readShell', { shellId, waitMs: 20_000, until: 'shell-42' });
-        expect(read.structuredContent?.output).toContain('shell-42');
-        expect((await c.callTool('closeShell', { shellId })).isError).toBeFalsy();
-        expect(errorDataOf(await c.callTool('readShell', { shellId }))?.code).toBe('UNKNOWN_SHELL');
+describeEachTier(
+  'bastion-ssh jobs and shells through every official client',
+  sshHostProvidersWith('pty'),
+  (ctx) => {
+    let host: McpHttpHost;
+    const open: OfficialClient[] = [];
+    beforeAll(async () => {
+      const config = parseConfig({ transport: 'http', port: 0, authToken: TOKEN, logLevel: 'silent' });
+      host = await startSshHttpServer(config, {
+        logger: pino({ level: 'silent' }),
+        shared: await createSshServerShared(config),
       });
     });
-  }
-});
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((c) => c.close().catch(() => {})));
+    });
+    afterAll(() => host?.close());
+
+    for (const kind of CLIENT_KINDS) {
+      describe(kind, () => {
+        it(verifies('ssh.clients.work-paths'), async () => {
+          const c = await connectOfficialClient(kind, { url: `${host.url}/mcp`, token: TOKEN });
+          open.push(c);
+          const id = (await c.callTool('connect', connectArgs(ctx.target(), 'key'))).structuredContent
+            ?.connectionId as string;
+
+          const started = await c.callTool('startJob', {
+            connectionId: id,
+            command: 'echo job-out; echo job-err >&2',
+          });
+          expect(started.isError, JSON.stringify(started)).toBeFalsy();
+          const jobId = started.structuredContent?.jobId as string;
+          const ended = await c.callTool('jobStatus', { jobId, waitMs: 20_000 });
+          expect(ended.structuredContent).toMatchObject({ state: 'finished', exitCode: 0 });
+          const output = await c.callTool('readJobOutput', { jobId });
+          expect(output.structuredContent).toMatchObject({ stdout: 'job-out\n', stderr: 'job-err\n' });
+          expect(errorDataOf(await c.callTool('jobStatus', { jobId: 'nope' }))?.code).toBe('UNKNOWN_JOB');
+
+          const shell = await c.callTool('openShell', { connectionId: id, rows: 24, cols: 80 });
+          expect(shell.isError, JSON.stringify(shell)).toBeFalsy();
+          const shellId = shell.structuredContent?.shellId as string;
+          const typed = await c.callTool('writeShell', {
+            shellId,
+            text: 'echo shell-$((6*7))',
+            keys: ['enter'],
+          });
+          expect(typed.isError, JSON.stringify(typed)).toBeFalsy();
+          const read = await c.callTool('readShell', { shellId, waitMs: 20_000, until: 'shell-42' });
+          expect(read.structuredContent?.output).toContain('shell-42');
+          expect((await c.callTool('closeShell', { shellId })).isError).toBeFalsy();
+          expect(errorDataOf(await c.callTool('readShell', { shellId }))?.code).toBe('UNKNOWN_SHELL');
+        });
+      });
+    }
+  },
+);
