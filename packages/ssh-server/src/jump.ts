@@ -12,7 +12,7 @@
 import { endpointThrough, openTcp } from './endpoint.js';
 import { SshError } from './errors.js';
 import { fingerprintOf, type HostKeyPolicy, keyTypeOf, type TrustSource } from './host-keys.js';
-import { connectSsh, type SshConnection, type Tunnel } from './ssh-client.js';
+import { type CertifiedLogin, connectSsh, type SshConnection, type Tunnel } from './ssh-client.js';
 
 /** How to log in to a host: a password, a private key, or the server's ssh-agent (socket path). */
 export interface LoginSpec {
@@ -20,6 +20,7 @@ export interface LoginSpec {
   password?: string | undefined;
   privateKey?: string | undefined;
   passphrase?: string | undefined;
+  certificate?: CertifiedLogin | undefined;
   agent?: string | undefined;
 }
 
@@ -175,6 +176,7 @@ export class SshRoute {
       password: hop.password,
       privateKey: hop.privateKey,
       passphrase: hop.passphrase,
+      certificate: hop.certificate,
       agent: hop.agent,
       // A jump host only carries TCP: nothing runs there, so its agent is never forwarded.
       agentForward: false,

@@ -177,7 +177,7 @@ export const sshRequirements: Requirement[] = [
   {
     id: 'ssh.cert.user',
     statement:
-      'OpenSSH user certificates: shows the ssh2 1.17 limit that blocks them (a certificate OpenSSH accepts fails at the signed request, and agent-held certificates are dropped)',
+      'logs in with an OpenSSH user certificate (privateKey + certificate, or held by the ssh-agent) where the key alone is refused; a certificate from an untrusted CA fails with AUTH_FAILED naming it, and an expired, host, or mismatched certificate is refused before dialling with INVALID_INPUT naming the field',
     source: issue13('5 (certificate auth)'),
   },
   {
