@@ -286,27 +286,67 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
       ),
     ).toBe('host-ok\n');
 
-    // bastion-ssh refuses, saying why, and does not fall back to trust on first use.
+    // bastion-ssh asks for the host certificate, checks it against the CA line, and logs in; the
+    // host key is named by the key it certifies, as OpenSSH does.
     const server = await startSshMcpServer({ knownHostsFile: knownHosts, trustOnFirstUse: true }, logs);
     servers.push(server);
+    const client = await server.session();
     const { hostFingerprint: _, ...args } = connectArgs(sshd, 'key');
-    const refused = await callTool(await server.session(), 'connect', args);
-    expect(refused.isError).toBe(true);
-    expect(refused.structured).toMatchObject({
-      code: 'HOST_KEY_REJECTED',
-      offeredFingerprint: sshd.hostKey.fingerprint,
+    const connected = await callTool<{
+      connectionId: string;
+      fingerprint: string;
+      hostKeyTrust: string;
+      firstUse: boolean;
+      hostCertificate?: string;
+    }>(client, 'connect', args);
+    expect(connected.isError, connected.text).toBe(false);
+    expect(connected.structured).toMatchObject({
+      fingerprint: sshd.hostKey.fingerprint,
+      hostKeyTrust: 'known_hosts',
+      firstUse: false,
     });
-    expect(refused.text).toContain('only through @cert-authority');
-    expect(refused.text).toContain('ssh2 1.17');
+    const caFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostCa}.pub`], { encoding: 'utf8' }).split(
+      ' ',
+    )[1];
+    expect(connected.structured.hostCertificate).toContain('principals 127.0.0.1');
+    expect(connected.structured.hostCertificate).toContain(`signed by @cert-authority ${caFingerprint}`);
+    expect(connected.text).toContain('vouched for by its certificate');
+    const run = await callTool<{ stdout: string }>(client, 'exec', {
+      connectionId: connected.structured.connectionId,
+      command: 'echo host-ok',
+    });
+    expect(run.structured.stdout).toBe('host-ok\n');
+    await callTool(client, 'disconnect', { connectionId: connected.structured.connectionId });
 
-    // ssh2 cannot even ask for a host certificate.
-    expect(() =>
-      new ssh2.Client().connect({
-        host: sshd.host,
-        port: sshd.port,
-        algorithms: { serverHostKey: ['ssh-ed25519-cert-v01@openssh.com' as never] },
-      }),
-    ).toThrow('Unsupported algorithm: ssh-ed25519-cert-v01@openssh.com');
+    // A certificate from a CA that known_hosts does not list for the host is refused, and never
+    // trusted on first use instead.
+    const refusedWith = async (knownHostsText: string) => {
+      const file = join(work, 'known_hosts_refuse');
+      writeFileSync(file, knownHostsText);
+      const other = await startSshMcpServer({ knownHostsFile: file, trustOnFirstUse: true }, logs);
+      servers.push(other);
+      const refused = await callTool(await other.session(), 'connect', args);
+      expect(refused.isError).toBe(true);
+      expect(refused.structured).toMatchObject({
+        code: 'HOST_KEY_REJECTED',
+        offeredFingerprint: sshd.hostKey.fingerprint,
+      });
+      return refused.text;
+    };
+    const userCaPublic = readFileSync(`${ctx.target().userCa}.pub`, 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
+    expect(await refusedWith(`@cert-authority [${sshd.host}]:${sshd.port} ${userCaPublic}\n`)).toContain(
+      'is signed by a CA that known_hosts does not trust for this host',
+    );
+    // @revoked wins over the CA: here it names the host's own key.
+    expect(
+      await refusedWith(
+        `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n@revoked * ${sshd.hostKey.publicKey}\n`,
+      ),
+    ).toContain('marked @revoked in known_hosts');
   });
 
   it(verifies('ssh.secrets.never-logged'), () => {

@@ -12,6 +12,7 @@
  * Logging in with one needs the ssh2 patch in patches/ (see pnpm-workspace.yaml): ssh2 1.17 signs a
  * certificate login with the certificate's name in the signature blob, which sshd refuses.
  */
+import { createPublicKey, verify } from 'node:crypto';
 import ssh2, { type ParsedKey } from 'ssh2';
 
 const CERT_SUFFIX = '-cert-v01@openssh.com';
@@ -41,6 +42,8 @@ export interface OpenSshCertificate {
   /** Seconds since the epoch; validBefore 2^64-1 means forever. */
   validAfter: bigint;
   validBefore: bigint;
+  /** The packed critical options; none are defined for host certificates. */
+  criticalOptions: Buffer;
   /** The CA's public-key blob. */
   signatureKey: Buffer;
   /** The CA's signature blob (string algorithm, string signature). */
@@ -117,7 +120,7 @@ export function parseCertificate(blob: Buffer): OpenSshCertificate {
   while (!principalList.done) principals.push(principalList.text());
   const validAfter = r.uint64();
   const validBefore = r.uint64();
-  r.bytes(); // critical options
+  const criticalOptions = r.bytes();
   r.bytes(); // extensions
   r.bytes(); // reserved
   const signatureKey = r.bytes();
@@ -134,6 +137,7 @@ export function parseCertificate(blob: Buffer): OpenSshCertificate {
     principals,
     validAfter,
     validBefore,
+    criticalOptions,
     signatureKey,
     signature,
     signed,
@@ -212,4 +216,96 @@ export function parsePrivateKey(text: string, passphrase: string | undefined): P
 export function describeCertificate(cert: OpenSshCertificate): string {
   const who = cert.principals.length === 0 ? 'any principal' : `principals ${cert.principals.join(', ')}`;
   return `certificate "${cert.keyId}" (serial ${cert.serial}, ${who}, ${describeValidity(cert)})`;
+}
+
+/** Whether a key blob is an OpenSSH certificate (by the type it names). */
+export function isCertificateBlob(blob: Buffer): boolean {
+  if (blob.length < 4) return false;
+  const len = blob.readUInt32BE(0);
+  return len <= 64 && blob.length >= 4 + len && blob.toString('latin1', 4, 4 + len).endsWith(CERT_SUFFIX);
+}
+
+/** Signature algorithms a CA may sign with: the hash each uses, and the CA key type it needs. */
+const CA_SIGNATURES: Readonly<Record<string, { hash: string | null; keyType: string }>> = {
+  'ssh-ed25519': { hash: null, keyType: 'ssh-ed25519' },
+  'ecdsa-sha2-nistp256': { hash: 'sha256', keyType: 'ecdsa-sha2-nistp256' },
+  'ecdsa-sha2-nistp384': { hash: 'sha384', keyType: 'ecdsa-sha2-nistp384' },
+  'ecdsa-sha2-nistp521': { hash: 'sha512', keyType: 'ecdsa-sha2-nistp521' },
+  // Not `ssh-rsa` (SHA-1): OpenSSH's CASignatureAlgorithms has refused it since 8.2.
+  'rsa-sha2-256': { hash: 'sha256', keyType: 'ssh-rsa' },
+  'rsa-sha2-512': { hash: 'sha512', keyType: 'ssh-rsa' },
+};
+
+const ECDSA_FIELD_BYTES: Readonly<Record<string, number>> = {
+  'ecdsa-sha2-nistp256': 32,
+  'ecdsa-sha2-nistp384': 48,
+  'ecdsa-sha2-nistp521': 66,
+};
+
+/** An SSH mpint as a fixed-size unsigned big-endian integer (IEEE P1363 halves of an ECDSA signature). */
+function fixedWidth(mpint: Buffer, width: number): Buffer {
+  let start = 0;
+  while (start < mpint.length - 1 && mpint[start] === 0) start++;
+  const bytes = mpint.subarray(start);
+  if (bytes.length > width) throw new CertificateError('the CA signature is malformed');
+  return Buffer.concat([Buffer.alloc(width - bytes.length), bytes]);
+}
+
+/** Why the CA's signature over the certificate does not verify, or undefined when it does. */
+export function caSignatureProblem(cert: OpenSshCertificate): string | undefined {
+  const r = new Reader(cert.signature);
+  const algorithm = r.text();
+  let raw = r.bytes();
+  const spec = CA_SIGNATURES[algorithm];
+  if (spec === undefined) return `is signed with ${algorithm}, which is not accepted`;
+  const caType = new Reader(cert.signatureKey).text();
+  if (caType !== spec.keyType) return `has a ${algorithm} signature from a ${caType} CA key`;
+  const caKey = ssh2.utils.parseKey(cert.signatureKey);
+  if (caKey instanceof Error || Array.isArray(caKey)) return 'names a CA key that does not parse';
+  const width = ECDSA_FIELD_BYTES[algorithm];
+  const key = createPublicKey(caKey.getPublicPEM());
+  if (width !== undefined) {
+    // SSH writes an ECDSA signature as two mpints, r and s (RFC 5656 3.1.2).
+    const halves = new Reader(raw);
+    raw = Buffer.concat([fixedWidth(halves.bytes(), width), fixedWidth(halves.bytes(), width)]);
+  }
+  const ok = verify(
+    spec.hash,
+    cert.signed,
+    width === undefined ? key : { key, dsaEncoding: 'ieee-p1363' },
+    raw,
+  );
+  return ok ? undefined : 'has a CA signature that does not verify';
+}
+
+/**
+ * Why a host certificate does not vouch for `host`, or undefined when it does, as OpenSSH's client
+ * checks one (sshconnect.c check_host_cert, sshkey_cert_check_host): signed by one of the CAs
+ * known_hosts trusts for the host (`@cert-authority`), with a signature that verifies; a host
+ * certificate; `host` among its principals (an empty list is refused, as OpenSSH does for hosts);
+ * inside its validity window; no critical option (none is defined for hosts). The key exchange's
+ * signature by the certified key is checked by ssh2 (patched).
+ */
+export function hostCertificateProblem(
+  cert: OpenSshCertificate,
+  host: string,
+  authorities: ReadonlyArray<Buffer>,
+  now: number,
+): string | undefined {
+  if (!authorities.some((ca) => ca.equals(cert.signatureKey))) {
+    return 'is signed by a CA that known_hosts does not trust for this host (@cert-authority)';
+  }
+  const signature = caSignatureProblem(cert);
+  if (signature !== undefined) return signature;
+  if (cert.kind !== 'host') return 'is a user certificate, not a host certificate';
+  const name = host.toLowerCase();
+  if (!cert.principals.some((p) => p.toLowerCase() === name)) {
+    return cert.principals.length === 0
+      ? 'names no principal (a host certificate must name the host)'
+      : `is not valid for ${host} (principals: ${cert.principals.join(', ')})`;
+  }
+  const validity = validityProblem(cert, now);
+  if (validity !== undefined) return validity;
+  if (cert.criticalOptions.length > 0) return 'carries critical options, which no host certificate may';
+  return undefined;
 }

@@ -41,6 +41,8 @@ export interface HopFacts {
   hostKeyTrust: TrustSource;
   firstUse: boolean;
   overrode?: 'known_hosts' | 'trust_on_first_use' | undefined;
+  /** The host certificate that vouched for the key (known_hosts' @cert-authority), in words. */
+  hostCertificate?: string | undefined;
 }
 
 export interface RouteOptions {
@@ -166,7 +168,9 @@ export class SshRoute {
       recorded === undefined
         ? this.options.hostKeys.forConnect(hop.host, hop.port, hop.hostFingerprint, tunnel.endpoint)
         : undefined;
-    let decision: { source: TrustSource; firstUse: boolean; overrode?: HopFacts['overrode'] } | undefined;
+    let decision:
+      | { source: TrustSource; firstUse: boolean; overrode?: HopFacts['overrode']; certificate?: string }
+      | undefined;
     let offered: string | undefined;
     const recordedType = recorded === undefined ? undefined : keyTypeOf(recorded);
     const connection = await connectSsh({
@@ -194,7 +198,7 @@ export class SshRoute {
         }
         const result = check?.check(key);
         if (result === undefined || !result.accepted) return result?.reason ?? 'no host-key check';
-        decision = { source: result.source, firstUse: result.firstUse, overrode: result.overrode };
+        decision = { ...result };
         return undefined;
       },
     }).catch((err: unknown) => {
@@ -222,6 +226,7 @@ export class SshRoute {
         hostKeyTrust: trust.source,
         firstUse: trust.firstUse,
         ...(trust.overrode === undefined ? {} : { overrode: trust.overrode }),
+        ...(trust.certificate === undefined ? {} : { hostCertificate: trust.certificate }),
       },
     };
   }

@@ -61,6 +61,8 @@ export interface OpenedConnection {
   firstUse: boolean;
   /** The pin was accepted over this record because the operator allows overrides. */
   overrode?: 'known_hosts' | 'trust_on_first_use' | undefined;
+  /** The host certificate that vouched for the key (known_hosts' @cert-authority), in words. */
+  hostCertificate?: string | undefined;
   agentForwarding: boolean;
   jumpHosts: HopFacts[];
 }
@@ -204,7 +206,12 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
   let unused: Tunnel | undefined = first;
   const check = hostKeys.forConnect(host, port, pinOf(request.hostFingerprint), first.endpoint);
   let decision:
-    | { source: TrustSource; firstUse: boolean; overrode?: OpenedConnection['overrode'] }
+    | {
+        source: TrustSource;
+        firstUse: boolean;
+        overrode?: OpenedConnection['overrode'];
+        certificate?: string | undefined;
+      }
     | undefined;
   let offered: string | undefined;
   const agentForwarding = request.agentForward === true;
@@ -227,7 +234,12 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
       offered = fingerprintOf(key);
       const result = check.check(key);
       if (!result.accepted) return result.reason;
-      decision = { source: result.source, firstUse: result.firstUse, overrode: result.overrode };
+      decision = {
+        source: result.source,
+        firstUse: result.firstUse,
+        overrode: result.overrode,
+        certificate: result.certificate,
+      };
       return undefined;
     },
   };
@@ -270,6 +282,7 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
     hostKeyTrust: trust.source,
     firstUse: trust.firstUse,
     overrode: trust.overrode,
+    hostCertificate: trust.certificate,
     agentForwarding,
     jumpHosts,
   };

@@ -183,7 +183,7 @@ export const sshRequirements: Requirement[] = [
   {
     id: 'ssh.cert.host-ca',
     statement:
-      'a host trusted in known_hosts only through @cert-authority is refused with the reason (ssh2 cannot negotiate host certificates), not trusted on first use',
+      'a host trusted in known_hosts only through @cert-authority is reached through its host certificate (CA signature, host type, principal, validity checked; the certified key signs the key exchange); one signed by a CA not listed for the host, or @revoked, is refused and never trusted on first use',
     source: issue13('5 (host certificates)'),
   },
   {

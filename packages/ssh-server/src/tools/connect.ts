@@ -86,6 +86,7 @@ const hopOutput = z.object({
   hostKeyTrust: trust,
   firstUse: z.boolean(),
   overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+  hostCertificate: z.string().optional(),
 });
 
 /**
@@ -103,6 +104,10 @@ export const connectOutput = {
   hostKeyTrust: trust,
   firstUse: z.boolean(),
   overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+  hostCertificate: z
+    .string()
+    .optional()
+    .describe('The host certificate that vouched for the host key (known_hosts @cert-authority)'),
   endpoint: z.string().describe('The address and port the connection reached (via the jump hosts)'),
   agentForwarding: z.boolean(),
   jumpHosts: z.array(hopOutput),
@@ -165,6 +170,7 @@ function connectedResult(opened: OpenedConnection): CallToolResult {
     hostKeyTrust: opened.hostKeyTrust,
     firstUse: opened.firstUse,
     ...(opened.overrode === undefined ? {} : { overrode: opened.overrode }),
+    ...(opened.hostCertificate === undefined ? {} : { hostCertificate: opened.hostCertificate }),
     endpoint: opened.endpoint,
     agentForwarding: opened.agentForwarding,
     jumpHosts: opened.jumpHosts,
@@ -175,7 +181,9 @@ function connectedResult(opened: OpenedConnection): CallToolResult {
         ? 'trusted on first use and pinned for this server'
         : 'matches the key trusted on first use'
       : opened.hostKeyTrust === 'known_hosts'
-        ? 'matches known_hosts'
+        ? opened.hostCertificate === undefined
+          ? 'matches known_hosts'
+          : `vouched for by its ${opened.hostCertificate}`
         : opened.overrode === undefined
           ? 'matches the pinned hostFingerprint'
           : `matches the pinned hostFingerprint, which overrode ${opened.overrode === 'known_hosts' ? 'known_hosts' : 'the key trusted on first use'} (the server allows overrides)`;
