@@ -1,16 +1,19 @@
 /**
  * OpenSSH certificates against a real sshd that trusts a user CA (TrustedUserCAKeys) and serves a
- * CA-signed host certificate (HostCertificate). The OpenSSH client shows that every certificate here
- * is good; ssh2 1.17, which the SSH server is built on, cannot use them, and these tests pin down
- * where it stops, so that a later ssh2 (or a patch) shows up as a failing test to update:
+ * CA-signed host certificate (HostCertificate), next to the OpenSSH client with the same files.
  *
- *  - user certificates: ssh2's Protocol.authPK writes the key algorithm
- *    (`ssh-ed25519-cert-v01@openssh.com`) into the signature blob too, where OpenSSH requires the plain
- *    one (`ssh-ed25519`), so sshd accepts the certificate at the query (USERAUTH_PK_OK) and refuses the
- *    signed request; and its key parser (parseDER) does not know `*-cert-v01@openssh.com` blobs, so
- *    the certificates an ssh-agent holds are dropped;
- *  - host certificates: `*-cert-v01@openssh.com` is not among ssh2's host-key algorithms, so it
- *    cannot ask for one, and the server shows only its plain key.
+ * ssh2 1.17, which the SSH server is built on, could use neither; the patch in patches/ (see
+ * pnpm-workspace.yaml, mscdex/ssh2#551) makes it:
+ *  - user certificates: Protocol.authPK now names the plain algorithm (`ssh-ed25519`) in the
+ *    signature blob, where it wrote the certificate's (`ssh-ed25519-cert-v01@openssh.com`) and sshd
+ *    refused the signed request after USERAUTH_PK_OK; the key parser reads certificate blobs (what an
+ *    agent lists; they were dropped) and lines (the nonce was read as the key); a parsed key (the
+ *    private key showing its certificate) is accepted as privateKey; RSA certificates sign on SHA-2;
+ *  - host certificates: the `*-cert-v01@openssh.com` host-key algorithms can be asked for (they
+ *    threw "Unsupported algorithm"), and the key exchange's signature is checked with the certified
+ *    key. bastion-ssh asks for them only for a host with an `@cert-authority` line, and checks the
+ *    certificate itself (certificates.ts): the CA's signature, type, principals, validity, @revoked.
+ * When an ssh2 release does this, drop the patch; these tests then show whether it does it all.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
