@@ -188,6 +188,9 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     expect(keyOnly.structured.code).toBe('AUTH_FAILED');
     expect(await whoami({ ...base, privateKey, certificate })).toBe(`${user}\n`);
     expect(await whoami({ ...base, agent: true })).toBe(`${user}\n`);
+    // A jump host logs in with its own certificate too (this sshd, reached through itself).
+    const hop = { ...base, privateKey, certificate };
+    expect(await whoami({ ...base, privateKey, certificate, jumpHosts: [hop] })).toBe(`${user}\n`);
     // ECDSA and RSA certificates too: their signatures are converted and named as their keys' are
     // (RSA on SHA-2, which OpenSSH requires).
     for (const type of ['ecdsa', 'rsa']) {
@@ -320,6 +323,18 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     });
     expect(run.structured.stdout).toBe('host-ok\n');
     await callTool(client, 'disconnect', { connectionId: connected.structured.connectionId });
+    // A jump host is verified through its certificate the same way (this sshd, reached through itself).
+    const { hostFingerprint: __, ...hop } = connectArgs(sshd, 'key');
+    const viaJump = await callTool<{ jumpHosts: Array<{ hostKeyTrust: string; hostCertificate?: string }> }>(
+      client,
+      'connect',
+      { ...args, jumpHosts: [hop] },
+    );
+    expect(viaJump.isError, viaJump.text).toBe(false);
+    expect(viaJump.structured.jumpHosts[0]?.hostKeyTrust).toBe('known_hosts');
+    expect(viaJump.structured.jumpHosts[0]?.hostCertificate).toContain(
+      `signed by @cert-authority ${caFingerprint}`,
+    );
 
     // A certificate from a CA that known_hosts does not list for the host is refused, and never
     // trusted on first use instead.
