@@ -11,7 +11,6 @@
  */
 
 import { normalizeOrigin } from '@bastion/mcp-http';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
 import type { ChainKey } from './audit/chain.js';
@@ -21,6 +20,8 @@ import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './con
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
 import { describeLoadError, formatProblems } from './policy/problems.js';
+import { StdioAgentChannel } from './stdio-agent.js';
+import { commandProblem } from './upstream/stdio-pipe.js';
 
 const VERSION = '0.1.0';
 
@@ -31,7 +32,8 @@ interface ServeFlags {
   stdio?: boolean;
   server?: string;
   logLevel: string;
-  check: boolean;
+  /** Undefined unless --check or --no-check is given: checking is the default. */
+  check?: boolean;
   allowedOrigins?: string;
 }
 
@@ -60,24 +62,28 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
 
   let stopping = false;
-  const shutdown = async (why: string, code = 0) => {
+  const shutdown = async (why: string, code = 0, drain = false) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ why }, 'shutting down');
-    await gateway.close();
+    // SIGTERM and SIGINT drain (issue 14 item 10): new requests are refused, calls in flight finish
+    // within limits.shutdownGraceMs, then everything closes.
+    logger.info({ why, graceMs: drain ? gateway.config.limits.shutdownGraceMs : 0 }, 'shutting down');
+    if (drain) await gateway.shutdown();
+    else await gateway.close();
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0, true));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0, true));
   process.on('SIGHUP', () => void gateway.reloadPolicies());
 
-  if (flags.check) {
+  if (flags.check !== false) {
     // Reach each upstream once: a policy naming an argument its tool does not have stops the start.
     const only = flags.stdio ? flags.server : undefined;
     const checks = await gateway.checkUpstreams(only === undefined ? undefined : [only]);
     const refused = checks.filter((c) => c.problems.length > 0);
     for (const c of checks) {
-      if (c.error !== undefined)
+      if (c.cannotStart !== undefined) logCannotStart(logger, c.server, c.cannotStart);
+      else if (c.error !== undefined)
         logger.warn(
           { server: c.server, err: c.error },
           'upstream not reachable at start; checked on first use',
@@ -89,10 +95,25 @@ async function serve(flags: ServeFlags): Promise<void> {
       await shutdown('policy does not match the upstream', 2);
       return;
     }
+    // A command that cannot start will not start later either (issue 9: the gateway kept serving
+    // a server whose every call failed): the start fails, as for a policy that does not fit.
+    if (checks.some((c) => c.cannotStart !== undefined)) {
+      await shutdown('an upstream command cannot start', 2);
+      return;
+    }
+  } else {
+    // No upstream is reached, but a command that is not there is still said at start.
+    for (const server of gateway.config.servers.values()) {
+      if (flags.stdio && server.name !== flags.server) continue;
+      if (server.upstream.transport !== 'stdio') continue;
+      const reason = commandProblem(server.upstream);
+      if (reason !== undefined)
+        logCannotStart(logger, server.name, { command: server.upstream.command, reason });
+    }
   }
 
   if (flags.stdio) {
-    const transport = new StdioServerTransport(process.stdin, process.stdout);
+    const transport = new StdioAgentChannel(process.stdin, process.stdout);
     await gateway.serveLocal(flags.server ?? '', transport);
     process.stdin.on('end', () => void shutdown('stdin closed'));
     logger.info({ server: flags.server }, 'serving over stdio');
@@ -123,6 +144,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
 }
 
+/** The loud line for an upstream whose command cannot start: the server, the command, why. */
+function logCannotStart(logger: Logger, server: string, problem: { command: string; reason: string }): void {
+  logger.error(
+    { server, command: problem.command, reason: problem.reason },
+    `upstream '${server}' cannot start: command '${problem.command}': ${problem.reason}`,
+  );
+}
+
 const program = new Command('bastion-gateway')
   .description(
     'MCP gateway: per-tool policy (deny, hide, conditions, rate limits), audit, in front of MCP servers',
@@ -137,6 +166,10 @@ const program = new Command('bastion-gateway')
   )
   .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
   .option('--server <name>', 'with --stdio: the server to serve')
+  .option(
+    '--check',
+    'reach each upstream at start: exit 2 if a policy does not fit its tools or its command cannot start (the default)',
+  )
   .option('--no-check', 'do not reach the upstreams at start to check policies against their tools')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
   .showHelpAfterError()

@@ -16,6 +16,14 @@ import { policySchema } from './policy/schema.js';
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+export const DEFAULT_SESSIONS_PER_GRANT = 32;
+export const DEFAULT_SESSIONS = 10_000;
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
+
+/** Headers an identity header may not replace. */
+const RESERVED_HEADERS = new Set(['authorization', 'content-type', 'content-length', 'accept', 'host']);
+
 function configSchemaWith<P extends z.ZodType>(policy: P) {
   const policyRef = z
     .union([z.string().min(1).describe('Path of a policy file, relative to this config file.'), policy])
@@ -35,6 +43,18 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: "${NAME}" is the documented placeholder syntax.
     .describe('HTTP headers sent upstream; "${NAME}" is replaced by the environment variable NAME.');
   const url = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+  const identityHeader = z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, { error: 'a header name: letters, digits and "-"' })
+    .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()) && !name.toLowerCase().startsWith('mcp-'), {
+      error: 'a header the gateway sets itself (authorization, content-type, mcp-*)',
+    })
+    .optional()
+    .describe(
+      "Header naming who a request is for: the grant (2026-era agents) or the grant and the agent's session " +
+        '(2025-era agents), so an upstream that keeps state per caller (bastion-mqtt and bastion-ssh with ' +
+        '--identity-header) never lets two agents behind the gateway share it. Needs a token in `headers`.',
+    );
   const stdio = z
     .strictObject({
       transport: z.literal('stdio'),
@@ -50,16 +70,20 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
     })
     .describe('An upstream started as a child process, spoken to over stdio; one process per agent session.');
   const http = z
-    .strictObject({ transport: z.literal('http'), url, headers, ...common })
-    .describe('An upstream reached over Streamable HTTP.');
+    .strictObject({ transport: z.literal('http'), url, headers, identityHeader, ...common })
+    .describe('An upstream reached over Streamable HTTP (either protocol era; found by server/discover).');
   const sse = z
-    .strictObject({ transport: z.literal('sse'), url, headers, ...common })
-    .describe('An upstream reached over the legacy HTTP+SSE transport.');
+    .strictObject({ transport: z.literal('sse'), url, headers, identityHeader, ...common })
+    .describe('An upstream reached over the legacy HTTP+SSE transport (2025 era only).');
   const perServerPolicy = z
     .record(z.string(), policyRef)
     .optional()
     .describe('Per-server policy overrides for this grant: server name -> policy.');
+  const sessionCap = z.number().int().positive();
   const grant = z.strictObject({
+    maxSessions: sessionCap
+      .optional()
+      .describe('Sessions this grant may hold open at once (default: limits.sessionsPerGrant).'),
     tokenSha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex digits (bastion-gateway grant create)' })
@@ -105,6 +129,37 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
         ])
         .optional()
         .describe('The audit log. Absent: decisions are not recorded.'),
+      limits: z
+        .strictObject({
+          sessionsPerGrant: sessionCap
+            .optional()
+            .describe(
+              `2025-era sessions one grant may hold open at once (default ${DEFAULT_SESSIONS_PER_GRANT}).`,
+            ),
+          sessions: sessionCap
+            .optional()
+            .describe(`2025-era sessions the gateway holds open at once (default ${DEFAULT_SESSIONS}).`),
+          sessionIdleMs: z
+            .number()
+            .int()
+            .positive()
+            .optional()
+            .describe(
+              `A 2025-era session with no open stream and no request for this long is closed, its upstream session with it (default ${DEFAULT_SESSION_IDLE_MS} ms): clients that exit without a DELETE leave sessions behind.`,
+            ),
+          shutdownGraceMs: z
+            .number()
+            .int()
+            .nonnegative()
+            .optional()
+            .describe(
+              `How long calls in flight may run on after SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS} ms).`,
+            ),
+        })
+        .optional()
+        .describe(
+          'Caps that make the gateway refuse clearly instead of running out of memory or file handles.',
+        ),
     })
     .describe('Bastion gateway configuration.');
 }
@@ -123,7 +178,7 @@ export type PolicyRef =
 
 export type UpstreamConfig =
   | { transport: 'stdio'; command: string; args: string[]; env?: Record<string, string>; cwd?: string }
-  | { transport: 'http' | 'sse'; url: string; headers: Record<string, string> };
+  | { transport: 'http' | 'sse'; url: string; headers: Record<string, string>; identityHeader?: string };
 
 export interface ServerConfig {
   name: string;
@@ -134,6 +189,8 @@ export interface ServerConfig {
 
 export interface GrantConfig {
   label: string;
+  /** This grant's own session cap, when set. */
+  maxSessions?: number;
   tokenSha256: string;
   servers: ReadonlySet<string>;
   policies: ReadonlyMap<string, PolicyRef>;
@@ -153,6 +210,7 @@ export interface GatewayConfig {
   /** Present only when the config explicitly allows anonymous access. */
   anonymous: GrantConfig | undefined;
   audit: AuditConfig | undefined;
+  limits: { sessionsPerGrant: number; sessions: number; sessionIdleMs: number; shutdownGraceMs: number };
 }
 
 export const ANONYMOUS_GRANT = 'anonymous';
@@ -230,6 +288,7 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
             transport: server.transport,
             url: server.url,
             headers: expandAll(server.headers, options.env, `${base}/headers`, problems),
+            ...(server.identityHeader === undefined ? {} : { identityHeader: server.identityHeader }),
           };
     servers.set(name, {
       name,
@@ -242,7 +301,11 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
   const grantFrom = (
     label: string,
     pointerBase: string[],
-    grant: { servers: string[]; policy?: Record<string, unknown> | undefined },
+    grant: {
+      servers: string[];
+      policy?: Record<string, unknown> | undefined;
+      maxSessions?: number | undefined;
+    },
     tokenSha256: string,
   ): GrantConfig => {
     grant.servers.forEach((server, i) => {
@@ -265,7 +328,13 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
       const ref = policyRef(value, [...pointerBase, 'policy', server]);
       if (ref !== undefined) policies.set(server, ref);
     }
-    return { label, tokenSha256, servers: new Set(grant.servers), policies };
+    return {
+      label,
+      tokenSha256,
+      servers: new Set(grant.servers),
+      policies,
+      ...(grant.maxSessions === undefined ? {} : { maxSessions: grant.maxSessions }),
+    };
   };
 
   const grants = new Map<string, GrantConfig>();
@@ -289,7 +358,18 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
 
   const audit = doc.audit === undefined ? undefined : auditConfig(doc.audit, options, problems);
   if (problems.length > 0) throw new PolicyLoadError(problems, 'config');
-  return { servers, grants, anonymous, audit };
+  return {
+    servers,
+    grants,
+    anonymous,
+    audit,
+    limits: {
+      sessionsPerGrant: doc.limits?.sessionsPerGrant ?? DEFAULT_SESSIONS_PER_GRANT,
+      sessions: doc.limits?.sessions ?? DEFAULT_SESSIONS,
+      sessionIdleMs: doc.limits?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
+      shutdownGraceMs: doc.limits?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    },
+  };
 }
 
 /** Whether `path` is `dir` or inside it. */

@@ -1,50 +1,68 @@
 /**
- * The gateway: configured servers with their policies, the call pipeline composed once, the counter
- * store, the audit log and the metrics; sessions opened over HTTP (every server at its own URL) or
- * over stdio (one server, for desktop clients).
+ * The gateway: configured servers with their policies, upstream pools and tool catalogs, the call
+ * pipeline composed once, the shared-state store, the audit log and the metrics; and the forwarding
+ * core (core/forward.ts) that agents reach over HTTP (every server at its own URL, both eras), over
+ * legacy SSE, or over stdio (one server, for desktop clients).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type McpHttpHost, startMcpHttpHost } from '@bastion/mcp-http';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type Logger, pino } from 'pino';
 import { auditEntryFor } from './audit/log.js';
 import { openAuditLog } from './audit/open.js';
 import { type Clock, systemClock } from './clock.js';
 import { ANONYMOUS_GRANT, type GatewayConfig, LOCAL_GRANT } from './config.js';
+import { OPEN_GATE, ToolCatalogs, type ToolDefinitionGate, toolsOf } from './core/catalog.js';
+import {
+  type ChannelSession,
+  type ChannelTransport,
+  type CoreRoute,
+  createForwardingCore,
+  type ForwardingCore,
+} from './core/forward.js';
+import { openLegacyUpstream } from './era/legacy-session.js';
+import { ModernAgents } from './era/modern-agents.js';
 import { indexGrants } from './grants.js';
-import { MemoryCounterStore } from './limits/memory-store.js';
 import type { CounterStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
 import type { CallContext, CallStep, Principal } from './pipeline/context.js';
 import { type CallPipeline, createCallPipeline } from './pipeline/index.js';
 import type { GrantResolution } from './pipeline/steps/resolve-grant.js';
 import type { Problem } from './policy/problems.js';
-import { openProxySession, type ProxySession } from './proxy/session.js';
 import { type PolicyEvent, ServerRuntime, type ServerState } from './server-runtime.js';
+import { MemoryStateStore } from './store/memory-store.js';
+import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
-import { UpstreamLink } from './upstream/link.js';
+import { UpstreamDirectory } from './upstream/directory.js';
+import { UpstreamCommandError } from './upstream/stdio-pipe.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
   logger?: Logger;
   /** Injected clock for window arithmetic and audit times (tests use a fake one). */
   clock?: Clock;
-  /** Where rate-limit counters live; in memory by default (a shared store comes with several gateways). */
+  /** Where shared state lives (counters, session routing, later approvals and pins); memory by default. */
+  store?: StateStore;
+  /** Counters only (the store's, unless given): kept for callers that bring their own counter store. */
   counters?: CounterStore;
   /** Human approval step (a later issue), run after limits and before forwarding. */
   approval?: CallStep;
+  /** Reviews every upstream tool list (tool pinning, a later issue); keeps every tool by default. */
+  toolGate?: ToolDefinitionGate;
   /** Reconnect backoff towards upstreams. */
   backoff?: BackoffOptions;
   /** How long a request waits for an upstream reconnect in progress. */
   reconnectWaitMs?: number;
   /** Watch policy files and reload them on change (default true). */
   watchPolicies?: boolean;
+  /** A 2025-era session with no stream and no request for this long is closed (default 10 min). */
+  idleSessionMs?: number;
 }
 
 export interface OpenSessionOptions {
-  sessionId: string;
-  principal: Principal | undefined;
-  closeOnInitializeFailure: boolean;
+  sessionId?: string;
+  principal: Principal;
+  /** HTTP-like agents end when their initialize fails; a stdio agent stays for another try. */
+  closeOnInitializeFailure?: boolean;
 }
 
 export interface UpstreamCheck {
@@ -53,6 +71,15 @@ export interface UpstreamCheck {
   problems: ReadonlyArray<Problem>;
   /** Set when the upstream could not be reached. */
   error?: string;
+  /** Set when the upstream is a command that could not be started (not found, not executable). */
+  cannotStart?: { command: string; reason: string };
+}
+
+/** The command error behind `err` (wrapped by the connection), if starting a process is what failed. */
+function commandErrorOf(err: unknown): UpstreamCommandError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (e instanceof UpstreamCommandError) return e;
+  return undefined;
 }
 
 export interface ListenOptions {
@@ -70,15 +97,27 @@ export interface Gateway {
   readonly servers: ReadonlyMap<string, ServerRuntime>;
   /** The principal a bearer token stands for on `path` (a server's URL), or undefined (401). */
   authenticate(token: string | undefined, path?: string): Principal | undefined;
-  openSession(server: string, transport: Transport, options: OpenSessionOptions): Promise<ProxySession>;
+  /** An agent on a message channel (in memory, legacy SSE): a 2025-era session. */
+  openSession(
+    server: string,
+    transport: ChannelTransport,
+    options: OpenSessionOptions,
+  ): Promise<ChannelSession>;
   /** Reaches each upstream (all, or those named) once and checks the policies' `args.*` paths against its tools. */
   checkUpstreams(servers?: ReadonlyArray<string>): Promise<UpstreamCheck[]>;
   listen(options?: ListenOptions): Promise<McpHttpHost>;
   /** Serves one server to the local operator over `transport` (stdio). */
-  serveLocal(server: string, transport: Transport): Promise<ProxySession>;
+  serveLocal(server: string, transport: ChannelTransport): Promise<ChannelSession>;
   /** Reads every policy file again now, as a change on disk would. */
   reloadPolicies(): Promise<PolicyEvent[]>;
   onPolicyEvent(listener: (event: PolicyEvent) => void): () => void;
+  /** 2025-era sessions open now. */
+  sessionCount(): number;
+  /**
+   * Graceful stop (SIGTERM): new requests are refused (503), calls in flight finish (for at most
+   * `graceMs`, default the config's `limits.shutdownGraceMs`), then everything closes.
+   */
+  shutdown(graceMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,10 +127,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = options.clock ?? systemClock;
-  const counters = options.counters ?? new MemoryCounterStore();
+  const store = options.store ?? new MemoryStateStore(options.counters ? { counters: options.counters } : {});
   const metrics = new GatewayMetrics();
   const runtimes = new Map<string, ServerRuntime>();
-  const sessions = new Set<ProxySession>();
   const hosts = new Set<McpHttpHost>();
 
   const grantsWithAnonymous = [...config.grants.values(), ...(config.anonymous ? [config.anonymous] : [])];
@@ -162,10 +200,51 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const pipeline: CallPipeline = createCallPipeline({
     resolveGrant,
-    counters,
+    counters: store.counters,
     recorders: [recordAudit, metrics.record, logDecision],
     ...(options.approval === undefined ? {} : { approval: options.approval }),
   });
+
+  const upstreams = new UpstreamDirectory({
+    servers: config.servers,
+    logger,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...(options.reconnectWaitMs === undefined ? {} : { reconnectWaitMs: options.reconnectWaitMs }),
+  });
+  const modernAgents = new ModernAgents(logger, (server) => metrics.upstreamReconnects.inc({ server }));
+  const routes = new Map<string, CoreRoute>();
+  for (const runtime of runtimes.values()) {
+    const catalogs = new ToolCatalogs(runtime.name, options.toolGate ?? OPEN_GATE, (tools) => {
+      runtime.updateCatalog(tools as never);
+    });
+    const upstream = upstreams.get(runtime.name);
+    routes.set(runtime.name, {
+      name: runtime.name,
+      runtime,
+      catalogs,
+      openLegacy: (session, init, events, resume) =>
+        openLegacyUpstream(upstream, session, init, events, logger, resume),
+      openModern: (principal, request) => modernAgents.upstreamFor(upstream, principal, request),
+    });
+  }
+
+  const coreOptions = {
+    routes,
+    pipeline,
+    resolveGrant,
+    clock,
+    logger,
+    metrics,
+    store,
+    caps: {
+      perGrant: config.limits.sessionsPerGrant,
+      total: config.limits.sessions,
+      grantCap: (label: string) => config.grants.get(label)?.maxSessions,
+    },
+    idleSessionMs: options.idleSessionMs ?? config.limits.sessionIdleMs,
+  };
+  const core: ForwardingCore = createForwardingCore(coreOptions);
+  for (const runtime of runtimes.values()) runtime.onPolicyApplied(() => core.toolsChanged(runtime.name));
 
   const grantIndex = indexGrants(config.grants.values());
   function authenticate(token: string | undefined, path?: string): Principal | undefined {
@@ -181,52 +260,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return grant !== undefined && reaches(grant.servers) ? { id: grant.label, kind: 'grant' } : undefined;
   }
 
-  async function openSession(
-    server: string,
-    transport: Transport,
-    o: OpenSessionOptions,
-  ): Promise<ProxySession> {
-    const runtime = runtimes.get(server);
-    if (runtime === undefined) throw new Error(`no server named '${server}'`);
-    const session = await openProxySession(transport, {
-      runtime,
-      sessionId: o.sessionId,
-      principal: o.principal,
-      resolveGrant,
-      pipeline,
-      clock,
-      logger,
-      metrics,
-      closeOnInitializeFailure: o.closeOnInitializeFailure,
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      ...(options.reconnectWaitMs === undefined ? {} : { reconnectWaitMs: options.reconnectWaitMs }),
-      onClosed: () => sessions.delete(session),
-    });
-    sessions.add(session);
-    return session;
-  }
-
   async function checkUpstreams(only?: ReadonlyArray<string>): Promise<UpstreamCheck[]> {
-    const chosen = [...runtimes.values()].filter((r) => only === undefined || only.includes(r.name));
+    const chosen = [...routes.values()].filter((r) => only === undefined || only.includes(r.name));
     return Promise.all(
-      chosen.map(async (runtime): Promise<UpstreamCheck> => {
-        const probe = new UpstreamLink({
-          server: runtime.name,
-          upstream: runtime.config.upstream,
-          clientInfo: { name: 'bastion-gateway', version: '0.1.0' },
-          clientCapabilities: {},
-          timeoutMs: runtime.config.timeoutMs,
-          logger,
-          setup: () => undefined,
-        });
+      chosen.map(async (route): Promise<UpstreamCheck> => {
         try {
-          await probe.open();
-          const problems = runtime.updateCatalog(probe.currentTools());
-          return { server: runtime.name, state: runtime.state, problems };
+          const result = await upstreams.get(route.name).listTools();
+          await route.catalogs.accept(toolsOf(result) ?? []);
+          const problems = route.runtime.refusalProblems();
+          return { server: route.name, state: route.runtime.state, problems };
         } catch (err) {
-          return { server: runtime.name, state: runtime.state, problems: [], error: (err as Error).message };
-        } finally {
-          await probe.close();
+          const command = commandErrorOf(err);
+          return {
+            server: route.name,
+            state: route.runtime.state,
+            problems: [],
+            error: (err as Error).message,
+            ...(command === undefined
+              ? {}
+              : { cannotStart: { command: command.command, reason: command.reason } }),
+          };
         }
       }),
     );
@@ -253,15 +306,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(listenOptions.allowedHosts === undefined ? {} : { allowedHosts: listenOptions.allowedHosts }),
       ...(listenOptions.allowedOrigins === undefined ? {} : { allowedOrigins: listenOptions.allowedOrigins }),
       ...(listenOptions.maxBodyBytes === undefined ? {} : { maxBodyBytes: listenOptions.maxBodyBytes }),
-      endpoints: [...runtimes.keys()].map((name) => ({
+      endpoints: [...routes.keys()].map((name) => ({
         name,
         streamablePath: `/servers/${name}/mcp`,
         sse: { streamPath: `/servers/${name}/sse`, messagePath: `/servers/${name}/messages` },
+        serve: (req, res, context) => core.serveHttp(req, res, context),
+        // Legacy SSE agents: a channel session, served by the same core.
         openSession: (transport, info) =>
-          openSession(name, transport, {
+          core.openChannel(name, transport, {
             sessionId: info.sessionId,
             principal: info.principal,
-            closeOnInitializeFailure: true,
           }),
       })),
       authenticate: (token, req) => authenticate(token, new URL(req.url ?? '/', 'http://localhost').pathname),
@@ -273,16 +327,30 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      // Agents first (their calls finish and are recorded), then what they wrote to.
+      await Promise.all([...hosts].map((h) => h.close()));
+      await core.close();
+      await modernAgents.close();
+      await upstreams.close();
+      for (const runtime of runtimes.values()) runtime.close();
+      await store.close();
+      await audit?.close();
+    })();
+    return closing;
+  }
+
   return {
     config,
     metrics,
     servers: runtimes,
     authenticate,
-    openSession,
+    openSession: (server, transport, o) => core.openChannel(server, transport, o),
     checkUpstreams,
     listen,
     serveLocal: (server, transport) =>
-      openSession(server, transport, {
+      core.openChannel(server, transport, {
         sessionId: 'stdio',
         principal: { id: LOCAL_GRANT, kind: 'local' },
         closeOnInitializeFailure: false,
@@ -300,16 +368,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         for (const off of offs) off();
       };
     },
-    close() {
-      closing ??= (async () => {
-        // Sessions first (their calls finish and are recorded), then what they wrote to.
-        await Promise.all([...hosts].map((h) => h.close()));
-        await Promise.all([...sessions].map((s) => s.close()));
-        for (const runtime of runtimes.values()) runtime.close();
-        await counters.close();
-        await audit?.close();
-      })();
-      return closing;
+    sessionCount: () => core.sessionCount(),
+    async shutdown(graceMs = config.limits.shutdownGraceMs) {
+      await core.drain(graceMs);
+      await close();
     },
+    close,
   };
 }

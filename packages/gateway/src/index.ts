@@ -35,6 +35,8 @@ export {
   type ServerConfig,
   type UpstreamConfig,
 } from './config.js';
+export { OPEN_GATE, type ToolDefinition, type ToolDefinitionGate } from './core/catalog.js';
+export type { ChannelSession, ChannelTransport } from './core/forward.js';
 export {
   createGateway,
   type Gateway,
@@ -70,7 +72,14 @@ export type {
   UpstreamOutcome,
   UpstreamOutcomeKind,
 } from './pipeline/context.js';
-export { DENIED_PREFIX, denialResult, gatewayError, isGatewayResult } from './pipeline/denial.js';
+export {
+  DENIED_PREFIX,
+  denialResult,
+  ERROR_META_KEY,
+  errorDetails,
+  gatewayError,
+  isGatewayResult,
+} from './pipeline/denial.js';
 export {
   type CallPipeline,
   type CallPipelineOptions,
@@ -122,8 +131,14 @@ export {
 } from './policy/problems.js';
 export { type PolicyDocument, policySchema } from './policy/schema.js';
 export type { ReloadEvent } from './policy/source.js';
-export type { ProxySession } from './proxy/session.js';
-export { GATEWAY_RESULT_SCHEMA, widenOutputSchema } from './proxy/tools.js';
 export type { PolicyEvent, ServerState } from './server-runtime.js';
+export { MemoryStateStore } from './store/memory-store.js';
+export type { RecordTable, SessionDirectory, SessionRecord, StateStore } from './store/store.js';
 export { Backoff, type BackoffOptions } from './upstream/backoff.js';
-export { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './upstream/errors.js';
+export {
+  CancelledError,
+  SessionClosedError,
+  UpstreamLostError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './upstream/errors.js';

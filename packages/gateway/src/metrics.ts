@@ -33,6 +33,12 @@ export class GatewayMetrics {
     labelNames: ['server'] as const,
     registers: [this.registry],
   });
+  readonly sessionRefusals = new Counter({
+    name: 'bastion_gateway_session_refusals_total',
+    help: 'Sessions refused because a cap was reached, by server and cap (grant or process).',
+    labelNames: ['server', 'scope'] as const,
+    registers: [this.registry],
+  });
   readonly policyReloads = new Counter({
     name: 'bastion_gateway_policy_reloads_total',
     help: 'Policy file reloads, by server and result (applied or rejected).',

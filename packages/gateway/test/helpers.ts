@@ -1,5 +1,5 @@
 /** Test doubles for pipeline units: a fake clock and a scripted upstream target. */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { AuditEntry } from '../src/audit/log.js';
 import type { Clock } from '../src/clock.js';
 import type { CallContext, CallTarget, Principal } from '../src/pipeline/context.js';
@@ -27,6 +27,7 @@ export function fakeTarget(
     calls: 0,
     hasTool: async (name) => tools.includes(name),
     knowsTool: (name) => tools.includes(name),
+    withheld: () => undefined,
     inputSchema: () => undefined,
     callTool: async () => {
       target.calls++;

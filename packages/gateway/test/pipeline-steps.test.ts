@@ -1,7 +1,8 @@
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { RpcFault } from '../src/core/jsonrpc.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import type { CallContext } from '../src/pipeline/context.js';
+import { errorDetails } from '../src/pipeline/denial.js';
 import { createCallPipeline } from '../src/pipeline/index.js';
 import type { GrantResolution } from '../src/pipeline/steps/resolve-grant.js';
 import type { CompiledPolicy } from '../src/policy/compile.js';
@@ -35,8 +36,13 @@ function pipelineFor(
   return { run, recorded, store };
 }
 
-const policyOf = (result: { structuredContent?: Record<string, unknown> }) =>
-  (result.structuredContent as { policy?: Record<string, unknown> } | undefined)?.policy;
+/** The denial's machine-readable part, without its code (the error-result convention's `_meta`). */
+const policyOf = (result: { _meta?: Record<string, unknown> }) => {
+  const details = errorDetails(result);
+  if (details === undefined) return undefined;
+  const { code: _code, ...decision } = details;
+  return decision;
+};
 
 describe('call pipeline', () => {
   it('denies an unlisted tool under default deny without forwarding it', async () => {
@@ -130,7 +136,7 @@ describe('call pipeline', () => {
     });
     const { run, store, recorded } = pipelineFor(p);
     const failing = fakeTarget(['t'], async () => {
-      throw new McpError(ErrorCode.InvalidParams, 'bad arguments');
+      throw new RpcFault(-32602, 'bad arguments');
     });
     await expect(run(context({ tool: 't', target: failing }, T0))).rejects.toThrow('bad arguments');
     expect(recorded.at(-1)?.upstream?.outcome).toBe('protocol-error');
@@ -156,13 +162,14 @@ describe('call pipeline', () => {
     expect(r.content[0]).toMatchObject({
       text: expect.stringMatching(/^upstream restarted, call not completed/),
     });
-    expect(r.structuredContent).toEqual({ code: 'UPSTREAM_RESTARTED' });
+    expect(r.structuredContent).toBeUndefined();
+    expect(errorDetails(r)).toEqual({ code: 'UPSTREAM_RESTARTED' });
     const key = JSON.stringify(['mqtt', 'c', 'grant:alice']);
     expect(store.count(key, T0)).toBe(1);
     const down = fakeTarget(['t'], async () => {
       throw new UpstreamUnavailableError('refused');
     });
-    expect((await run(context({ tool: 't', target: down }, T0))).structuredContent).toEqual({
+    expect(errorDetails(await run(context({ tool: 't', target: down }, T0)))).toEqual({
       code: 'UPSTREAM_UNAVAILABLE',
     });
     expect(store.count(key, T0)).toBe(1);

@@ -9,6 +9,7 @@ import { createAuditKeyFile, createGateway, resolveConfig, rowHash } from '@bast
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
 import {
   call,
   FakeClock,
@@ -46,14 +47,14 @@ const POLICY = {
   },
 };
 
-async function audited() {
+async function audited(agentKind: AgentKind = 'v1') {
   harness = await startGateway(
     {
       servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: POLICY } },
       grants: { alice: { servers: ['fx'] } },
       audit: true,
     },
-    { clock: new FakeClock(T0) },
+    { clock: new FakeClock(T0), agentKind },
   );
   return harness;
 }
@@ -66,9 +67,9 @@ async function rows(h: GatewayHarness): Promise<Array<Record<string, unknown>>> 
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-describe('gateway audit log', () => {
+describe.each(AGENT_KINDS)('gateway audit rows (%s client)', (kind) => {
   it(verifies('gateway.audit.rows', 'gateway.audit.secrets'), async () => {
-    const h = await audited();
+    const h = await audited(kind);
     const agent = await h.connect('fx', 'alice');
     await call(agent, 'sessionInfo');
     await call(agent, 'mqttConnect', {
@@ -117,7 +118,9 @@ describe('gateway audit log', () => {
     expect(all[2]).toMatchObject({ args: { user: 'ada', pin: '[REDACTED]' } });
     expect(all[4]).toMatchObject({ retryAfterMs: 60_000 });
   });
+});
 
+describe('gateway audit log', () => {
   it(verifies('gateway.audit.chain'), async () => {
     // A keyed chain, its key outside the log's directory, as the README sets it up.
     const keys = await mkdtemp(join(tmpdir(), 'gw-audit-key-'));

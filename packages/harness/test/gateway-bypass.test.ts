@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
 import {
   call,
   type FixtureHttp,
@@ -27,11 +28,14 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function gateway(policy: unknown) {
-  harness = await startGateway({
-    servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy } },
-    grants: { alice: { servers: ['fx'] } },
-  });
+async function gateway(policy: unknown, agentKind: AgentKind = 'v1') {
+  harness = await startGateway(
+    {
+      servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy } },
+      grants: { alice: { servers: ['fx'] } },
+    },
+    { agentKind },
+  );
   return harness;
 }
 
@@ -93,13 +97,16 @@ const toolCall = (id: number, name: string, args: Record<string, unknown> = {}) 
   params: { name, arguments: args },
 });
 
-describe('bypass attempts', () => {
+describe.each(AGENT_KINDS)('bypass attempts by name (%s client)', (kind) => {
   it(verifies('gateway.bypass.names'), async () => {
-    const h = await gateway({
-      version: '1',
-      default: 'deny',
-      tools: { mqttDisconnect: {}, sessionInfo: {} },
-    });
+    const h = await gateway(
+      {
+        version: '1',
+        default: 'deny',
+        tools: { mqttDisconnect: {}, sessionInfo: {} },
+      },
+      kind,
+    );
     const agent = await h.connect('fx', 'alice');
     for (const name of [
       'MQTTDISCONNECT',
@@ -112,7 +119,7 @@ describe('bypass attempts', () => {
     }
     // Under default allow, a look-alike of a hidden tool is a name the upstream does not have.
     await h.close();
-    const open = await gateway({ version: '1', default: 'allow', hide: ['mqttConnect'] });
+    const open = await gateway({ version: '1', default: 'allow', hide: ['mqttConnect'] }, kind);
     const other = await open.connect('fx', 'alice');
     const args = { host: 'h', port: 1, clientId: 'c' };
     expect(policyOf(await call(other, 'mqttConnect', args))?.rule).toBe('(hidden)');
@@ -120,7 +127,9 @@ describe('bypass attempts', () => {
     expect(policyOf(await call(other, 'mqttConnеct', args))?.rule).toBe('(unknown tool)');
     expect((await call(other, 'sessionInfo')).structuredContent).toMatchObject({ calls: 1 });
   });
+});
 
+describe('bypass attempts on the wire', () => {
   it(verifies('gateway.bypass.batch'), async () => {
     const h = await gateway({ version: '1', default: 'deny', tools: { sessionInfo: {} } });
     const http = await h.listen();
@@ -170,5 +179,31 @@ describe('bypass attempts', () => {
     expect(bad.messages[0]?.result).toBeUndefined();
     const info = await send(JSON.stringify(toolCall(11, 'sessionInfo')));
     expect(info.messages[0]?.result?.structuredContent).toMatchObject({ calls: 1 });
+    // The same in the 2026 era: per-request envelopes, headers that agree with the body.
+    for (const method of ['tools/Call', 'tools/execute', 'tasks/list', 'x-vendor/run', 'ping']) {
+      const res = await fetch(`${http.url}/servers/fx/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${h.tokens.alice}`,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': method,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 12,
+          method,
+          params: {
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': {},
+            },
+          },
+        }),
+      });
+      expect(res.status, method).toBe(404);
+      expect(((await res.json()) as Message).error?.code, method).toBe(-32601);
+    }
   });
 });

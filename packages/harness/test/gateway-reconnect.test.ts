@@ -3,10 +3,15 @@
  * stopped with a call in flight, and a stdio upstream that exits. The agent's session survives each;
  * a call caught in flight gets a clear isError, never a hang.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Client as V2Client } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
 import {
   call,
+  errorDetails,
   type FixtureHttp,
   type GatewayHarness,
   reconnects,
@@ -29,14 +34,37 @@ afterEach(async () => {
 
 async function overHttp() {
   upstream = await startFixtureHttp();
-  harness = await startGateway({
-    servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: ALLOW_ALL } },
-    grants: { alice: { servers: ['fx'] } },
-  });
+  harness = await startGateway(
+    {
+      servers: { fx: { transport: 'http', url: `${upstream.url}/mcp`, policy: ALLOW_ALL } },
+      grants: { alice: { servers: ['fx'] } },
+    },
+    { agentKind },
+  );
   return { h: harness, up: upstream };
 }
 
-describe('upstream reconnect', { timeout: 90_000 }, () => {
+/** Each test runs once per official client and era (a 2026-era agent's session is its grant's). */
+let agentKind: AgentKind = 'v1';
+
+/** A call with a progress callback, through the client's own callTool (v1 and v2 take it apart). */
+function callWithProgress(
+  agent: Client,
+  name: string,
+  args: Record<string, unknown>,
+  onprogress: () => void,
+): Promise<CallToolResult> {
+  const params = { name, arguments: args };
+  if (agentKind === 'v1') return agent.callTool(params, undefined, { onprogress }) as Promise<CallToolResult>;
+  const v2 = agent as unknown as V2Client;
+  return v2.callTool(params, { onprogress }) as Promise<CallToolResult>;
+}
+
+describe.each(AGENT_KINDS)('upstream reconnect (%s client)', { timeout: 90_000 }, (kind) => {
+  beforeAll(() => {
+    agentKind = kind;
+  });
+
   it(verifies('gateway.reconnect.http-restart'), async () => {
     const { h, up } = await overHttp();
     const agent = await h.connect('fx', 'alice');
@@ -55,24 +83,30 @@ describe('upstream reconnect', { timeout: 90_000 }, () => {
   it(verifies('gateway.reconnect.in-flight'), async () => {
     const { h, up } = await overHttp();
     const agent = await h.connect('fx', 'alice');
-    const running = call(agent, 'slow', { ms: 60_000, steps: 1 });
-    await vi.waitFor(() => expect(up.host.sessionCount()).toBe(1));
-    await new Promise((r) => setTimeout(r, 50));
+    // Progress every 100 ms: the first one says the call runs upstream (a wait of its own would
+    // not: on a loaded machine the call may not have left the gateway yet, and is then not sent).
+    let progressed: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const running = callWithProgress(agent, 'slow', { ms: 60_000, steps: 600 }, () => progressed());
+    await started;
     await up.stop();
     const caught = await running;
     expect(caught.isError).toBe(true);
     expect(textOf(caught)).toMatch(/^upstream restarted, call not completed/);
-    expect(caught.structuredContent).toEqual({ code: 'UPSTREAM_RESTARTED' });
+    expect(caught.structuredContent).toBeUndefined();
+    expect(errorDetails(caught)).toEqual({ code: 'UPSTREAM_RESTARTED' });
     await up.restart();
     await vi.waitFor(async () => expect(await reconnects(h, 'fx')).toBe(1), { timeout: 10_000 });
     expect((await call(agent, 'sessionInfo')).structuredContent).toMatchObject({ calls: 1 });
   });
 
   it(verifies('gateway.reconnect.stdio-exit', 'gateway.reconnect.in-flight'), async () => {
-    harness = await startGateway({
-      servers: { fx: stdioFixture({ policy: ALLOW_ALL }) },
-      grants: { alice: { servers: ['fx'] } },
-    });
+    harness = await startGateway(
+      { servers: { fx: stdioFixture({ policy: ALLOW_ALL }) }, grants: { alice: { servers: ['fx'] } } },
+      { agentKind },
+    );
     const h = harness;
     const agent = await h.connect('fx', 'alice');
     const first = (await call(agent, 'sessionInfo')).structuredContent as { pid: number };

@@ -146,7 +146,9 @@ describeEachTier('reconnect: upstream MCP server crash behind the gateway', mqtt
       // loss with the call under way.)
       const during = await agent.call('mqttStatus');
       expect(during.isError).toBe(true);
-      expect((during.structuredContent as { code: string }).code).toMatch(
+      // The error-result convention: no structuredContent, the code in _meta["dev.bastion/error"].
+      expect(during.structuredContent).toBeUndefined();
+      expect((during._meta?.['dev.bastion/error'] as { code: string } | undefined)?.code).toMatch(
         /^UPSTREAM_(UNAVAILABLE|RESTARTED)$/,
       );
       expect(textOf(during)).toMatch(/^upstream /);

@@ -199,10 +199,7 @@ describeEachTier('bastion sandbox end to end', providers, (ctx) => {
       else expect(result.structured.stdout).toBe('ok\n');
     }
     expect(denied?.text).toMatch(/^\[POLICY DENIED\] rate limit reached: at most 3 call\(s\) per minute/);
-    expect(denied?.structured).toMatchObject({
-      code: 'POLICY_DENIED',
-      policy: { rule: '/tools/exec/limits/0' },
-    });
+    expect(denied?.error).toMatchObject({ code: 'POLICY_DENIED', rule: '/tools/exec/limits/0' });
     // A harmless tool is still allowed.
     expect((await call(mqtt, 'mqttStatus', {})).isError).toBe(false);
 

@@ -181,6 +181,8 @@ export interface ToolCall<T> {
   isError: boolean;
   text: string;
   structured: T;
+  /** An error result's machine-readable part (`_meta["dev.bastion/error"]`), when it has one. */
+  error: Record<string, unknown> | undefined;
 }
 
 export async function gatewayClient(url: string, token: string | undefined): Promise<Client> {
@@ -197,7 +199,8 @@ export async function call<T = Record<string, unknown>>(
 ): Promise<ToolCall<T>> {
   const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
   const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-  return { isError: result.isError === true, text, structured: (result.structuredContent ?? {}) as T };
+  const error = result._meta?.['dev.bastion/error'] as Record<string, unknown> | undefined;
+  return { isError: result.isError === true, text, structured: (result.structuredContent ?? {}) as T, error };
 }
 
 /** The command line of a process, for messages. */

@@ -1,10 +1,13 @@
 /**
- * What flows through the call pipeline: one `tools/call` from one agent session, the facts each step
- * adds (grant, policy, rule, decision, upstream outcome), and the target the last step forwards to.
+ * What flows through the call pipeline: one `tools/call` from one agent (a 2025-era session or a
+ * 2026-era request), the facts each step adds (grant, policy, rule, decision, upstream outcome), and
+ * the target the last step forwards to.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
 import type { Step } from './compose.js';
+
+export type { CallToolResult };
 
 /** Who is calling: the grant a bearer token (or the stdio operator, or anonymous access) maps to. */
 export interface Principal {
@@ -20,11 +23,14 @@ export interface Decision {
   rule: string;
   reason: string;
   retryAfterMs?: number;
+  /** The error code a denial carries (`POLICY_DENIED` unless a step says otherwise, e.g. `TOOL_CHANGED`). */
+  code?: string;
 }
 
 export type UpstreamOutcomeKind =
   | 'ok'
   | 'isError'
+  | 'input_required'
   | 'protocol-error'
   | 'restarted'
   | 'unavailable'
@@ -39,12 +45,14 @@ export interface UpstreamOutcome {
   code?: number;
 }
 
-/** The upstream as the pipeline sees it: one agent session's upstream session. */
+/** The upstream as the pipeline sees it: the agent's upstream session, or the upstream itself. */
 export interface CallTarget {
   /** Whether the upstream offers `name` (exactly), refreshing its tool list if it changed. */
   hasTool(name: string): Promise<boolean>;
   /** The same from the last tool list, without waiting (for metric labels). */
   knowsTool(name: string): boolean;
+  /** Why the tool's definition is withheld (tool pinning), if it is; absent: nothing is withheld. */
+  withheld?(name: string): string | undefined;
   /**
    * The tool's inputSchema from the last tool list (undefined for a tool the upstream does not list):
    * its defaults are filled in before conditions run, and its secret hints redact the audit.
@@ -55,6 +63,7 @@ export interface CallTarget {
 
 export interface CallContext {
   readonly requestId: string | number;
+  /** The 2025-era session, or `grant:<label>` for a 2026-era request (which has none). */
   readonly sessionId: string;
   readonly server: string;
   readonly tool: string;

@@ -1,423 +1,416 @@
 /**
- * One agent session's upstream session: an SDK Client on its own transport, opened when the agent
- * initializes, re-established when the upstream goes away, closed with the agent's session.
+ * A stateful upstream connection over a pipe, kept alive for the agent (or the identity) it serves:
+ * a 2025-era session (opened with `initialize`), or a 2026-era stdio process (no handshake; each
+ * request carries its envelope).
  *
- * How the upstream going away is noticed:
- *   - stdio: the child exits (the transport closes).
- *   - HTTP: a request is answered 404 (the upstream restarted and forgot the session) or cannot
- *     connect; or the transport reports an error, or a response stream ends without the answer to
- *     its request, and a ping then fails. The ping matters: an upstream that shuts down cleanly ends its
- *     streams without an error, and a call waiting on one would otherwise wait for its timeout.
- * What happens then:
- *   - every call in flight fails at once with UpstreamLostError (it may or may not have run);
- *   - a request that was never delivered (404, connection refused) is sent again, once, on the new
- *     session, so an agent calling after an upstream restart sees no difference;
- *   - a new upstream session is initialized in the background, with backoff and jitter between
- *     attempts, and `onReconnected` replays what the agent had set up (log level, subscriptions).
+ * Requests pass through with the agent's own ids, unless several agents share the connection (the
+ * 2026-era agents of one grant): then ids and progress tokens are mapped (in-flight.ts), so two
+ * agents' `id: 1` never meet upstream. Answers and related messages go back to the request's sink;
+ * what the upstream sends on its own goes to `unsolicited`.
+ *
+ * How the upstream going away is noticed: a process exits or a stream breaks (the pipe says so); a
+ * POST is answered 404 (the upstream restarted and forgot the session) or cannot connect; or a
+ * response stream ends without its answer and a ping then fails (an upstream that shuts down cleanly
+ * ends its streams without an error). What happens then:
+ *   - every request in flight fails at once with UpstreamLostError (it may or may not have run);
+ *   - a request that was never delivered is sent again, once, on the new connection, so an agent
+ *     calling after an upstream restart sees no difference;
+ *   - a new connection is opened in the background, with backoff and jitter between attempts, and
+ *     `reconnected` replays what the agent had set up (log level, subscriptions).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  type ClientCapabilities,
-  ErrorCode,
-  type Implementation,
-  type InitializeResult,
-  ListToolsResultSchema,
-  McpError,
-  type Notification,
-  type Request,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
+import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { UpstreamConfig } from '../config.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
-import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from './errors.js';
-import { NodeHttpClientTransport, UpstreamNotDeliveredError } from './http-transport.js';
-import { ResponsesLastTransport } from './ordered-transport.js';
-import { createUpstreamTransport } from './transport.js';
+import {
+  type Id,
+  isResponse,
+  RpcFault,
+  type RpcMessage,
+  type RpcNotification,
+  type RpcRequest,
+  type RpcResponse,
+  type Wire,
+} from '../core/jsonrpc.js';
+import type { BackoffOptions } from './backoff.js';
+import { Connection } from './connection.js';
+import {
+  CancelledError,
+  SessionClosedError,
+  UpstreamLostError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './errors.js';
+import { describe, UpstreamNotDeliveredError } from './http-exchange.js';
+import { InFlight, type LinkSink, type Pending } from './in-flight.js';
+import { gatewayEnvelope } from './modern-exchange.js';
+import { type Pipe, SessionGoneError, UpstreamHttpError } from './pipe.js';
 
-export interface UpstreamLinkOptions {
+export type { LinkSink };
+
+export interface InitializeParams {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: { name: string; version: string; [key: string]: unknown };
+}
+
+export interface InitializeResult {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: { name: string; version: string; [key: string]: unknown };
+  instructions?: string;
+  [key: string]: unknown;
+}
+
+export interface LinkEvents {
+  /** Every message the upstream sends that is not an answer, before it is routed (catalog staleness). */
+  observe?(wire: Wire): void;
+  /** A message for no request in flight: to the agent's listening stream, if any. */
+  unsolicited(wire: Wire): void;
+  /** A new connection replaced a lost one; replay what the agent set up on it. */
+  reconnected?(link: Link): Promise<void>;
+}
+
+export interface LinkOptions {
   server: string;
-  upstream: UpstreamConfig;
-  /** The agent's clientInfo and capabilities, passed on so the upstream sees the agent it serves. */
-  clientInfo: Implementation;
-  clientCapabilities: ClientCapabilities;
-  /** Longest wait for one answer (reset by progress). */
+  openPipe(): Pipe;
+  /** The 2025-era handshake; without it the connection is a 2026-era one, presented as `presented`. */
+  init?: InitializeParams;
+  presented?: InitializeResult;
+  /** Several agents send through this connection: map ids and progress tokens. */
+  shared: boolean;
+  /** Longest wait for one answer; progress resets it. */
   timeoutMs: number;
-  /** How long a request waits for a reconnect in progress before failing as unavailable. */
+  /** How long a request waits for a reconnect under way before failing as unavailable. */
   reconnectWaitMs?: number;
   backoff?: BackoffOptions;
   logger: Logger;
-  /** Installs the handlers for upstream-to-agent traffic on each new Client. */
-  setup(client: Client): void;
-  /** After a reconnect: replay state the agent set up, and note a changed tool list. */
-  onReconnected?(client: Client): Promise<void>;
-  /** Counted in metrics. */
-  onReconnect?(): void;
-}
-
-export type UpstreamInit = Pick<InitializeResult, 'capabilities' | 'serverInfo' | 'instructions'>;
-
-interface InFlight {
-  reject(err: Error): void;
-}
-
-/**
- * A request that never reached the upstream: safe to send again. A 404 means the upstream does not
- * know the session (it restarted). A request that failed before its response headers (an
- * UpstreamNotDeliveredError from the HTTP transport, a `fetch failed` from the SDK's legacy SSE
- * one) can only have failed in sending: an MCP HTTP server
- * answers a POST with its headers as soon as it has dispatched the message (the result follows on
- * the event stream, where a later failure is reported as the stream breaking, not here), so a POST
- * that got no headers was refused, or went out on a kept-alive connection the old process had
- * already closed.
- */
-function isNotDelivered(err: unknown): boolean {
-  if (err instanceof UpstreamNotDeliveredError) return true;
-  if (err instanceof StreamableHTTPError) return err.code === 404;
-  if (!(err instanceof Error) || err instanceof McpError) return false;
-  if (/\(HTTP 404\)/.test(err.message) || err.message === 'Not connected') return true;
-  return err.name === 'TypeError' && /fetch failed/.test(err.message);
-}
-
-function isConnectionClosed(err: unknown): boolean {
-  return err instanceof McpError && err.code === ErrorCode.ConnectionClosed;
-}
-
-/** The upstream's answer did not match the MCP schema (a zod error from the SDK). */
-function isInvalidAnswer(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'ZodError' || err.name === '$ZodError');
-}
-
-export class UpstreamLink {
-  private client: Client | undefined;
-  private transport: Transport | undefined;
-  private generation = 0;
-  private readonly inflight = new Set<InFlight>();
-  private readonly backoff: Backoff;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  /** A connection attempt under way (background or asked for by a request). */
-  private connecting: Promise<Client> | undefined;
-  private probing = false;
-  private lastError: string | undefined;
-  private closed = false;
-  private tools: Tool[] = [];
-  private toolsStale = false;
-  private refreshing: Promise<void> | undefined;
-  init: UpstreamInit | undefined;
-
-  constructor(private readonly options: UpstreamLinkOptions) {
-    this.backoff = new Backoff(options.backoff);
-  }
-
-  /** Opens the first upstream session; throws UpstreamUnavailableError if the upstream cannot be reached. */
-  async open(): Promise<void> {
-    await this.connect();
-  }
-
-  /** The upstream's tools, as last listed (all pages). */
-  currentTools(): ReadonlyArray<Tool> {
-    return this.tools;
-  }
-
-  /** Marks the tool list as changed (tools/list_changed); the next `freshTools` lists again. */
-  toolsChanged(): void {
-    this.toolsStale = true;
-  }
-
-  async freshTools(): Promise<ReadonlyArray<Tool>> {
-    while (this.toolsStale) {
-      this.refreshing ??= (async () => {
-        this.toolsStale = false;
-        try {
-          this.tools = await this.listAllTools(await this.ready());
-        } catch (err) {
-          this.options.logger.warn({ err, server: this.options.server }, 'could not list upstream tools');
-        } finally {
-          this.refreshing = undefined;
-        }
-      })();
-      await this.refreshing;
-    }
-    return this.tools;
-  }
-
+  events: LinkEvents;
+  /** Told once the link is closed (its owner forgets it). */
+  onClosed?(): void;
   /**
-   * Sends a request upstream. A request that was not delivered is sent again once on a new session;
-   * one caught in flight by the upstream going away rejects with UpstreamLostError.
+   * An upstream session opened elsewhere (another gateway process, by the shared session
+   * directory) to continue instead of initializing a new one; if the upstream no longer knows it,
+   * the link initializes a new one as after a restart.
    */
-  async request<S extends z.ZodType>(
-    request: Request,
-    schema: S,
-    options: Pick<RequestOptions, 'signal' | 'onprogress'> = {},
-  ): Promise<z.output<S>> {
+  resume?: { sessionId: string; init: InitializeResult };
+}
+
+/** Messages the upstream sends during a request on a one-channel pipe, taken to belong to it. */
+const REQUEST_SCOPED = new Set([
+  'notifications/message',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+]);
+
+const NONCE = randomBytes(4).toString('hex');
+let internalSequence = 0;
+/** Ids of the gateway's own requests; an agent never picks one by accident. */
+const internalId = () => `bastion-${NONCE}-${++internalSequence}`;
+
+const INIT_TIMEOUT_MS = 30_000;
+
+export class Link extends Connection {
+  private readonly inflight: InFlight;
+
+  constructor(private readonly options: LinkOptions) {
+    super(options);
+    this.inflight = new InFlight(options.timeoutMs, (entry) => {
+      this.sendCancel(entry, 'timed out');
+      entry.sink.fail(
+        new UpstreamTimeoutError(`upstream '${options.server}' did not answer '${entry.method}' in time`),
+      );
+    });
+    if (options.init === undefined) this.init = options.presented;
+  }
+
+  /** The upstream's session id (HTTP), once it gave one; a stateless 2025-era server gives none. */
+  get sessionId(): string | undefined {
+    return this.pipe?.sessionId;
+  }
+
+  /** Sends an agent's request; its answer and related messages go to `sink`. */
+  request(
+    request: RpcRequest,
+    sink: LinkSink,
+    signal?: AbortSignal,
+    options: { longLived?: boolean } = {},
+  ): void {
+    void this.dispatch(request, sink, signal, true, options.longLived === true);
+  }
+
+  /** The gateway's own request on this connection (tools/list, ping, replays). */
+  call(
+    method: string,
+    params?: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    // A 2026-era connection wants the envelope on every request, the gateway's own included.
+    const sent =
+      this.options.init === undefined
+        ? { ...params, _meta: { ...(params?._meta as object), ...gatewayEnvelope() } }
+        : params;
+    return new Promise((resolve, reject) => {
+      const request: RpcRequest = {
+        jsonrpc: '2.0',
+        id: internalId(),
+        method,
+        ...(sent ? { params: sent } : {}),
+      };
+      const sink: LinkSink = {
+        related: (wire) => this.options.events.unsolicited(wire),
+        final: (wire) => {
+          const m = wire.msg as RpcResponse;
+          if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+          else resolve(m.result ?? {});
+        },
+        fail: reject,
+      };
+      void this.dispatch(request, sink, signal, false, false);
+    });
+  }
+
+  notify(notification: RpcNotification): void {
+    this.send(notification);
+  }
+
+  /** The agent's answer to a server-to-client request. */
+  respond(response: RpcResponse): void {
+    this.send(response);
+  }
+
+  /** Whether the upstream's own messages are wanted (opens the GET stream of an HTTP session). */
+  listen(on: boolean): void {
+    this.listening = on;
+    if (this.state === 'ready') this.pipe?.listen(on);
+  }
+
+  async close(clean = true): Promise<void> {
+    if (this.state === 'closed') return;
+    const pipe = this.shut();
+    this.options.onClosed?.();
+    const error = new SessionClosedError('the agent session closed');
+    for (const entry of this.inflight.drain()) entry.sink.fail(error);
+    await pipe?.close(clean);
+  }
+
+  private send(message: RpcMessage): void {
+    const pipe = this.state === 'ready' ? this.pipe : undefined;
+    pipe
+      ?.send(message, JSON.stringify(message))
+      .catch((err: unknown) =>
+        this.options.logger.debug({ err: describe(err) }, 'message not passed upstream'),
+      );
+  }
+
+  private async dispatch(
+    request: RpcRequest,
+    sink: LinkSink,
+    signal: AbortSignal | undefined,
+    fromAgent: boolean,
+    longLived: boolean,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const client = await this.ready();
-      const generation = this.generation;
+      let pipe: Pipe;
       try {
-        return await this.track(
-          client.request(request, schema, {
-            ...options,
-            timeout: this.options.timeoutMs,
-            resetTimeoutOnProgress: true,
-          }),
-        );
+        pipe = await this.ready();
       } catch (err) {
-        if (err instanceof UpstreamLostError) throw err;
-        if (isNotDelivered(err)) {
-          this.lost(generation, err);
-          if (attempt === 0 && !this.closed) continue;
-          throw new UpstreamUnavailableError(
-            `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
+        sink.fail(err as Error);
+        return;
+      }
+      if (signal?.aborted) {
+        sink.fail(new CancelledError('cancelled before it was sent'));
+        return;
+      }
+      const entry = this.inflight.add(request, sink, {
+        fromAgent,
+        map: this.options.shared && fromAgent,
+        generation: this.generation,
+        longLived,
+      });
+      if (entry === undefined) {
+        sink.fail(new RpcFault(-32600, `request id ${String(request.id)} is already in flight`));
+        return;
+      }
+      if (signal !== undefined) this.cancelOn(signal, entry);
+      const message = this.inflight.upstreamMessage(request, entry);
+      try {
+        await pipe.send(message, JSON.stringify(message));
+        return;
+      } catch (err) {
+        this.inflight.remove(entry);
+        if (err instanceof UpstreamNotDeliveredError || err instanceof SessionGoneError) {
+          this.lost(entry.generation, err);
+          if (attempt === 0 && !this.isClosed()) continue;
+          sink.fail(
+            new UpstreamUnavailableError(
+              `upstream '${this.options.server}' did not take the request: ${describe(err)}`,
+            ),
           );
+          return;
         }
-        if (err instanceof McpError && !(isConnectionClosed(err) && generation !== this.generation))
-          throw err;
-        if (isInvalidAnswer(err)) {
-          throw new McpError(
-            ErrorCode.InternalError,
-            `upstream '${this.options.server}' sent an invalid answer: ${describe(err)}`,
-          );
-        }
-        // The connection failed under the request (reset, stream cut, session closed): it may have run.
-        this.lost(generation, err);
-        throw new UpstreamLostError(
-          `upstream '${this.options.server}' went away during the request: ${describe(err)}`,
-        );
+        sink.fail(err instanceof UpstreamHttpError ? faultOf(err, this.options.server) : (err as Error));
+        return;
       }
     }
   }
 
-  async notify(notification: Notification): Promise<void> {
-    const client = await this.ready();
-    await client.notification(notification);
+  /** The agent cancelled: the request leaves flight, and the upstream is told (2025: notifications/cancelled). */
+  private cancelOn(signal: AbortSignal, entry: Pending): void {
+    const abort = () => {
+      if (!this.inflight.remove(entry)) return;
+      this.sendCancel(entry, String((signal.reason as Error | undefined)?.message ?? 'cancelled'));
+      entry.sink.fail(new CancelledError('cancelled by the agent'));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    entry.detach = () => signal.removeEventListener('abort', abort);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    for (const entry of this.inflight) entry.reject(new SessionClosedError('the agent session closed'));
-    this.inflight.clear();
-    await this.dispose(this.client, this.transport, true);
-    this.client = undefined;
-    this.transport = undefined;
-  }
-
-  /** Runs `promise` as a call in flight: it fails at once if the upstream is lost meanwhile. */
-  private track<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { reject };
-      this.inflight.add(entry);
-      promise.then(
-        (value) => {
-          this.inflight.delete(entry);
-          resolve(value);
-        },
-        (err: unknown) => {
-          this.inflight.delete(entry);
-          reject(err);
-        },
-      );
+  private sendCancel(entry: Pending, reason: string): void {
+    this.notify({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: entry.upstreamId, reason },
     });
   }
 
-  private async connect(): Promise<Client> {
-    const transport = createUpstreamTransport(
-      this.options.upstream,
-      {
-        onStreamEndedUnanswered: (id) =>
-          this.suspect(client, new Error(`response stream for request ${id} ended without an answer`)),
-      },
-      this.options.logger,
-    );
-    const ordered = new ResponsesLastTransport(transport);
-    const client = new Client(this.options.clientInfo, { capabilities: this.options.clientCapabilities });
-    this.options.setup(client);
-    let connected = false;
-    client.onclose = () => {
-      if (connected && this.client === client)
-        this.lost(this.generation, new Error('upstream closed the connection'));
-    };
-    client.onerror = (err) => {
-      if (connected && this.client === client) this.suspect(client, err);
-    };
-    try {
-      await client.connect(ordered, { timeout: Math.min(this.options.timeoutMs, 30_000) });
-      const tools = await this.listAllTools(client);
-      if (this.closed) throw new UpstreamUnavailableError('the agent session closed');
-      connected = true;
-      this.client = client;
-      this.transport = transport;
-      this.tools = tools;
-      this.toolsStale = false;
-      this.init = {
-        capabilities: client.getServerCapabilities() ?? {},
-        serverInfo: client.getServerVersion() ?? { name: this.options.server, version: '0' },
-        ...(client.getInstructions() === undefined ? {} : { instructions: client.getInstructions() }),
+  protected receive(wire: Wire, via: Id | undefined, generation: number): void {
+    if (generation !== this.generation) return;
+    const m = wire.msg;
+    if (isResponse(m)) {
+      const entry = m.id === null ? undefined : this.inflight.get(m.id);
+      if (entry === undefined) {
+        this.options.logger.debug({ id: m.id }, 'answer for no request in flight');
+        return;
+      }
+      this.inflight.remove(entry);
+      entry.sink.final(entry.agentId === m.id ? wire : { msg: { ...m, id: entry.agentId } });
+      return;
+    }
+    this.options.events.observe?.(wire);
+    const note = m as RpcNotification;
+    const params = note.params ?? {};
+    if (note.method === 'notifications/progress') {
+      const entry = this.inflight.progressOf(params.progressToken as string | number);
+      if (entry !== undefined) {
+        entry.sink.related(
+          entry.upstreamToken === entry.agentToken
+            ? wire
+            : withParams(note, { ...params, progressToken: entry.agentToken }),
+        );
+        return;
+      }
+    }
+    // A 2026-era listen stream over stdio: its notifications name the subscription (its request id).
+    const subscription = (params._meta as Record<string, unknown> | undefined)?.[SUBSCRIPTION_ID_META_KEY] as
+      | Id
+      | undefined;
+    const listener = subscription === undefined ? undefined : this.inflight.get(subscription);
+    if (listener !== undefined) {
+      const meta = {
+        ...(params._meta as Record<string, unknown>),
+        [SUBSCRIPTION_ID_META_KEY]: listener.agentId,
       };
-      return client;
-    } catch (err) {
-      await this.dispose(client, transport, false);
-      if (err instanceof UpstreamUnavailableError) throw err;
-      throw new UpstreamUnavailableError(
-        `upstream '${this.options.server}' could not be reached: ${describe(err)}`,
+      listener.sink.related(
+        listener.agentId === subscription ? wire : withParams(note, { ...params, _meta: meta }),
       );
+      return;
     }
+    const entry =
+      via !== undefined
+        ? this.inflight.get(via)
+        : REQUEST_SCOPED.has(note.method)
+          ? this.inflight.latest()
+          : undefined;
+    if (entry?.fromAgent) entry.sink.related(wire);
+    else this.options.events.unsolicited(wire);
   }
 
-  private async listAllTools(client: Client): Promise<Tool[]> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.request(
-        { method: 'tools/list', params: cursor === undefined ? {} : { cursor } },
-        ListToolsResultSchema,
-        { timeout: this.options.timeoutMs },
-      );
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
-    return tools;
+  protected opened(pipe: Pipe, init: InitializeResult | undefined): void {
+    if (this.options.init === undefined || init === undefined) return;
+    // A resumed session was initialized (and told so) by whoever opened it.
+    if (this.options.resume !== undefined && pipe.sessionId === this.options.resume.sessionId) return;
+    pipe.setProtocolVersion(init.protocolVersion);
+    const initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
+    void pipe.send(JSON.parse(initialized) as RpcMessage, initialized).catch(() => undefined);
   }
 
-  /**
-   * The connected client; or, while the upstream is away, the result of an attempt made now: a
-   * request does not wait for the next backoff step (an upstream that is back is used at once, one
-   * that is still down fails the request quickly). Bounded by `reconnectWaitMs`.
-   */
-  private ready(): Promise<Client> {
-    if (this.closed) return Promise.reject(new UpstreamUnavailableError('the agent session closed'));
-    if (this.client !== undefined) return Promise.resolve(this.client);
-    const unavailable = () =>
-      new UpstreamUnavailableError(
-        `upstream '${this.options.server}' is unavailable${this.lastError ? ` (${this.lastError})` : ''}`,
-      );
-    return new Promise<Client>((resolve, reject) => {
-      const timer = setTimeout(() => reject(unavailable()), this.options.reconnectWaitMs ?? 10_000);
-      this.attempt().then(
-        (client) => {
-          clearTimeout(timer);
-          resolve(client);
-        },
-        () => {
-          clearTimeout(timer);
-          reject(unavailable());
-        },
-      );
-    });
-  }
-
-  /** The upstream session is gone: fail what is in flight, drop the client, start reconnecting. */
-  private lost(generation: number, reason: unknown): void {
-    if (generation !== this.generation || this.closed || this.client === undefined) return;
-    this.generation++;
-    this.options.logger.warn(
-      { server: this.options.server, reason: describe(reason) },
-      'upstream session lost; reconnecting',
-    );
+  protected failInFlight(generation: number): void {
     const error = new UpstreamLostError(`upstream '${this.options.server}' restarted`);
-    for (const entry of this.inflight) entry.reject(error);
-    this.inflight.clear();
-    const client = this.client;
-    const transport = this.transport;
-    this.client = undefined;
-    this.transport = undefined;
-    void this.dispose(client, transport, false);
-    this.scheduleReconnect();
+    for (const entry of this.inflight.drain(generation)) entry.sink.fail(error);
   }
 
-  /** Something looked wrong on the transport: ask the upstream whether the session is still there. */
-  private suspect(client: Client, reason: unknown): void {
-    if (this.probing || this.closed || this.client !== client) return;
-    this.probing = true;
-    const generation = this.generation;
-    this.options.logger.debug(
-      { server: this.options.server, reason: describe(reason) },
-      'checking upstream session',
-    );
-    client
-      .ping({ timeout: 5_000 })
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          // A protocol error answer means the session is alive (it answered); anything else means it is not.
-          if (err instanceof McpError && !isConnectionClosed(err) && err.code !== ErrorCode.RequestTimeout)
-            return;
-          this.lost(generation, err);
-        },
-      )
-      .finally(() => {
-        this.probing = false;
-      });
+  protected probe(signal: AbortSignal): Promise<unknown> | undefined {
+    // A 2026-era connection has no ping; its process exiting is what says it is gone.
+    return this.options.init === undefined ? undefined : this.call('ping', undefined, signal);
   }
 
-  /** Background reconnects: one attempt after each backoff step (with jitter) until one succeeds. */
-  private scheduleReconnect(): void {
-    if (this.closed || this.client !== undefined || this.connecting !== undefined) return;
-    if (this.reconnectTimer !== undefined) return;
-    const delay = this.backoff.next();
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.attempt().catch(() => undefined);
-    }, delay);
+  protected async reconnected(): Promise<void> {
+    await this.options.events.reconnected?.(this);
   }
 
-  /** One connection attempt (joined if one is under way); on failure the next is scheduled. */
-  private attempt(): Promise<Client> {
-    if (this.connecting !== undefined) return this.connecting;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    const attempt = this.connect().then(
-      async (client) => {
-        this.connecting = undefined;
-        this.backoff.reset();
-        this.lastError = undefined;
-        this.options.onReconnect?.();
-        this.options.logger.info({ server: this.options.server }, 'upstream session re-established');
-        try {
-          await this.options.onReconnected?.(client);
-        } catch (err) {
-          this.options.logger.warn(
-            { err, server: this.options.server },
-            'could not restore session state upstream',
-          );
-        }
-        return client;
-      },
-      (err: unknown) => {
-        this.connecting = undefined;
-        this.lastError = describe(err);
-        this.options.logger.debug({ server: this.options.server, err: this.lastError }, 'reconnect failed');
-        this.scheduleReconnect();
-        throw err;
-      },
-    );
-    this.connecting = attempt;
-    return attempt;
-  }
-
-  /** Closes a client and its transport; on a clean close, an HTTP session is ended upstream too. */
-  private async dispose(
-    client: Client | undefined,
-    transport: Transport | undefined,
-    clean: boolean,
-  ): Promise<void> {
-    if (client === undefined) return;
-    client.onclose = undefined;
-    client.onerror = undefined;
-    if (clean && transport instanceof NodeHttpClientTransport) {
-      await transport.terminateSession().catch(() => undefined);
+  protected handshake(pipe: Pipe, generation: number): Promise<InitializeResult | undefined> {
+    if (this.options.init === undefined) return Promise.resolve(this.init);
+    const resume = this.options.resume;
+    if (resume !== undefined && generation === 1 && pipe.adopt !== undefined) {
+      pipe.adopt(resume.sessionId, resume.init.protocolVersion);
+      return Promise.resolve(resume.init);
     }
-    await client.close().catch(() => undefined);
+    return new Promise<InitializeResult>((resolve, reject) => {
+      const request: RpcRequest = {
+        jsonrpc: '2.0',
+        id: internalId(),
+        method: 'initialize',
+        params: { ...this.options.init },
+      };
+      const entry = this.inflight.add(
+        request,
+        {
+          related: () => undefined,
+          final: (wire) => {
+            const m = wire.msg as RpcResponse;
+            if (m.error !== undefined) reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+            else if (!isInitializeResult(m.result))
+              reject(new Error('the upstream answered initialize with something else'));
+            else resolve(m.result);
+          },
+          fail: reject,
+        },
+        { fromAgent: false, map: false, generation },
+      );
+      if (entry === undefined) return reject(new Error('initialize already in flight'));
+      // The handshake has its own, shorter bound than a call.
+      entry.at = Math.min(entry.at, Date.now() + INIT_TIMEOUT_MS);
+      pipe.send(request, JSON.stringify(request)).catch((err: unknown) => {
+        this.inflight.remove(entry);
+        reject(err);
+      });
+    });
   }
 }
 
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ? `${err.message} (${cause.code})` : err.message;
+function withParams(note: RpcNotification, params: Record<string, unknown>): Wire {
+  return { msg: { ...note, params } };
+}
+
+function faultOf(err: UpstreamHttpError, server: string): RpcFault {
+  const body = err.body?.msg as RpcResponse | undefined;
+  return body?.error !== undefined
+    ? new RpcFault(body.error.code, body.error.message, body.error.data)
+    : new RpcFault(-32603, `upstream '${server}' answered HTTP ${err.status}`);
+}
+
+function isInitializeResult(value: unknown): value is InitializeResult {
+  if (value === null || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  const info = r.serverInfo as Record<string, unknown> | null | undefined;
+  return (
+    typeof r.protocolVersion === 'string' &&
+    r.capabilities !== null &&
+    typeof r.capabilities === 'object' &&
+    info !== undefined &&
+    info !== null &&
+    typeof info.name === 'string' &&
+    typeof info.version === 'string'
+  );
 }

@@ -10,6 +10,7 @@ import {
   type Clock,
   createGateway,
   createGrantToken,
+  errorDetails,
   type Gateway,
   type GatewayOptions,
   type Principal,
@@ -22,6 +23,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, pino } from 'pino';
+import { type AgentKind, connectAgent } from './agents.js';
 import { createFixtureServer } from './server.js';
 
 export const silent = pino({ level: 'silent' });
@@ -101,8 +103,15 @@ export interface GatewayHarness {
   dir: string;
   /** Starts the HTTP front. */
   listen(): Promise<McpHttpHost>;
-  /** An SDK client in memory, as `principal` (a grant label, or 'anonymous'). */
+  /**
+   * An agent of the harness's kind as `grant` (a grant label, or 'anonymous'): the v1 SDK client in
+   * memory (the default), or the v2 client over HTTP in the 2025 era or pinned to 2026-07-28. The v2
+   * clients are typed as the v1 one here: the suites use only what both offer (callTool, listTools,
+   * readResource, ...).
+   */
   connect(server: string, grant: string, options?: ClientOptions): Promise<Client>;
+  /** The agent kind `connect` gives. */
+  readonly agentKind: AgentKind;
   connectHttp(
     server: string,
     token: string | undefined,
@@ -121,6 +130,8 @@ export interface HarnessConfig {
   anonymous?: { servers: string[] };
   /** true: an unkeyed log at audit.jsonl; an object: the config's audit entry as given. */
   audit?: boolean | Record<string, unknown>;
+  /** The config's `limits` (session caps, shutdown grace). */
+  limits?: Record<string, number>;
   /** Files written into the gateway's directory first (policy files named relative to it). */
   files?: Record<string, string>;
 }
@@ -129,8 +140,9 @@ let counter = 0;
 
 export async function startGateway(
   config: HarnessConfig,
-  options: Omit<GatewayOptions, 'config'> & { logger?: Logger } = {},
+  options: Omit<GatewayOptions, 'config'> & { logger?: Logger; agentKind?: AgentKind } = {},
 ): Promise<GatewayHarness> {
+  const { agentKind = 'v1', ...gatewayOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'gw-test-'));
   for (const [name, text] of Object.entries(config.files ?? {})) await writeFile(join(dir, name), text);
   const tokens: Record<string, string> = {};
@@ -145,14 +157,16 @@ export async function startGateway(
     grants,
     ...(config.anonymous ? { anonymous: config.anonymous } : {}),
     ...(config.audit === true ? { audit: 'audit.jsonl' } : config.audit ? { audit: config.audit } : {}),
+    ...(config.limits ? { limits: config.limits } : {}),
   };
   const gateway = await createGateway({
     config: resolveConfig(document, { baseDir: dir }),
     logger: silent,
     backoff: { initialMs: 20, maxMs: 200 },
-    ...options,
+    ...gatewayOptions,
   });
   const clients: Client[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
   const harness: GatewayHarness = {
     gateway,
     http: undefined,
@@ -162,7 +176,18 @@ export async function startGateway(
       harness.http = await gateway.listen();
       return harness.http;
     },
+    agentKind,
     async connect(server, grant, clientOptions) {
+      if (agentKind !== 'v1') {
+        const http = harness.http ?? (await harness.listen());
+        const agent = await connectAgent(
+          `${http.url}/servers/${server}/mcp`,
+          grant === 'anonymous' ? undefined : tokens[grant],
+          agentKind,
+        );
+        closers.push(() => agent.close());
+        return agent.raw as Client;
+      }
       const [agentSide, gatewaySide] = InMemoryTransport.createLinkedPair();
       const principal: Principal =
         grant === 'anonymous' ? { id: 'anonymous', kind: 'anonymous' } : { id: grant, kind: 'grant' };
@@ -194,6 +219,7 @@ export async function startGateway(
     },
     async closeClients() {
       await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+      await Promise.all(closers.splice(0).map((close) => close()));
     },
     async close() {
       await harness.closeClients();
@@ -221,9 +247,15 @@ export async function reconnects(h: GatewayHarness, server: string): Promise<num
   return Number(metric.exec(text)?.[1] ?? 0);
 }
 
+/** A denial's decision (rule, reason, retryAfterMs): the error result's `_meta["dev.bastion/error"]`. */
 export function policyOf(result: CallToolResult): Record<string, unknown> | undefined {
-  return (result.structuredContent as { policy?: Record<string, unknown> } | undefined)?.policy;
+  const details = errorDetails(result);
+  if (details === undefined || details.code !== 'POLICY_DENIED') return undefined;
+  const { code: _code, ...decision } = details;
+  return decision;
 }
+
+export { errorDetails };
 
 /** POLICY.md's two policies, verbatim (as text, so that nothing is reformatted). */
 export const MQTT_POLICY_TEXT = `{"version":"1","default":"deny","tools":{"mqttDisconnect":{"limits":[

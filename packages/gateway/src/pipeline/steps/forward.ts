@@ -1,12 +1,18 @@
 /**
  * The last step: the call is allowed, so it goes to the upstream. The upstream's own answer (a
  * result, an `isError` result, or a JSON-RPC error) reaches the agent unchanged; an upstream that
- * restarted with the call in flight, or could not be reached, becomes a clear `isError` result rather
- * than a hang or a transport error.
+ * restarted with the call in flight, could not be reached, or did not answer in time becomes a clear
+ * `isError` result rather than a hang or a transport error. A cancelled call is answered by nobody.
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { SessionClosedError, UpstreamLostError, UpstreamUnavailableError } from '../../upstream/errors.js';
+import { RpcFault } from '../../core/jsonrpc.js';
+import {
+  CancelledError,
+  SessionClosedError,
+  UpstreamLostError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../../upstream/errors.js';
 import type { CallStep } from '../context.js';
 import { gatewayError } from '../denial.js';
 
@@ -22,7 +28,11 @@ export const forwardStep: CallStep = {
     const latencyMs = () => Math.round((performance.now() - started) * 1000) / 1000;
     try {
       const result = await ctx.target.callTool(ctx.signal);
-      ctx.upstream = { outcome: result.isError === true ? 'isError' : 'ok', latencyMs: latencyMs() };
+      const inputRequired = (result as { resultType?: unknown }).resultType === 'input_required';
+      ctx.upstream = {
+        outcome: inputRequired ? 'input_required' : result.isError === true ? 'isError' : 'ok',
+        latencyMs: latencyMs(),
+      };
       return result;
     } catch (err) {
       if (err instanceof SessionClosedError) {
@@ -42,19 +52,21 @@ export const forwardStep: CallStep = {
         ctx.upstream = { outcome: 'unavailable', latencyMs: latencyMs() };
         return gatewayError('UPSTREAM_UNAVAILABLE', `upstream unavailable, call not sent: ${err.message}`);
       }
-      if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
-        const cancelled = ctx.signal.aborted;
-        ctx.upstream = { outcome: cancelled ? 'cancelled' : 'timeout', latencyMs: latencyMs() };
-        if (cancelled) throw err;
+      if (err instanceof UpstreamTimeoutError) {
+        ctx.upstream = { outcome: 'timeout', latencyMs: latencyMs() };
         return gatewayError(
           'UPSTREAM_TIMEOUT',
           `upstream '${ctx.server}' did not answer '${ctx.tool}' in time`,
         );
       }
+      if (err instanceof CancelledError) {
+        ctx.upstream = { outcome: 'cancelled', latencyMs: latencyMs() };
+        throw err;
+      }
       ctx.upstream = {
         outcome: 'protocol-error',
         latencyMs: latencyMs(),
-        ...(err instanceof McpError ? { code: err.code } : {}),
+        ...(err instanceof RpcFault ? { code: err.code } : {}),
       };
       throw err;
     }

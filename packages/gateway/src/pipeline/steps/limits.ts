@@ -11,7 +11,15 @@ import type { CompiledLimit } from '../../policy/compile.js';
 import type { CallContext, CallStep, UpstreamOutcomeKind } from '../context.js';
 import { deny } from '../denial.js';
 
-const NOT_RUN: ReadonlySet<UpstreamOutcomeKind> = new Set(['protocol-error', 'unavailable']);
+/**
+ * Outcomes that leave the quota untouched: the call never ran, or it is not finished yet
+ * (`input_required`: the agent retries it with the input asked for, and the retry is counted).
+ */
+const NOT_RUN: ReadonlySet<UpstreamOutcomeKind> = new Set([
+  'protocol-error',
+  'unavailable',
+  'input_required',
+]);
 
 function scopeKey(limit: CompiledLimit, ctx: CallContext): string {
   switch (limit.scope) {
