@@ -30,6 +30,7 @@ import type { GrantResolution } from './pipeline/steps/resolve-grant.js';
 import type { Problem } from './policy/problems.js';
 import { type PolicyEvent, ServerRuntime, type ServerState } from './server-runtime.js';
 import { MemoryStateStore } from './store/memory-store.js';
+import { openStateStore } from './store/open.js';
 import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
 import { UpstreamDirectory } from './upstream/directory.js';
@@ -117,8 +118,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = options.clock ?? systemClock;
-  const store = options.store ?? new MemoryStateStore(options.counters ? { counters: options.counters } : {});
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics(config.replicated ? config.replicaId : undefined);
   const runtimes = new Map<string, ServerRuntime>();
   const hosts = new Set<McpHttpHost>();
 
@@ -149,6 +149,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     for (const runtime of runtimes.values()) runtime.close();
     throw err;
   }
+  // Scale-out seam: the config's store (Redis when counters.redis is set) unless one is given.
+  const store =
+    options.store ??
+    (options.counters
+      ? new MemoryStateStore({ counters: options.counters })
+      : await openStateStore(config, {
+          logger,
+          metrics,
+          ...(options.idleSessionMs === undefined ? {} : { sessionTtlMs: options.idleSessionMs }),
+        }));
   if (audit === undefined)
     logger.warn('no audit log configured ("audit" in the config): decisions are not recorded');
 

@@ -38,6 +38,13 @@ export {
 export { OPEN_GATE, type ToolDefinition, type ToolDefinitionGate } from './core/catalog.js';
 export type { ChannelSession, ChannelTransport } from './core/forward.js';
 export {
+  type DeploymentConfig,
+  defaultReplicaId,
+  REDIS_URL_ENV,
+  REPLICA_ID_ENV,
+  replicaAuditPath,
+} from './deployment.js';
+export {
   createGateway,
   type Gateway,
   type GatewayOptions,
@@ -54,8 +61,10 @@ export {
   TOKEN_PREFIX,
 } from './grants.js';
 export { MemoryCounterStore } from './limits/memory-store.js';
+export { RedisCounterStore, type RedisCounterStoreOptions } from './limits/redis-store.js';
 export {
   type CounterStore,
+  CounterStoreUnavailableError,
   fixedWindowStart,
   type Reservation,
   type ReserveRequest,
@@ -133,6 +142,9 @@ export { type PolicyDocument, policySchema } from './policy/schema.js';
 export type { ReloadEvent } from './policy/source.js';
 export type { PolicyEvent, ServerState } from './server-runtime.js';
 export { MemoryStateStore } from './store/memory-store.js';
+export { openStateStore } from './store/open.js';
+export { RedisConnection, type RedisConnectionOptions } from './store/redis-connection.js';
+export { RedisStateStore, type RedisStateStoreOptions } from './store/redis-store.js';
 export type { RecordTable, SessionDirectory, SessionRecord, StateStore } from './store/store.js';
 export { Backoff, type BackoffOptions } from './upstream/backoff.js';
 export {
