@@ -16,6 +16,7 @@ import { type Logger, pino } from 'pino';
 import type { ChainKey } from './audit/chain.js';
 import { AUDIT_KEY_ENV, createAuditKeyFile, parseAuditKey, readAuditKeyFile } from './audit/key.js';
 import { verifyAuditLogs } from './audit/report.js';
+import type { Clock } from './clock.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
@@ -52,7 +53,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       process.stderr.write(`bastion-gateway: --stdio needs --server NAME (one of: ${known})\n`);
       process.exit(2);
     }
-    gateway = await createGateway({ config, logger });
+    gateway = await createGateway({ config, logger, ...clockFromEnv(process.env, logger) });
   } catch (err) {
     // Problems go to stderr as plain lines a person can read, one per problem.
     process.stderr.write(`${describeLoadError(err, 'bastion-gateway: ')}\n`);
@@ -124,6 +125,23 @@ async function serve(flags: ServeFlags): Promise<void> {
     port,
     ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
   });
+}
+
+/**
+ * A test hook: BASTION_GATEWAY_CLOCK_OFFSET_MS shifts this process's clock, so that the replicas
+ * scenarios can run two gateways whose clocks disagree (shared counters take their windows from
+ * Redis's clock, and must not care). Never set in production; said loudly when it is.
+ */
+function clockFromEnv(env: NodeJS.ProcessEnv, logger: Logger): { clock?: Clock } {
+  const raw = env.BASTION_GATEWAY_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === '') return {};
+  const offset = Number(raw);
+  if (!Number.isFinite(offset)) {
+    process.stderr.write('bastion-gateway: BASTION_GATEWAY_CLOCK_OFFSET_MS must be a number of ms\n');
+    process.exit(2);
+  }
+  logger.warn({ offsetMs: offset }, "clock offset set (a test hook): this gateway's clock is shifted");
+  return { clock: { now: () => Date.now() + offset } };
 }
 
 const program = new Command('bastion-gateway')

@@ -19,6 +19,7 @@ import {
   createForwardingCore,
   type ForwardingCore,
 } from './core/forward.js';
+import { DEFAULT_SESSION_IDLE_MS } from './core/sessions.js';
 import { openLegacyUpstream } from './era/legacy-session.js';
 import { ModernAgents } from './era/modern-agents.js';
 import { indexGrants } from './grants.js';
@@ -31,6 +32,7 @@ import type { Problem } from './policy/problems.js';
 import { type PolicyEvent, ServerRuntime, type ServerState } from './server-runtime.js';
 import { MemoryStateStore } from './store/memory-store.js';
 import { openStateStore } from './store/open.js';
+import { SessionSharing } from './store/session-sharing.js';
 import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
 import { UpstreamDirectory } from './upstream/directory.js';
@@ -150,7 +152,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw err;
   }
   // Scale-out seam: the config's store (Redis when counters.redis is set) unless one is given.
-  const store =
+  const store: StateStore =
     options.store ??
     (options.counters
       ? new MemoryStateStore({ counters: options.counters })
@@ -235,6 +237,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     metrics,
     store,
+    // Scale-out seam: with a shared store, 2025-era sessions are recorded for the other replicas.
+    ...(store.shared
+      ? {
+          sharing: new SessionSharing(
+            store.sessions,
+            logger,
+            options.idleSessionMs ?? DEFAULT_SESSION_IDLE_MS,
+          ),
+        }
+      : {}),
     caps: {
       perGrant: config.limits.sessionsPerGrant,
       total: config.limits.sessions,

@@ -90,7 +90,7 @@ export function createForwardingCore(options: CoreOptions) {
     if (era.kind === 'reject') return writeJson(res, era.status, JSON.stringify(era.error));
     if (era.kind === 'modern') return serveModern(route, raw.principal, req, res, era);
     if (req.method === 'GET') return legacy.openStream(route, raw.principal, req, res);
-    if (req.method === 'DELETE') return legacy.end(raw.principal, req, res);
+    if (req.method === 'DELETE') return legacy.end(raw.principal, req, res, route);
     return serveLegacyPost(route, raw.principal, req, res, raw.body);
   }
 
@@ -123,7 +123,7 @@ export function createForwardingCore(options: CoreOptions) {
         null,
       );
     }
-    const session = sessions.find(sessionId, principal.id);
+    const session = await legacy.find(sessionId, principal, route);
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found', null);
     const version = header(req, 'mcp-protocol-version');

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Principal } from '../pipeline/context.js';
+import type { SessionSharing } from '../store/session-sharing.js';
 import {
   ErrorCodes,
   errorMessage,
@@ -77,6 +78,8 @@ export interface LegacySessionsOptions extends PushContext {
   /** Counts work as in flight (a drain waits for it). */
   track<T>(work: Promise<T>): Promise<T>;
   draining(): boolean;
+  /** Scale-out: sessions recorded in the shared store, so that any replica can serve them. */
+  sharing?: SessionSharing;
 }
 
 export class LegacySessions {
@@ -86,6 +89,27 @@ export class LegacySessions {
   constructor(private readonly o: LegacySessionsOptions) {
     this.table = new SessionTable(o.caps, o.logger, (s, why) => void this.close(s, why), o.idleSessionMs);
     this.logSendError = (err) => o.logger.debug({ err }, 'could not write to the agent');
+  }
+
+  /**
+   * Scale-out seam: the session `id` of `principal` on `route`, held here or (with a shared store)
+   * taken over from the replica that recorded it (store/session-sharing.ts).
+   */
+  async find(id: string, principal: Principal, route: LegacyRoute): Promise<AgentSession | undefined> {
+    const sharing = this.o.sharing;
+    if (sharing === undefined) return this.table.find(id, principal.id);
+    await sharing.pending(id);
+    const local = this.table.find(id, principal.id);
+    if (local !== undefined) {
+      sharing.used(local);
+      return local;
+    }
+    return sharing.adopt(id, principal.id, route.name, async (record) => {
+      const session = new AgentSession(id, route.name, ownerFrom(principal), undefined, Date.now());
+      const request: RpcRequest = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { ...record } };
+      const answer = await this.initialize(route, session, request);
+      return 'response' in answer && answer.response.error === undefined ? session : undefined;
+    });
   }
 
   /** `initialize` over Streamable HTTP: a new session, its id in the answer's head. */
@@ -102,11 +126,11 @@ export class LegacySessions {
   }
 
   /** The GET stream: what the upstream sends on its own reaches the agent here while it is open. */
-  openStream(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
+  async openStream(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId === undefined)
       return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-    const session = this.table.find(sessionId, principal.id);
+    const session = await this.find(sessionId, principal, route);
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found');
     if (!(req.headers.accept ?? '').includes('text/event-stream'))
@@ -125,11 +149,20 @@ export class LegacySessions {
   }
 
   /** DELETE: the agent ends its session (and the gateway its upstream session). */
-  async end(principal: Principal, req: IncomingMessage, res: ServerResponse) {
+  async end(principal: Principal, req: IncomingMessage, res: ServerResponse, route?: LegacyRoute) {
     const sessionId = header(req, 'mcp-session-id');
     const session = sessionId === undefined ? undefined : this.table.find(sessionId, principal.id);
-    if (session === undefined) return refuse(res, 404, -32001, 'Session not found');
+    if (session === undefined) {
+      // Scale-out seam: a session another replica holds is ended by dropping its record.
+      const ended =
+        sessionId !== undefined &&
+        route !== undefined &&
+        (await this.o.sharing?.endRecorded(sessionId, principal.id, route.name));
+      if (ended) return void res.writeHead(200).end();
+      return refuse(res, 404, -32001, 'Session not found');
+    }
     await this.close(session, 'ended by the agent');
+    this.o.sharing?.ended(session);
     res.writeHead(200).end();
   }
 
@@ -266,6 +299,8 @@ export class LegacySessions {
       return { response: errorMessage(id, -32603, refusedNow ?? 'upstream not initialized') };
     }
     session.upstream = upstream;
+    // Scale-out seam: recorded before the agent learns the id, so every replica can find it.
+    if (session.channel === undefined) await this.o.sharing?.opened(session, init);
     // A channel agent always listens; an HTTP agent does while it holds its GET stream.
     if (session.listening) upstream.listen(true);
     const { tasks: _tasks, ...capabilities } = presented.capabilities;

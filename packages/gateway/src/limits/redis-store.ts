@@ -131,12 +131,16 @@ export class RedisCounterStore implements CounterStore {
     const key = this.connection.key('counter', request.sliding ? 's' : 'f', String(windowMs), request.key);
     try {
       if (!request.sliding) {
-        const [ok, value] = await this.redis.bastionReserveFixed(key, windowMs, max, now);
+        const [ok, value] = await this.connection.deadline(
+          this.redis.bastionReserveFixed(key, windowMs, max, now),
+        );
         if (ok !== 1) return { ok: false, retryAfterMs: value };
         return { ok: true, reservation: this.fixedReservation(key, value) };
       }
       const member = `${this.memberPrefix}.${(++this.sequence).toString(36)}`;
-      const [ok, value] = await this.redis.bastionReserveSliding(key, windowMs, max, now, member);
+      const [ok, value] = await this.connection.deadline(
+        this.redis.bastionReserveSliding(key, windowMs, max, now, member),
+      );
       if (ok !== 1) return { ok: false, retryAfterMs: value };
       return { ok: true, reservation: this.slidingReservation(key, member) };
     } catch (err) {
@@ -158,8 +162,8 @@ export class RedisCounterStore implements CounterStore {
       rollback: async () => {
         if (returned) return;
         returned = true;
-        await this.redis
-          .bastionRollbackFixed(key, windowStart)
+        await this.connection
+          .deadline(this.redis.bastionRollbackFixed(key, windowStart))
           .catch((err: Error) => this.options.onFailure?.('rollback', err));
       },
     };
@@ -173,7 +177,9 @@ export class RedisCounterStore implements CounterStore {
         if (returned) return;
         returned = true;
         // ZREM is one command, atomic by itself: it removes exactly this call's mark, if still there.
-        await this.redis.zrem(key, member).catch((err: Error) => this.options.onFailure?.('rollback', err));
+        await this.connection
+          .deadline(this.redis.zrem(key, member))
+          .catch((err: Error) => this.options.onFailure?.('rollback', err));
       },
     };
   }

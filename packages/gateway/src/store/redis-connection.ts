@@ -4,7 +4,7 @@
  *
  *   - no offline queue: while Redis is unreachable a command fails at once instead of waiting in a
  *     queue, so a limited call is denied now (fail closed) rather than hanging;
- *   - a bounded command timeout: a Redis that accepts but answers slowly fails the same way;
+ *   - a bounded command timeout (`deadline`): a Redis that accepts but answers slowly fails the same way;
  *   - reconnection in the background with capped backoff, so the gateway recovers by itself when
  *     Redis returns, without a restart;
  *   - up/down reported to a listener (the metrics' `bastion_gateway_store_up`).
@@ -44,7 +44,9 @@ export class RedisConnection {
     const redisOptions: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
-      commandTimeout: this.timeoutMs,
+      // A backstop only: `deadline()` enforces timeoutMs (see there); this keeps a stuck command
+      // from being held by ioredis for ever.
+      commandTimeout: this.timeoutMs * 5,
       connectTimeout: Math.max(this.timeoutMs, 1_000),
       maxRetriesPerRequest: 0,
       // Never give up: the gateway keeps serving unlimited calls and must find Redis again.
@@ -75,6 +77,40 @@ export class RedisConnection {
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  /**
+   * `work`, failed with a timeout error when Redis has not answered within timeoutMs. The timer's
+   * verdict waits one turn of the event loop (setImmediate runs after the I/O phase): a gateway busy
+   * for longer than the timeout with a burst of requests has Redis's answer already in its socket,
+   * and must read it before calling Redis slow (ioredis's own commandTimeout does not, and denied
+   * calls of a busy but healthy gateway as COUNTERS_UNAVAILABLE).
+   */
+  deadline<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`Redis did not answer within ${this.timeoutMs} ms (command timed out)`));
+        });
+      }, this.timeoutMs);
+      work.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   key(...parts: string[]): string {

@@ -33,21 +33,23 @@ class RedisSessionDirectory implements SessionDirectory {
   ) {}
 
   async save(id: string, record: SessionRecord): Promise<void> {
-    await this.connection.client.set(this.key(id), JSON.stringify(record), 'PX', this.ttlMs);
+    await this.connection.deadline(
+      this.connection.client.set(this.key(id), JSON.stringify(record), 'PX', this.ttlMs),
+    );
   }
 
   async load(id: string): Promise<SessionRecord | undefined> {
-    const text = await this.connection.client.get(this.key(id));
+    const text = await this.connection.deadline(this.connection.client.get(this.key(id)));
     return text === null ? undefined : parseSessionRecord(text);
   }
 
   async drop(id: string): Promise<void> {
-    await this.connection.client.del(this.key(id));
+    await this.connection.deadline(this.connection.client.del(this.key(id)));
   }
 
   /** Keeps a record that is in use from expiring. */
   async touch(id: string): Promise<void> {
-    await this.connection.client.pexpire(this.key(id), this.ttlMs);
+    await this.connection.deadline(this.connection.client.pexpire(this.key(id), this.ttlMs));
   }
 
   private key(id: string): string {
@@ -62,21 +64,24 @@ class RedisTable<T> implements RecordTable<T> {
   ) {}
 
   async get(key: string): Promise<T | undefined> {
-    return parse<T>(await this.connection.client.get(this.key(key)));
+    return parse<T>(await this.connection.deadline(this.connection.client.get(this.key(key))));
   }
 
   async put(key: string, value: T, ttlMs?: number): Promise<void> {
     const text = JSON.stringify(value);
-    if (ttlMs === undefined) await this.connection.client.set(this.key(key), text);
-    else await this.connection.client.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    if (ttlMs === undefined) await this.connection.deadline(this.connection.client.set(this.key(key), text));
+    else
+      await this.connection.deadline(
+        this.connection.client.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs))),
+      );
   }
 
   async take(key: string): Promise<T | undefined> {
-    return parse<T>(await this.connection.client.getdel(this.key(key)));
+    return parse<T>(await this.connection.deadline(this.connection.client.getdel(this.key(key))));
   }
 
   async delete(key: string): Promise<void> {
-    await this.connection.client.del(this.key(key));
+    await this.connection.deadline(this.connection.client.del(this.key(key)));
   }
 
   async keys(): Promise<string[]> {
@@ -85,12 +90,8 @@ class RedisTable<T> implements RecordTable<T> {
     // SCAN, not KEYS: it does not block Redis for the other replicas while it walks.
     let cursor = '0';
     do {
-      const [next, batch] = await this.connection.client.scan(
-        cursor,
-        'MATCH',
-        `${escapeGlob(prefix)}*`,
-        'COUNT',
-        500,
+      const [next, batch] = await this.connection.deadline(
+        this.connection.client.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500),
       );
       cursor = next;
       for (const k of batch) found.push(k.slice(prefix.length));
@@ -104,6 +105,7 @@ class RedisTable<T> implements RecordTable<T> {
 }
 
 export class RedisStateStore implements StateStore {
+  readonly shared = true;
   readonly connection: RedisConnection;
   readonly counters: RedisCounterStore;
   readonly sessions: RedisSessionDirectory;

@@ -41,6 +41,8 @@ export interface RecordTable<T> {
 }
 
 export interface StateStore {
+  /** Shared with other processes (Redis): 2025-era sessions are recorded for the other replicas. */
+  readonly shared?: boolean;
   readonly counters: CounterStore;
   readonly sessions: SessionDirectory;
   table<T>(name: string): RecordTable<T>;
