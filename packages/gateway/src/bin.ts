@@ -34,6 +34,7 @@ interface ServeFlags {
   logLevel: string;
   check: boolean;
   allowedOrigins?: string;
+  allowedHosts?: string;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -124,6 +125,15 @@ async function serve(flags: ServeFlags): Promise<void> {
     host: flags.host,
     port,
     ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
+    // Behind a load balancer or a DNS name: the names agents use in Host (DNS-rebinding check).
+    ...(flags.allowedHosts === undefined
+      ? {}
+      : {
+          allowedHosts: flags.allowedHosts
+            .split(',')
+            .map((h) => h.trim())
+            .filter((h) => h !== ''),
+        }),
   });
 }
 
@@ -155,6 +165,10 @@ const program = new Command('bastion-gateway')
   .option(
     '--allowed-origins <origins>',
     "HTTP: browser origins allowed besides the gateway's own, comma-separated",
+  )
+  .option(
+    '--allowed-hosts <names>',
+    'HTTP: host names accepted in Host, comma-separated (default: loopback names and --host)',
   )
   .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
   .option('--server <name>', 'with --stdio: the server to serve')

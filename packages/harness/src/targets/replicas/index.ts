@@ -4,6 +4,7 @@
  * the compose file, started through the Docker API).
  */
 import type { TargetProvider } from '../../testing/tiers.js';
+import { replicaContainerAvailability, startContainerReplicas } from './container.js';
 import { replicaProcessAvailability, startProcessReplicas } from './process.js';
 import type { ReplicaTopology, ReplicaTopologyOptions } from './types.js';
 
@@ -18,6 +19,12 @@ export function replicaProviders(
       tier: 'process',
       availability: replicaProcessAvailability,
       start: () => startProcessReplicas(options),
+    },
+    {
+      kind: 'gateway replicas',
+      tier: 'container',
+      availability: replicaContainerAvailability,
+      start: () => startContainerReplicas(options),
     },
   ];
 }
