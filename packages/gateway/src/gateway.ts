@@ -19,7 +19,6 @@ import {
   createForwardingCore,
   type ForwardingCore,
 } from './core/forward.js';
-import { DEFAULT_SESSION_IDLE_MS } from './core/sessions.js';
 import { openLegacyUpstream } from './era/legacy-session.js';
 import { ModernAgents } from './era/modern-agents.js';
 import { indexGrants } from './grants.js';
@@ -32,7 +31,6 @@ import type { Problem } from './policy/problems.js';
 import { type PolicyEvent, ServerRuntime, type ServerState } from './server-runtime.js';
 import { MemoryStateStore } from './store/memory-store.js';
 import { openStateStore } from './store/open.js';
-import { SessionSharing } from './store/session-sharing.js';
 import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
 import { UpstreamDirectory } from './upstream/directory.js';
@@ -156,11 +154,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     options.store ??
     (options.counters
       ? new MemoryStateStore({ counters: options.counters })
-      : await openStateStore(config, {
-          logger,
-          metrics,
-          ...(options.idleSessionMs === undefined ? {} : { sessionTtlMs: options.idleSessionMs }),
-        }));
+      : await openStateStore(config, { logger, metrics }));
   if (audit === undefined)
     logger.warn('no audit log configured ("audit" in the config): decisions are not recorded');
 
@@ -224,7 +218,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       name: runtime.name,
       runtime,
       catalogs,
-      openLegacy: (session, init, events) => openLegacyUpstream(upstream, session, init, events, logger),
+      openLegacy: (session, init, events, resume) =>
+        openLegacyUpstream(upstream, session, init, events, logger, resume),
       openModern: (principal) => modernAgents.upstreamFor(upstream, principal),
     });
   }
@@ -237,16 +232,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     metrics,
     store,
-    // Scale-out seam: with a shared store, 2025-era sessions are recorded for the other replicas.
-    ...(store.shared
-      ? {
-          sharing: new SessionSharing(
-            store.sessions,
-            logger,
-            options.idleSessionMs ?? DEFAULT_SESSION_IDLE_MS,
-          ),
-        }
-      : {}),
     caps: {
       perGrant: config.limits.sessionsPerGrant,
       total: config.limits.sessions,

@@ -42,6 +42,8 @@ export interface Wire {
   text?: string;
   /** For an error answer over HTTP: the status it goes with (2026 era: 400, 404), when not 200. */
   status?: number;
+  /** It came on an event stream: an answer passed through goes out on one as well (transparency). */
+  sse?: boolean;
 }
 
 export type Kind = 'request' | 'notification' | 'response';

@@ -12,6 +12,7 @@
  * per server, and a GET stream is open only while the agent holds one).
  */
 import type { Logger } from 'pino';
+import type { SessionRecord } from '../store/store.js';
 import type { ToolCatalog } from './catalog.js';
 import type { Id, Wire } from './jsonrpc.js';
 import type { AgentChannel, EventStream, Reply } from './reply.js';
@@ -36,6 +37,8 @@ export class AgentSession {
   subscriptions: Set<string> | undefined;
   lastActive: number;
   closed = false;
+  /** What the session directory keeps of it (set once initialized; not for channel agents). */
+  record: SessionRecord | undefined;
 
   constructor(
     readonly id: string,

@@ -19,14 +19,22 @@ import type { RecordTable, SessionDirectory, SessionRecord, StateStore } from '.
 
 export interface RedisStateStoreOptions extends RedisConnectionOptions {
   counters?: RedisCounterStoreOptions;
-  /** How long a session record lives without a refresh (the gateway's idle-session timeout). */
+  /**
+   * How long a session record outlives the replica that holds it. The holder drops the record when
+   * the session ends or idles out, and saves it again when the session changes (log level,
+   * subscriptions), but not on every request: so this bounds only the records of sessions whose
+   * replica was killed, and must be longer than a session lives.
+   */
   sessionTtlMs?: number;
   logger?: Logger;
 }
 
-const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
+const DEFAULT_SESSION_TTL_MS = 24 * 3_600_000;
 
 class RedisSessionDirectory implements SessionDirectory {
+  /** Every replica reads it: a replica that shuts down leaves its sessions to the others. */
+  readonly shared = true;
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly ttlMs: number,
@@ -105,7 +113,6 @@ class RedisTable<T> implements RecordTable<T> {
 }
 
 export class RedisStateStore implements StateStore {
-  readonly shared = true;
   readonly connection: RedisConnection;
   readonly counters: RedisCounterStore;
   readonly sessions: RedisSessionDirectory;

@@ -175,7 +175,8 @@ function readBody(
           return;
         }
         if (event.data === '') return; // a priming event: an id and no message
-        const wire = parseWire(event.data);
+        const parsed = parseWire(event.data);
+        const wire = parsed === undefined ? undefined : { ...parsed, sse: true };
         if (wire === undefined)
           bad ??= new Error(`the upstream sent an event that is not JSON-RPC: ${event.data.slice(0, 200)}`);
         else handlers.onMessage(wire);
