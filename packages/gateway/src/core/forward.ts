@@ -116,8 +116,7 @@ export function createForwardingCore(options: CoreOptions) {
       );
     }
     // A session this process does not hold may be one another process recorded (store/store.ts).
-    const session =
-      sessions.find(sessionId, principal.id) ?? (await legacy.recall(route, principal, sessionId));
+    const session = await legacy.lookup(route, principal, sessionId);
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found', null);
     const version = header(req, 'mcp-protocol-version');
