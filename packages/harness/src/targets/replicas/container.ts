@@ -88,12 +88,16 @@ export async function startContainerReplicas(options: ReplicaTopologyOptions = {
       name: 'bastion-mqtt',
       image: imageFor(...IMAGES.mqtt),
       ports: { http: 4000 },
-      // Bound to its own name, which is then the one Host name it accepts besides loopback.
+      // On every interface: testcontainers attaches the container to Docker's default bridge as well
+      // as to the topology's network, and the published port leads to the bridge address. Host names
+      // accepted: its name on the network and loopback (the harness's readiness check).
       command: [
         '--transport',
         'http',
         '--host',
-        'bastion-mqtt',
+        '0.0.0.0',
+        '--allowed-hosts',
+        'bastion-mqtt,localhost,127.0.0.1',
         '--port',
         '4000',
         '--identity-header',
