@@ -1,7 +1,7 @@
 /**
  * The replicas topology on the container tier: what deploy/replicas/compose.yaml starts, started
  * through the Docker API (testcontainers), because `docker compose` is not on every machine (it is
- * not on this one): a network; Redis; bastion-mqtt, reachable as `bastion-mqtt`; N gateway replicas
+ * not on this one): a network; Redis; bastion-mqtt and bastion-ssh, reachable by those names; N gateway replicas
  * sharing the network alias `gateways`; and nginx publishing one port in front of them. The images
  * are the ones scripts/build-images.sh builds (BASTION_*_IMAGE). Besides the balancer's port, each
  * replica's port is published on 127.0.0.1 for the harness alone, so that scenarios can send a
@@ -18,12 +18,14 @@ import {
   type ReplicaTopology,
   type ReplicaTopologyOptions,
   replicasGatewayConfig,
+  SSH_SERVER,
   scenarioGrant,
 } from './types.js';
 
 const IMAGES = {
   gateway: ['BASTION_GATEWAY_IMAGE', 'local/bastion-gateway:dev'],
   mqtt: ['BASTION_MQTT_IMAGE', 'local/bastion-mqtt:dev'],
+  ssh: ['BASTION_SSH_IMAGE', 'local/bastion-ssh:dev'],
   lb: ['BASTION_LB_IMAGE', 'local/bastion-lb:dev'],
 } as const;
 
@@ -57,6 +59,21 @@ async function answers(url: string, timeoutMs = 30_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url}: ${last}`);
+}
+
+/** Resolves once the image's own HEALTHCHECK command passes inside the container. */
+async function healthy(container: TargetContainer<string>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await container.exec(['/usr/local/bin/node', '/healthcheck.mjs']);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`not healthy after ${timeoutMs} ms: ${(err as Error).message}\n${container.logs()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export async function startContainerReplicas(options: ReplicaTopologyOptions = {}): Promise<ReplicaTopology> {
@@ -108,15 +125,43 @@ export async function startContainerReplicas(options: ReplicaTopologyOptions = {
       ready: (host, ports) => answers(`http://${host}:${ports.http}/mcp`),
     });
     started.push(mqtt);
+    const sshToken = scenarioGrant().token;
+    const ssh = await startTargetContainer({
+      name: 'bastion-ssh',
+      image: imageFor(...IMAGES.ssh),
+      // No published port: only the gateways reach it, by its name. On every interface, as bastion-mqtt
+      // (its name may resolve to the bridge's address inside). Ready when its image's health check passes.
+      ports: {},
+      command: [
+        '--transport',
+        'http',
+        '--host',
+        '0.0.0.0',
+        '--allowed-hosts',
+        'bastion-ssh,localhost,127.0.0.1',
+        '--port',
+        '4100',
+        '--identity-header',
+        'x-bastion-identity',
+      ],
+      env: { BASTION_SSH_AUTH_TOKEN: sshToken, HEALTH_URL: 'http://bastion-ssh:4100/mcp' },
+      network: { network, aliases: ['bastion-ssh'], hostname: 'bastion-ssh' },
+      ready: async () => undefined,
+    });
+    started.push(ssh);
+    await healthy(ssh);
     const { token, tokenSha256 } = scenarioGrant();
     const config = replicasGatewayConfig(
       'http://bastion-mqtt:4000/mcp',
       tokenSha256,
       '/data/audit/gateway.jsonl',
+      'http://bastion-ssh:4100/mcp',
     );
-    for (const server of Object.values(config.servers) as Array<Record<string, unknown>>) {
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the gateway expands ${MQTT_TOKEN} itself.
-      server.headers = { authorization: 'Bearer ${MQTT_TOKEN}' };
+    for (const [name, server] of Object.entries(config.servers) as Array<[string, Record<string, unknown>]>) {
+      server.headers = {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the gateway expands the variable itself.
+        authorization: name === SSH_SERVER ? 'Bearer ${SSH_TOKEN}' : 'Bearer ${MQTT_TOKEN}',
+      };
       server.identityHeader = 'x-bastion-identity';
     }
     const configText = JSON.stringify(config, null, 2);
@@ -135,6 +180,7 @@ export async function startContainerReplicas(options: ReplicaTopologyOptions = {
           BASTION_REDIS_URL: 'redis://redis:6379',
           BASTION_REPLICA_ID: id,
           MQTT_TOKEN: mqttToken,
+          SSH_TOKEN: sshToken,
           ...(offset === undefined ? {} : { BASTION_GATEWAY_CLOCK_OFFSET_MS: String(offset) }),
         },
         mounts: [{ source: auditDir, target: '/data/audit', mode: 'rw' }],

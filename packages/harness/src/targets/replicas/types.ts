@@ -66,8 +66,19 @@ const limit = (scope: Scope, window: number, sliding: boolean, max = SCENARIO_MA
   },
 });
 
-/** The scenarios' gateway config (without `counters`: the replicas get BASTION_REDIS_URL). */
-export function replicasGatewayConfig(upstreamMcpUrl: string, tokenSha256: string, audit: string) {
+/** The server entry of bastion-ssh in the container topology (both servers behind one port). */
+export const SSH_SERVER = 'ssh';
+
+/**
+ * The scenarios' gateway config (without `counters`: the replicas get BASTION_REDIS_URL). With
+ * `sshMcpUrl`, bastion-ssh is served too, as SSH_SERVER with its tools allowed.
+ */
+export function replicasGatewayConfig(
+  upstreamMcpUrl: string,
+  tokenSha256: string,
+  audit: string,
+  sshMcpUrl?: string,
+) {
   const servers: Record<string, unknown> = {};
   const upstream = { transport: 'http', url: upstreamMcpUrl };
   // An hour: a fixed window does not end during a run unless it starts within seconds of the hour.
@@ -78,6 +89,8 @@ export function replicasGatewayConfig(upstreamMcpUrl: string, tokenSha256: strin
   servers[SKEW_SERVER] = { ...upstream, policy: limit('global', SKEW_WINDOW_S, false) };
   servers[KILL_SERVER] = { ...upstream, policy: limit('global', 3600, false) };
   servers[OUTAGE_SERVER] = { ...upstream, policy: limit('global', 3600, false, 1_000_000) };
+  if (sshMcpUrl !== undefined)
+    servers[SSH_SERVER] = { transport: 'http', url: sshMcpUrl, policy: { version: '1', default: 'allow' } };
   return {
     servers,
     grants: { agent: { tokenSha256, servers: Object.keys(servers) } },
