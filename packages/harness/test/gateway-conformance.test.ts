@@ -53,6 +53,22 @@ function fixtureOfOneEra(era: 'legacy' | 'modern'): Promise<McpHttpHost> {
   });
 }
 
+/**
+ * What a 2025-era upstream cannot give a 2026-era agent, whoever translates: the scenarios the
+ * translation fails although the fixture passes them in the 2026 era, each with why.
+ */
+const LOST_IN_THE_2025_ERA: Record<string, string> = {
+  // The fixture names its input requests (`user_name`); on the 2025 wire an elicitation/create
+  // request has no name, so the gateway names the requests it passes on itself.
+  'input-required-result-basic-elicitation': 'input request keys are not on the 2025 wire',
+  // The scenario answers `user_name` without asking first: the 2025-era server never sees
+  // inputResponses, so it asks, and the agent gets an input_required instead of the result.
+  'input-required-result-ignore-extra-params': 'inputResponses cannot be given to a 2025-era call',
+  // A 2025-era server refuses to ask for what its client did not declare in its own way (the SDK's
+  // legacy shim ends the call with an isError result); -32021 is a 2026-era error.
+  'server-stateless': 'a 2025-era server answers an undeclared capability with a tool error, not -32021',
+};
+
 let both: McpHttpHost;
 let legacyOnly: McpHttpHost;
 let modernOnly: McpHttpHost;
@@ -67,6 +83,9 @@ beforeAll(async () => {
   gateway = await startGateway({
     servers: { both: server(both), legacy: server(legacyOnly), modern: server(modernOnly) },
     anonymous: { servers: ['both', 'legacy', 'modern'] },
+    // The suite ends only some of its 2025-era sessions (about 30 of each run stay open, directly
+    // as through the gateway): more than the default cap of one grant's sessions over four runs.
+    limits: { sessionsPerGrant: 1_000 },
   });
   gatewayUrl = (await gateway.listen()).url;
 }, 120_000);
@@ -98,7 +117,8 @@ describe('the conformance suite through the gateway', { timeout: 300_000 }, () =
   });
 
   it(`${verifies('gateway.era.modern-to-legacy')} (the 2026-07-28 set, upstream in the 2025 era only)`, async () => {
-    expect(await compare('2026-07-28', `${both.url}/mcp`, 'legacy')).toEqual([]);
+    const differences = await compare('2026-07-28', `${both.url}/mcp`, 'legacy');
+    expect(differences.map((d) => d.scenario).sort()).toEqual(Object.keys(LOST_IN_THE_2025_ERA).sort());
   });
 
   it(`${verifies('gateway.era.legacy-to-modern')} (the 2025-11-25 set, upstream in the 2026 era only)`, async () => {

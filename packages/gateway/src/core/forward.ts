@@ -42,7 +42,7 @@ import type { Upstream } from './upstream.js';
 
 export interface CoreRoute extends LegacyRoute {
   /** The upstream of a 2026-era request from `principal` (the upstream itself, or a translation). */
-  openModern(principal: Principal): Promise<Upstream>;
+  openModern(principal: Principal, request: RpcRequest): Promise<Upstream>;
 }
 
 export interface CoreOptions extends ToolContext {
@@ -162,7 +162,7 @@ export function createForwardingCore(options: CoreOptions) {
       );
     let upstream: Upstream;
     try {
-      upstream = await route.openModern(principal);
+      upstream = await route.openModern(principal, request);
     } catch (err) {
       return refuse(res, 503, ErrorCodes.UpstreamUnavailable, (err as Error).message, request.id);
     }

@@ -104,6 +104,8 @@ export class RpcFault extends Error {
     readonly code: number,
     message: string,
     readonly data?: unknown,
+    /** The HTTP status a 2026-era upstream answered it with (400, 404), passed on to a 2026-era agent. */
+    readonly status?: number,
   ) {
     super(message);
   }

@@ -18,7 +18,7 @@ import { kindOf, type RpcMessage, type Wire } from '../core/jsonrpc.js';
 
 /** A request failed before any response arrived: the upstream did not take the message. */
 export class UpstreamNotDeliveredError extends Error {
-  override readonly name = 'UpstreamNotDeliveredError';
+  override readonly name: string = 'UpstreamNotDeliveredError';
 }
 
 /** Bytes of an error body kept for messages. */

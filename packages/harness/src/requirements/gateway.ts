@@ -40,6 +40,12 @@ export const gatewayRequirements: Requirement[] = [
     statement: 'refuses to start on a policy problem, naming every problem with its pointer',
     source: better,
   },
+  {
+    id: 'gateway.cli.upstream-cannot-start',
+    statement:
+      'says at start, in an error line naming the server and the command, when a stdio upstream cannot start; exits 2 unless --no-check',
+    source: 'issue #9 (what a newcomer hit)',
+  },
   // HTTP.
   {
     id: 'gateway.http.healthz',
