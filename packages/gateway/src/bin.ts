@@ -6,6 +6,7 @@
  *   bastion-gateway --stdio --config gateway.json --server NAME
  *   bastion-gateway grant create LABEL [--server NAME ...]
  *   bastion-gateway audit verify FILE... [--key KEYFILE] [--head-dir DIR] [--no-head]
+ *   bastion-gateway audit merge FILE...
  *   bastion-gateway audit key create KEYFILE
  *   bastion-gateway schema [--policy]
  */
@@ -15,6 +16,7 @@ import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
 import type { ChainKey } from './audit/chain.js';
 import { AUDIT_KEY_ENV, createAuditKeyFile, parseAuditKey, readAuditKeyFile } from './audit/key.js';
+import { AuditMergeError, mergeAuditLogs } from './audit/merge.js';
 import { verifyAuditLogs } from './audit/report.js';
 import type { Clock } from './clock.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
@@ -251,6 +253,22 @@ audit
     if (reports.some((r) => r.status === 'unreadable')) process.exitCode = 2;
     else if (reports.some((r) => r.status === 'broken')) process.exitCode = 1;
   });
+audit
+  .command('merge <files...>')
+  .description(
+    'print the rows of several logs (one per replica) as one JSON Lines stream ordered by time, each ' +
+      'with "log": the file it came from; verify the logs first, this only orders them',
+  )
+  .action(async (files: string[]) => {
+    try {
+      for (const merged of await mergeAuditLogs(files))
+        process.stdout.write(`${JSON.stringify({ log: merged.log, ...merged.row })}\n`);
+    } catch (err) {
+      process.stderr.write(`bastion-gateway: ${(err as Error).message}\n`);
+      process.exitCode = err instanceof AuditMergeError ? 1 : 2;
+    }
+  });
+
 audit
   .command('key')
   .description("the audit chain's key")

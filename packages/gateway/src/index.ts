@@ -14,6 +14,7 @@ export {
   type AuditLogOptions,
   auditEntryFor,
 } from './audit/log.js';
+export { AuditMergeError, type MergedRow, mergeAuditLogs } from './audit/merge.js';
 export { openAuditLog } from './audit/open.js';
 export { isSecretKey, REDACTED, type Redacted, redactArgs, scrubSecrets } from './audit/redact.js';
 export { type VerifyLogsOptions, type VerifyReport, verifyAuditLogs } from './audit/report.js';

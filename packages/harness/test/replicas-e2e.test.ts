@@ -3,6 +3,9 @@
  * replicas sharing one Redis in front of bastion-mqtt. Each scenario prints its admitted/expected
  * line (`replicas: …`), the figures of the issue's closing note.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type MergedRow, mergeAuditLogs, verifyAuditLogs } from '@bastion/gateway';
 import { afterAll, expect, it } from 'vitest';
 import { type CallOutcome, RawMcpAgent, tally } from '../src/replicas/raw-agent.js';
 import { verifies } from '../src/requirements/index.js';
@@ -183,6 +186,31 @@ describeEachTier(
         `[${ctx.tier}] Redis killed and restarted: limited calls admitted again on every replica, no gateway restarted`,
       );
     }, 120_000);
+
+    // Last: by now every scenario above has written to the logs, and replicas were killed mid-write.
+    it(verifies('replicas.audit.per-replica'), async () => {
+      const t = ctx.target();
+      const files = t.replicaIds.map((id) => join(t.auditDir, `gateway.${id}.jsonl`));
+      const reports = await verifyAuditLogs(files, { headDir: null });
+      for (const r of reports) expect(r.status, r.text).toBe('ok');
+      const perLog = await Promise.all(
+        files.map(async (f) => (await readFile(f, 'utf8')).split('\n').filter((l) => l.trim() !== '').length),
+      );
+      const merged = await mergeAuditLogs(files);
+      report(
+        `[${ctx.tier}] audit: ${t.replicaIds.length} logs verify (${perLog.join(' + ')} rows); merged report ${merged.length} rows ordered by time`,
+      );
+      for (const n of perLog) expect(n).toBeGreaterThan(0);
+      expect(merged.length).toBe(perLog.reduce((a, b) => a + b, 0));
+      // Each decision once: (log, seq) is unique, and every log contributes all its rows.
+      expect(new Set(merged.map((r) => `${r.log}#${r.seq}`)).size).toBe(merged.length);
+      for (const [i, id] of t.replicaIds.entries())
+        expect(merged.filter((r) => r.log === `gateway.${id}.jsonl`).length).toBe(perLog[i]);
+      for (let i = 1; i < merged.length; i++)
+        expect(Date.parse((merged[i] as MergedRow).time)).toBeGreaterThanOrEqual(
+          Date.parse((merged[i - 1] as MergedRow).time),
+        );
+    });
 
     it(verifies('replicas.metrics.replica-label'), async () => {
       const t = ctx.target();

@@ -205,6 +205,7 @@ export async function startContainerReplicas(options: ReplicaTopologyOptions = {
       balancer: base(lb),
       replicaIds,
       token,
+      auditDir,
       killReplica: (i) => (gateways[i] as TargetContainer<'http'>).kill('SIGKILL'),
       startReplica: (i) => (gateways[i] as TargetContainer<'http'>).start(),
       redisDown: () => redis.kill('SIGKILL'),

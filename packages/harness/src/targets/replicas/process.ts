@@ -59,6 +59,7 @@ export async function startProcessReplicas(options: ReplicaTopologyOptions = {})
       balancer: undefined,
       replicaIds,
       token,
+      auditDir,
       killReplica: async (i) => void (await (gateways[i] as McpServerProcess).kill('SIGKILL')),
       startReplica: (i) => (gateways[i] as McpServerProcess).start(),
       redisDown: () => redis.down(),

@@ -48,6 +48,8 @@ export interface ReplicaTopology extends Stoppable {
   redisUp(): Promise<void>;
   /** `/metrics` of replica `i`. */
   metrics(i: number): Promise<string>;
+  /** The host directory the replicas write their audit logs to (gateway.<replicaId>.jsonl). */
+  readonly auditDir: string;
   /** The audit logs of the replicas (read from the container on that tier), by replica id. */
   auditLogs(): Promise<Map<string, string>>;
 }
