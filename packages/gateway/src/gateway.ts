@@ -204,11 +204,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       );
     }
   };
+  // Traces only when a collector is configured; the SDK is loaded only then.
+  const otlp = config.tracing?.otlp;
+  const tracing =
+    config.tracing !== undefined && otlp !== undefined
+      ? (await import('./tracing.js')).createCallTracing({ ...config.tracing, otlp }, config.replicaId)
+      : undefined;
   const pipeline: CallPipeline = createCallPipeline({
     resolveGrant,
     counters: store.counters,
     recorders: [recordAudit, metrics.record, logDecision],
     ...(options.approval === undefined ? {} : { approval: options.approval }),
+    ...(tracing === undefined ? {} : { tracing: tracing.step }),
   });
 
   const upstreams = new UpstreamDirectory({
@@ -342,6 +349,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await upstreams.close();
       for (const runtime of runtimes.values()) runtime.close();
       await store.close();
+      await tracing?.close().catch((err: unknown) => logger.warn({ err }, 'traces not all exported'));
       await audit?.close();
     })();
     return closing;

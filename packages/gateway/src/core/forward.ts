@@ -380,7 +380,11 @@ function refuse(
 function paramHeaders(req: IncomingMessage): Record<string, string> | undefined {
   let found: Record<string, string> | undefined;
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('mcp-param-') && typeof value === 'string') {
+    // Mcp-Param-* mirror the call's arguments; the W3C trace context goes on to the upstream too.
+    if (
+      (name.startsWith('mcp-param-') || name === 'traceparent' || name === 'tracestate') &&
+      typeof value === 'string'
+    ) {
       found ??= {};
       found[name] = value;
     }
