@@ -35,6 +35,8 @@ export interface ReplicasBenchOptions {
 
 export interface ReplicasBenchResult {
   throughput: { one: number; two: number; ratio: number };
+  /** A 2025-era session's first call on a replica that did not open it (taken over) and its next. */
+  takeOverP50Ms: { first: number; next: number; sessions: number };
   limitedP50Ms: { memory: number; redis: number; addedMs: number };
   unlimitedP50Ms: { memory: number; redis: number };
 }
@@ -54,6 +56,23 @@ async function throughput(agent: RawMcpAgent, server: string, seconds: number, c
   const started = Date.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   return done / ((Date.now() - started) / 1000);
+}
+
+/** Sessions opened on replica 0, each then called twice on replica 1: the take-over, then local. */
+async function takeOver(agent: RawMcpAgent, sessions: number) {
+  const first = new LatencyRecorder();
+  const next = new LatencyRecorder();
+  for (let i = 0; i < sessions; i++) {
+    const session = await agent.openSession(0);
+    for (const recorder of [first, next]) {
+      const t0 = performance.now();
+      const outcome = await session.call(SCENARIO_TOOL, {}, 1);
+      recorder.record(performance.now() - t0);
+      if (outcome.kind !== 'admitted') throw new Error(`a session call was not admitted (${outcome.code})`);
+    }
+    await session.end(1);
+  }
+  return { first: first.summary().p50Ms, next: next.summary().p50Ms, sessions };
 }
 
 async function p50(agent: RawMcpAgent, calls: number): Promise<number> {
@@ -112,12 +131,17 @@ export async function runReplicasBench(options: ReplicasBenchOptions): Promise<R
       options.seconds,
       options.concurrency,
     );
+    const takeOverP50Ms = await takeOver(
+      agent([a.url, b.url], OPEN_SERVER, token),
+      Math.max(20, Math.round(options.sequentialCalls / 10)),
+    );
     const redisLimited = await p50(agent([a.url], OUTAGE_SERVER, token), options.sequentialCalls);
     const memoryLimited = await p50(agent([memory.url], OUTAGE_SERVER, token), options.sequentialCalls);
     const redisOpen = await p50(agent([a.url], OPEN_SERVER, token), options.sequentialCalls);
     const memoryOpen = await p50(agent([memory.url], OPEN_SERVER, token), options.sequentialCalls);
     return {
       throughput: { one, two, ratio: two / one },
+      takeOverP50Ms,
       limitedP50Ms: { memory: memoryLimited, redis: redisLimited, addedMs: redisLimited - memoryLimited },
       unlimitedP50Ms: { memory: memoryOpen, redis: redisOpen },
     };
@@ -140,6 +164,8 @@ export function replicasBenchTable(r: ReplicasBenchResult, options: ReplicasBenc
     `| limited call p50, in-memory store | ${f(r.limitedP50Ms.memory, 3)} ms | |`,
     `| limited call p50, Redis store | ${f(r.limitedP50Ms.redis, 3)} ms | |`,
     `| added by Redis | ${f(r.limitedP50Ms.addedMs, 3)} ms | <= 0.2 ms |`,
+    `| 2025-era session, first call on another replica (taken over), p50 of ${r.takeOverP50Ms.sessions} | ${f(r.takeOverP50Ms.first, 3)} ms | |`,
+    `| the same session's next call there, p50 | ${f(r.takeOverP50Ms.next, 3)} ms | |`,
     `| unlimited call p50, memory / Redis gateway | ${f(r.unlimitedP50Ms.memory, 3)} / ${f(r.unlimitedP50Ms.redis, 3)} ms | |`,
   ].join('\n');
 }
