@@ -159,6 +159,17 @@ it(verifies('replicas.traces.span'), async () => {
   const params = calls[0]?.body.params as { _meta?: Record<string, unknown> } | undefined;
   const meta = params?._meta ?? {};
   expect(meta.traceparent).toBe(`00-${traceId}-${allowed.spanId}-01`);
+
+  // The HTTP header works as well (a 2026-era agent that sets it instead of _meta).
+  const headerTrace = randomBytes(16).toString('hex');
+  const headerSpan = randomBytes(8).toString('hex');
+  await agent.modernCall(
+    ECHO_TOOL,
+    { text: 'header' },
+    { headers: { traceparent: `00-${headerTrace}-${headerSpan}-01` } },
+  );
+  await expect.poll(() => spans.filter((s) => s.traceId === headerTrace).length, { timeout: 15_000 }).toBe(1);
+  expect(spans.find((s) => s.traceId === headerTrace)?.parentSpanId).toBe(headerSpan);
   process.stdout.write(
     `replicas: traces: 2 spans exported over OTLP/HTTP in the agent's trace (allow, deny by ${String(attr(denied, 'bastion.rule'))}); upstream got traceparent ${String(meta.traceparent)}\n`,
   );
