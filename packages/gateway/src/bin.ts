@@ -6,6 +6,7 @@
  *   bastion-gateway --stdio --config gateway.json --server NAME
  *   bastion-gateway grant create LABEL [--server NAME ...]
  *   bastion-gateway audit verify FILE... [--key KEYFILE] [--head-dir DIR] [--no-head]
+ *   bastion-gateway audit merge FILE...
  *   bastion-gateway audit key create KEYFILE
  *   bastion-gateway schema [--policy]
  */
@@ -15,7 +16,9 @@ import { Command } from 'commander';
 import { type Logger, pino } from 'pino';
 import type { ChainKey } from './audit/chain.js';
 import { AUDIT_KEY_ENV, createAuditKeyFile, parseAuditKey, readAuditKeyFile } from './audit/key.js';
+import { AuditMergeError, mergeAuditLogs } from './audit/merge.js';
 import { verifyAuditLogs } from './audit/report.js';
+import type { Clock } from './clock.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createGrantToken, grantConfigEntry } from './grants.js';
@@ -35,6 +38,7 @@ interface ServeFlags {
   /** Undefined unless --check or --no-check is given: checking is the default. */
   check?: boolean;
   allowedOrigins?: string;
+  allowedHosts?: string;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -54,7 +58,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       process.stderr.write(`bastion-gateway: --stdio needs --server NAME (one of: ${known})\n`);
       process.exit(2);
     }
-    gateway = await createGateway({ config, logger });
+    gateway = await createGateway({ config, logger, ...clockFromEnv(process.env, logger) });
   } catch (err) {
     // Problems go to stderr as plain lines a person can read, one per problem.
     process.stderr.write(`${describeLoadError(err, 'bastion-gateway: ')}\n`);
@@ -141,7 +145,33 @@ async function serve(flags: ServeFlags): Promise<void> {
     host: flags.host,
     port,
     ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
+    // Behind a load balancer or a DNS name: the names agents use in Host (DNS-rebinding check).
+    ...(flags.allowedHosts === undefined
+      ? {}
+      : {
+          allowedHosts: flags.allowedHosts
+            .split(',')
+            .map((h) => h.trim())
+            .filter((h) => h !== ''),
+        }),
   });
+}
+
+/**
+ * A test hook: BASTION_GATEWAY_CLOCK_OFFSET_MS shifts this process's clock, so that the replicas
+ * scenarios can run two gateways whose clocks disagree (shared counters take their windows from
+ * Redis's clock, and must not care). Never set in production; said loudly when it is.
+ */
+function clockFromEnv(env: NodeJS.ProcessEnv, logger: Logger): { clock?: Clock } {
+  const raw = env.BASTION_GATEWAY_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === '') return {};
+  const offset = Number(raw);
+  if (!Number.isFinite(offset)) {
+    process.stderr.write('bastion-gateway: BASTION_GATEWAY_CLOCK_OFFSET_MS must be a number of ms\n');
+    process.exit(2);
+  }
+  logger.warn({ offsetMs: offset }, "clock offset set (a test hook): this gateway's clock is shifted");
+  return { clock: { now: () => Date.now() + offset } };
 }
 
 /** The loud line for an upstream whose command cannot start: the server, the command, why. */
@@ -163,6 +193,10 @@ const program = new Command('bastion-gateway')
   .option(
     '--allowed-origins <origins>',
     "HTTP: browser origins allowed besides the gateway's own, comma-separated",
+  )
+  .option(
+    '--allowed-hosts <names>',
+    'HTTP: host names accepted in Host, comma-separated (default: loopback names and --host)',
   )
   .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
   .option('--server <name>', 'with --stdio: the server to serve')
@@ -219,6 +253,22 @@ audit
     if (reports.some((r) => r.status === 'unreadable')) process.exitCode = 2;
     else if (reports.some((r) => r.status === 'broken')) process.exitCode = 1;
   });
+audit
+  .command('merge <files...>')
+  .description(
+    'print the rows of several logs (one per replica) as one JSON Lines stream ordered by time, each ' +
+      'with "log": the file it came from; verify the logs first, this only orders them',
+  )
+  .action(async (files: string[]) => {
+    try {
+      for (const merged of await mergeAuditLogs(files))
+        process.stdout.write(`${JSON.stringify({ log: merged.log, ...merged.row })}\n`);
+    } catch (err) {
+      process.stderr.write(`bastion-gateway: ${(err as Error).message}\n`);
+      process.exitCode = err instanceof AuditMergeError ? 1 : 2;
+    }
+  });
+
 audit
   .command('key')
   .description("the audit chain's key")

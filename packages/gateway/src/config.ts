@@ -9,6 +9,12 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ChainKey } from './audit/chain.js';
 import { AUDIT_KEY_ENV, parseAuditKey } from './audit/key.js';
+import {
+  type DeploymentConfig,
+  deploymentSchema,
+  replicaAuditPath,
+  resolveDeployment,
+} from './deployment.js';
 import type { CompiledPolicy } from './policy/compile.js';
 import { parsePolicy } from './policy/load.js';
 import { PolicyLoadError, type Problem, problemsFromZod, toPointer } from './policy/problems.js';
@@ -128,7 +134,10 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
             .describe('The audit log with a keyed chain and its head checkpoint.'),
         ])
         .optional()
-        .describe('The audit log. Absent: decisions are not recorded.'),
+        .describe(
+          'The audit log. Absent: decisions are not recorded. "{replica}" in its path is replaced by the replica ' +
+            'id; with shared counters (several replicas) each replica writes its own log, named by its replica id.',
+        ),
       limits: z
         .strictObject({
           sessionsPerGrant: sessionCap
@@ -160,6 +169,7 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
         .describe(
           'Caps that make the gateway refuse clearly instead of running out of memory or file handles.',
         ),
+      ...deploymentSchema,
     })
     .describe('Bastion gateway configuration.');
 }
@@ -204,7 +214,7 @@ export interface AuditConfig {
   headDir: string;
 }
 
-export interface GatewayConfig {
+export interface GatewayConfig extends DeploymentConfig {
   servers: ReadonlyMap<string, ServerConfig>;
   grants: ReadonlyMap<string, GrantConfig>;
   /** Present only when the config explicitly allows anonymous access. */
@@ -356,9 +366,13 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
   const anonymous =
     doc.anonymous === undefined ? undefined : grantFrom(ANONYMOUS_GRANT, ['anonymous'], doc.anonymous, '');
 
+  const deployment = resolveDeployment(doc, options.env, problems);
   const audit = doc.audit === undefined ? undefined : auditConfig(doc.audit, options, problems);
+  // Each replica writes its own chain (and head checkpoint), named by its replica id.
+  if (audit !== undefined) audit.path = replicaAuditPath(audit.path, deployment);
   if (problems.length > 0) throw new PolicyLoadError(problems, 'config');
   return {
+    ...deployment,
     servers,
     grants,
     anonymous,

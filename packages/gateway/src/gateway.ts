@@ -30,6 +30,7 @@ import type { GrantResolution } from './pipeline/steps/resolve-grant.js';
 import type { Problem } from './policy/problems.js';
 import { type PolicyEvent, ServerRuntime, type ServerState } from './server-runtime.js';
 import { MemoryStateStore } from './store/memory-store.js';
+import { openStateStore } from './store/open.js';
 import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
 import { UpstreamDirectory } from './upstream/directory.js';
@@ -127,8 +128,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = options.clock ?? systemClock;
-  const store = options.store ?? new MemoryStateStore(options.counters ? { counters: options.counters } : {});
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics(config.replicated ? config.replicaId : undefined);
   const runtimes = new Map<string, ServerRuntime>();
   const hosts = new Set<McpHttpHost>();
 
@@ -159,6 +159,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     for (const runtime of runtimes.values()) runtime.close();
     throw err;
   }
+  // Scale-out seam: the config's store (Redis when counters.redis is set) unless one is given.
+  const store: StateStore =
+    options.store ??
+    (options.counters
+      ? new MemoryStateStore({ counters: options.counters })
+      : await openStateStore(config, { logger, metrics }));
   if (audit === undefined)
     logger.warn('no audit log configured ("audit" in the config): decisions are not recorded');
 
@@ -198,11 +204,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       );
     }
   };
+  // Traces only when a collector is configured; the SDK is loaded only then.
+  const otlp = config.tracing?.otlp;
+  const tracing =
+    config.tracing !== undefined && otlp !== undefined
+      ? (await import('./tracing.js')).createCallTracing({ ...config.tracing, otlp }, config.replicaId)
+      : undefined;
   const pipeline: CallPipeline = createCallPipeline({
     resolveGrant,
     counters: store.counters,
     recorders: [recordAudit, metrics.record, logDecision],
     ...(options.approval === undefined ? {} : { approval: options.approval }),
+    ...(tracing === undefined ? {} : { tracing: tracing.step }),
   });
 
   const upstreams = new UpstreamDirectory({
@@ -336,6 +349,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await upstreams.close();
       for (const runtime of runtimes.values()) runtime.close();
       await store.close();
+      await tracing?.close().catch((err: unknown) => logger.warn({ err }, 'traces not all exported'));
       await audit?.close();
     })();
     return closing;

@@ -14,6 +14,7 @@ export {
   type AuditLogOptions,
   auditEntryFor,
 } from './audit/log.js';
+export { AuditMergeError, type MergedRow, mergeAuditLogs } from './audit/merge.js';
 export { openAuditLog } from './audit/open.js';
 export { isSecretKey, REDACTED, type Redacted, redactArgs, scrubSecrets } from './audit/redact.js';
 export { type VerifyLogsOptions, type VerifyReport, verifyAuditLogs } from './audit/report.js';
@@ -38,6 +39,13 @@ export {
 export { OPEN_GATE, type ToolDefinition, type ToolDefinitionGate } from './core/catalog.js';
 export type { ChannelSession, ChannelTransport } from './core/forward.js';
 export {
+  type DeploymentConfig,
+  defaultReplicaId,
+  REDIS_URL_ENV,
+  REPLICA_ID_ENV,
+  replicaAuditPath,
+} from './deployment.js';
+export {
   createGateway,
   type Gateway,
   type GatewayOptions,
@@ -54,8 +62,10 @@ export {
   TOKEN_PREFIX,
 } from './grants.js';
 export { MemoryCounterStore } from './limits/memory-store.js';
+export { RedisCounterStore, type RedisCounterStoreOptions } from './limits/redis-store.js';
 export {
   type CounterStore,
+  CounterStoreUnavailableError,
   fixedWindowStart,
   type Reservation,
   type ReserveRequest,
@@ -133,6 +143,9 @@ export { type PolicyDocument, policySchema } from './policy/schema.js';
 export type { ReloadEvent } from './policy/source.js';
 export type { PolicyEvent, ServerState } from './server-runtime.js';
 export { MemoryStateStore } from './store/memory-store.js';
+export { openStateStore } from './store/open.js';
+export { RedisConnection, type RedisConnectionOptions } from './store/redis-connection.js';
+export { RedisStateStore, type RedisStateStoreOptions } from './store/redis-store.js';
 export type { RecordTable, SessionDirectory, SessionRecord, StateStore } from './store/store.js';
 export { Backoff, type BackoffOptions } from './upstream/backoff.js';
 export {

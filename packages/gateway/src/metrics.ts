@@ -8,6 +8,13 @@ import type { CallContext } from './pipeline/context.js';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /**
+   * `replica` on every series: replicas behind one address are scraped one by one, and a sum over
+   * them must not collapse two replicas' series into one.
+   */
+  constructor(readonly replica?: string) {
+    if (replica !== undefined) this.registry.setDefaultLabels({ replica });
+  }
   readonly decisions = new Counter({
     name: 'bastion_gateway_decisions_total',
     help: 'Policy decisions on tool calls, by server, tool, decision and the rule that decided.',
@@ -43,6 +50,18 @@ export class GatewayMetrics {
     name: 'bastion_gateway_policy_reloads_total',
     help: 'Policy file reloads, by server and result (applied or rejected).',
     labelNames: ['server', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeUp = new Gauge({
+    name: 'bastion_gateway_shared_store_up',
+    help: 'Whether the shared store (Redis) is reachable: 1 yes, 0 no (limited calls are then denied).',
+    registers: [this.registry],
+  });
+  readonly storeFailures = new Counter({
+    name: 'bastion_gateway_shared_store_failures_total',
+    help: 'Shared-store (Redis) operations that failed or timed out, by operation.',
+    labelNames: ['operation'] as const,
     registers: [this.registry],
   });
 

@@ -50,8 +50,18 @@ if ! docker image inspect "$SSHD_IMAGE" >/dev/null 2>&1; then
   DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE_IMAGE" -t "$SSHD_IMAGE" "$HERE/docker/sshd" >/dev/null
 fi
 
+# The replicas topology's images (gateway, bastion-mqtt, bastion-ssh, the load balancer) are built
+# from this checkout every time: they must run the code under test, not an earlier build.
+if [ "${BASTION_SKIP_IMAGE_BUILD:-}" = "1" ]; then
+  log "BASTION_SKIP_IMAGE_BUILD=1: not building the replicas images"
+  images=""
+else
+  images="$(BASTION_BASE_IMAGE="$BASE_IMAGE" bash "$HERE/scripts/build-images.sh")"
+fi
+
 echo "export DOCKER_HOST=$DOCKER_HOST"
 echo "export TESTCONTAINERS_RYUK_DISABLED=true"
 echo "export BASTION_MOSQUITTO_IMAGE=$BASE_IMAGE"
 echo "export BASTION_REDIS_IMAGE=$BASE_IMAGE"
 echo "export BASTION_SSHD_IMAGE=$SSHD_IMAGE"
+if [ -n "$images" ]; then echo "$images"; fi

@@ -32,6 +32,7 @@ const program = new Command()
     '--identity-header <name>',
     'HTTP: header in which a trusted gateway names the identity it acts for',
   )
+  .option('--allowed-hosts <names>', 'HTTP: host names accepted in Host (default: loopback and --host)')
   .option(
     '--allowed-origins <origins>',
     "HTTP: browser origins allowed besides the server's own, comma-separated",
@@ -117,6 +118,7 @@ const input: SshServerConfigInput = {
   // An empty BASTION_SSH_AUTH_TOKEN means none, as an unset one does.
   authToken: (o.authToken as string | undefined) || undefined,
   identityHeader: o.identityHeader as string | undefined,
+  allowedHosts: o.allowedHosts as string | undefined,
   allowedOrigins: o.allowedOrigins as string | undefined,
   sessionIdleTimeoutMs: o.sessionIdleTimeoutMs as string,
   identityIdleTimeoutMs: o.identityIdleTimeoutMs as string,

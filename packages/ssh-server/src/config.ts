@@ -63,6 +63,22 @@ export const sshServerConfigSchema = z
     sessionIdleTimeoutMs: count(1, 86_400_000).default(10 * 60_000),
     /** A 2026-era identity with no request and no open stream for this long loses its connections. */
     identityIdleTimeoutMs: count(1, 86_400_000).default(30 * 60_000),
+    /**
+     * Host names accepted in Host/Origin headers; default: loopback names and the bind host. Set when
+     * the server is reached by a name other than the address it binds (a container on 0.0.0.0).
+     */
+    allowedHosts: z
+      .string()
+      .optional()
+      .transform((value) =>
+        value === undefined
+          ? undefined
+          : value
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== ''),
+      )
+      .refine((names) => names === undefined || names.length > 0, 'names at least one host'),
     /** Browser origins allowed besides the server's own; `null` never is. */
     allowedOrigins: z
       .union([z.string(), z.array(z.string())])

@@ -41,6 +41,7 @@ export function startSshHttpServer(
             ...(config.identityHeader === undefined ? {} : { identityHeader: config.identityHeader }),
           }),
         }),
+    ...(config.allowedHosts === undefined ? {} : { allowedHosts: config.allowedHosts }),
     ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),
     idleSessionTimeoutMs: config.sessionIdleTimeoutMs,
     idleIdentityTimeoutMs: config.identityIdleTimeoutMs,

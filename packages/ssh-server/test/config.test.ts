@@ -68,4 +68,11 @@ describe('configuration', () => {
     expect(hostIsAllowed(allowHosts, 'other.example.com', 22)).toBe(false);
     expect(hostIsAllowed([], 'anything', 1)).toBe(true);
   });
+
+  it('parses --allowed-hosts (the names accepted in Host) as a list, and refuses an empty one', () => {
+    const config = parseConfig({ allowedHosts: 'bastion-ssh, localhost,127.0.0.1' });
+    expect(config.allowedHosts).toEqual(['bastion-ssh', 'localhost', '127.0.0.1']);
+    expect(parseConfig({}).allowedHosts).toBeUndefined();
+    expect(() => parseConfig({ allowedHosts: ' , ' })).toThrow(/--allowed-hosts/);
+  });
 });

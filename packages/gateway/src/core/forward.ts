@@ -116,8 +116,7 @@ export function createForwardingCore(options: CoreOptions) {
       );
     }
     // A session this process does not hold may be one another process recorded (store/store.ts).
-    const session =
-      sessions.find(sessionId, principal.id) ?? (await legacy.recall(route, principal, sessionId));
+    const session = await legacy.lookup(route, principal, sessionId);
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found', null);
     const version = header(req, 'mcp-protocol-version');
@@ -381,7 +380,11 @@ function refuse(
 function paramHeaders(req: IncomingMessage): Record<string, string> | undefined {
   let found: Record<string, string> | undefined;
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('mcp-param-') && typeof value === 'string') {
+    // Mcp-Param-* mirror the call's arguments; the W3C trace context goes on to the upstream too.
+    if (
+      (name.startsWith('mcp-param-') || name === 'traceparent' || name === 'tracestate') &&
+      typeof value === 'string'
+    ) {
       found ??= {};
       found[name] = value;
     }

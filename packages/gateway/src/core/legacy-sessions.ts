@@ -57,6 +57,8 @@ export interface LegacySessionsOptions extends PushContext {
 
 export class LegacySessions {
   readonly table: SessionTable;
+  /** Sessions being taken over here, by id: their requests wait for the one take-over. */
+  private readonly recalling = new Map<string, Promise<AgentSession | undefined>>();
   private readonly logSendError: (err: unknown) => void;
 
   constructor(private readonly o: LegacySessionsOptions) {
@@ -82,8 +84,7 @@ export class LegacySessions {
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId === undefined)
       return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-    const session =
-      this.table.find(sessionId, principal.id) ?? (await this.recall(route, principal, sessionId));
+    const session = await this.lookup(route, principal, sessionId);
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found');
     if (!(req.headers.accept ?? '').includes('text/event-stream'))
@@ -104,10 +105,7 @@ export class LegacySessions {
   /** DELETE: the agent ends its session (and the gateway its upstream session). */
   async end(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
     const sessionId = header(req, 'mcp-session-id');
-    const session =
-      sessionId === undefined
-        ? undefined
-        : (this.table.find(sessionId, principal.id) ?? (await this.recall(route, principal, sessionId)));
+    const session = sessionId === undefined ? undefined : await this.lookup(route, principal, sessionId);
     if (session === undefined) return refuse(res, 404, -32001, 'Session not found');
     await this.close(session, 'ended by the agent');
     res.writeHead(200).end();
@@ -304,7 +302,27 @@ export class LegacySessions {
    * continuing its upstream session when the upstream keeps it (or opening a new one as after a
    * restart, with the log level and subscriptions set up again).
    */
-  async recall(route: LegacyRoute, principal: Principal, id: string): Promise<AgentSession | undefined> {
+  /**
+   * A session held here, or one another process recorded. A session being taken over is in the
+   * table before its upstream is open: its concurrent requests (an agent's parallel calls landing
+   * on a new replica) wait for that one take-over instead of finding it half open.
+   */
+  async lookup(route: LegacyRoute, principal: Principal, id: string): Promise<AgentSession | undefined> {
+    const pending = this.recalling.get(id);
+    const session = pending !== undefined ? await pending : this.table.find(id, principal.id);
+    if (session !== undefined) return session.owner.id === principal.id ? session : undefined;
+    return this.recall(route, principal, id);
+  }
+
+  recall(route: LegacyRoute, principal: Principal, id: string): Promise<AgentSession | undefined> {
+    const running = this.recalling.get(id);
+    if (running !== undefined) return running;
+    const takeOver = this.takeOver(route, principal, id).finally(() => this.recalling.delete(id));
+    this.recalling.set(id, takeOver);
+    return takeOver;
+  }
+
+  private async takeOver(route: LegacyRoute, principal: Principal, id: string) {
     const record = await this.o.store.sessions.load(id).catch(() => undefined);
     if (record === undefined || record.server !== route.name || record.principal.id !== principal.id)
       return undefined;

@@ -13,6 +13,7 @@ import type { CallPipeline } from '../pipeline/index.js';
 import type { GrantResolver } from '../pipeline/steps/resolve-grant.js';
 import { isCallable } from '../policy/compile.js';
 import type { ServerRuntime } from '../server-runtime.js';
+import { incomingTrace, type TraceCarrier } from '../trace-context.js';
 import {
   CancelledError,
   UpstreamLostError,
@@ -166,6 +167,7 @@ export async function callTool(
     now: tc.clock.now(),
     principal: caller.principal,
     signal: reply.signal,
+    ...withIncomingTrace(params._meta, caller.headers),
     target: {
       hasTool: (tool) => hasTool(caller, tool),
       knowsTool: (tool) => peekCatalog(caller)?.has(tool) ?? false,
@@ -173,8 +175,9 @@ export async function callTool(
       inputSchema: (tool) => peekCatalog(caller)?.byName.get(tool)?.inputSchema,
       callTool: (signal) =>
         new Promise<CallToolResult>((resolve, reject) => {
+          const traced = tracedRequest(request, ctx.upstreamTrace, caller.headers);
           caller.upstream.request(
-            request,
+            traced.request,
             {
               related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
               final: (wire) => {
@@ -190,7 +193,7 @@ export async function callTool(
               fail: reject,
             },
             signal,
-            caller.headers === undefined ? undefined : { headers: caller.headers },
+            traced.headers === undefined ? undefined : { headers: traced.headers },
           );
         }),
     },
@@ -204,6 +207,35 @@ export async function callTool(
   } catch (err) {
     answerFault(reply, request.id, err, tc.logger, caller);
   }
+}
+
+function withIncomingTrace(
+  meta: unknown,
+  headers: Readonly<Record<string, string>> | undefined,
+): { incomingTrace?: TraceCarrier } {
+  const found = incomingTrace(
+    typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : undefined,
+    headers,
+  );
+  return found === undefined ? {} : { incomingTrace: found };
+}
+
+/**
+ * The call as the upstream gets it: with the gateway's span as the trace parent when tracing runs
+ * (in `_meta`, and in the headers that already carried the agent's), else as the agent sent it.
+ */
+function tracedRequest(
+  request: RpcRequest,
+  upstreamTrace: Record<string, string> | undefined,
+  headers: Readonly<Record<string, string>> | undefined,
+): { request: RpcRequest; headers: Readonly<Record<string, string>> | undefined } {
+  if (upstreamTrace === undefined) return { request, headers };
+  const params = request.params ?? {};
+  const meta = typeof params._meta === 'object' && params._meta !== null ? params._meta : {};
+  return {
+    request: { ...request, params: { ...params, _meta: { ...meta, ...upstreamTrace } } },
+    headers: headers?.traceparent === undefined ? headers : { ...headers, ...upstreamTrace },
+  };
 }
 
 /** The tools the caller's grant may see, of those the upstream listed. */

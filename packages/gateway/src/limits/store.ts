@@ -39,3 +39,15 @@ export interface CounterStore {
 export function fixedWindowStart(now: number, windowMs: number): number {
   return Math.floor(now / windowMs) * windowMs;
 }
+
+/**
+ * The counter store could not be asked (Redis unreachable, or slower than its bounded timeout). A
+ * call that needs a counter is then denied with COUNTERS_UNAVAILABLE: never admitted uncounted.
+ */
+export class CounterStoreUnavailableError extends Error {
+  readonly code = 'COUNTERS_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CounterStoreUnavailableError';
+  }
+}

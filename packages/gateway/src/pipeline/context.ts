@@ -84,6 +84,10 @@ export interface CallContext {
   effectiveArgs?: Readonly<Record<string, unknown>>;
   decision?: Decision;
   upstream?: UpstreamOutcome;
+  /** The agent's W3C trace context (`traceparent`, `tracestate`), from `_meta` or the HTTP header. */
+  readonly incomingTrace?: Readonly<Record<string, string>>;
+  /** The trace context to send upstream, set by the tracing step (tracing.ts). */
+  upstreamTrace?: Record<string, string>;
 }
 
 export type CallStep = Step<CallContext, CallToolResult>;

@@ -27,10 +27,13 @@ export interface CallPipelineOptions {
   recorders: ReadonlyArray<DecisionRecorder>;
   /** Runs after limits and before forward (human approval, a later issue). */
   approval?: CallStep;
+  /** Outermost, so that its span covers every step and sees the decision (tracing.ts). */
+  tracing?: CallStep;
 }
 
 export function callPipelineSteps(options: CallPipelineOptions): CallStep[] {
   return [
+    ...(options.tracing === undefined ? [] : [options.tracing]),
     auditStep(options.recorders),
     authenticateStep,
     resolveGrantStep(options.resolveGrant),

@@ -12,6 +12,7 @@ import { harnessRequirements } from './harness.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
 import { reconnectRequirements } from './reconnect.js';
+import { replicasRequirements } from './replicas.js';
 import { sandboxRequirements } from './sandbox.js';
 import { sshRequirements } from './ssh.js';
 import type { Era, Requirement } from './types.js';
@@ -24,6 +25,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...sshRequirements,
   ...gatewayRequirements,
   ...reconnectRequirements,
+  ...replicasRequirements,
   ...sandboxRequirements,
   ...conformanceRequirements,
   ...harnessRequirements,

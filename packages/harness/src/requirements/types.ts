@@ -22,4 +22,4 @@ export interface Requirement {
   eras?: ReadonlyArray<Era>;
 }
 
-export type Suite = 'mqtt' | 'ssh' | 'gateway' | 'reconnect' | 'http' | 'conformance';
+export type Suite = 'mqtt' | 'ssh' | 'gateway' | 'reconnect' | 'http' | 'conformance' | 'replicas';

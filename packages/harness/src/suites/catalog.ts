@@ -6,7 +6,16 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SUITE_NAMES = ['mqtt', 'ssh', 'gateway', 'reconnect', 'conformance', 'fuzz', 'all'] as const;
+export const SUITE_NAMES = [
+  'mqtt',
+  'ssh',
+  'gateway',
+  'reconnect',
+  'replicas',
+  'conformance',
+  'fuzz',
+  'all',
+] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface SuiteDefinition {
@@ -43,6 +52,13 @@ export const SUITES: Readonly<Record<SuiteName, SuiteDefinition>> = {
     description: 'what survives a broker, sshd, upstream or gateway that goes away and comes back',
     files: [/^reconnect-.*\.test\.ts$/, /-reconnect\.test\.ts$/],
     requirementPrefixes: ['reconnect.', 'mqtt.reconnect.', 'ssh.reconnect.', 'gateway.reconnect.'],
+  },
+  replicas: {
+    name: 'replicas',
+    description:
+      'several gateway replicas sharing Redis: exact counters, failing closed, sessions on any replica, audit, traces, containers',
+    files: [/^replicas-.*\.test\.ts$/],
+    requirementPrefixes: ['replicas.'],
   },
   conformance: {
     name: 'conformance',

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import {
   GenericContainer,
   getContainerRuntimeClient,
+  type StartedNetwork,
   type StartedTestContainer,
   type WaitStrategy,
 } from 'testcontainers';
@@ -87,6 +88,11 @@ export interface TargetContainerSpec<P extends string> {
   command?: string[];
   /** Files put in place before the container starts (secrets go here, never on a command line). */
   files?: ReadonlyArray<{ content: string | Buffer; target: string; mode?: number }>;
+  /** Several containers that talk to each other (the replicas topology): their network, names, env. */
+  network?: { network: StartedNetwork; aliases?: ReadonlyArray<string>; hostname?: string };
+  env?: Readonly<Record<string, string>>;
+  /** Host directories mounted into the container (read back by the test: audit logs). */
+  mounts?: ReadonlyArray<{ source: string; target: string; mode?: 'rw' | 'ro' }>;
   /**
    * Resolves once the service answers (a published port accepts connections as soon as the
    * container runs, before the service inside listens, so this should speak its protocol).
@@ -132,6 +138,14 @@ export async function startTargetContainer<P extends string>(
   if (spec.command !== undefined) definition = definition.withCommand(spec.command);
   if (spec.files !== undefined && spec.files.length > 0)
     definition = definition.withCopyContentToContainer([...spec.files]);
+  if (spec.network !== undefined) {
+    definition = definition.withNetwork(spec.network.network);
+    if (spec.network.aliases !== undefined)
+      definition = definition.withNetworkAliases(...spec.network.aliases);
+    if (spec.network.hostname !== undefined) definition = definition.withHostname(spec.network.hostname);
+  }
+  if (spec.env !== undefined) definition = definition.withEnvironment({ ...spec.env });
+  if (spec.mounts !== undefined) definition = definition.withBindMounts([...spec.mounts]);
   const started: StartedTestContainer = await definition.start();
   const client = await getContainerRuntimeClient();
   const handle = client.container.getById(started.getId());

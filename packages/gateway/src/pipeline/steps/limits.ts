@@ -4,9 +4,18 @@
  * the call is denied with the limit's pointer and `retryAfterMs`. On the way back it commits, or rolls
  * back when the upstream never ran the call (not forwarded, a protocol error, or an upstream that
  * could not be reached). A call caught in flight by an upstream restart may have run, so it keeps its unit.
+ *
+ * A shared counter store that cannot be asked (Redis down or too slow) fails closed: the call is
+ * denied with COUNTERS_UNAVAILABLE and the limit's pointer, never admitted uncounted. A call with no
+ * limit never asks the store, so it passes while Redis is down.
  */
 
-import type { CounterStore, Reservation } from '../../limits/store.js';
+import {
+  type CounterStore,
+  CounterStoreUnavailableError,
+  type Reservation,
+  type ReserveResult,
+} from '../../limits/store.js';
 import type { CompiledLimit } from '../../policy/compile.js';
 import type { CallContext, CallStep, UpstreamOutcomeKind } from '../context.js';
 import { deny } from '../denial.js';
@@ -61,13 +70,20 @@ export function limitsStep(store: CounterStore): CallStep {
       if (limits.length === 0) return next();
       const held: Reservation[] = [];
       for (const limit of limits) {
-        const result = await store.reserve({
-          key: counterKey(limit, ctx),
-          windowMs: limit.windowMs,
-          max: limit.max,
-          now: ctx.now,
-          sliding: limit.sliding,
-        });
+        let result: ReserveResult;
+        try {
+          result = await store.reserve({
+            key: counterKey(limit, ctx),
+            windowMs: limit.windowMs,
+            max: limit.max,
+            now: ctx.now,
+            sliding: limit.sliding,
+          });
+        } catch (err) {
+          await Promise.all(held.map((r) => r.rollback()));
+          if (!(err instanceof CounterStoreUnavailableError)) throw err;
+          return countersUnavailable(ctx, limit, err);
+        }
         if (!result.ok) {
           await Promise.all(held.map((r) => r.rollback()));
           const seconds = Math.ceil(result.retryAfterMs / 1000);
@@ -98,4 +114,18 @@ export function limitsStep(store: CounterStore): CallStep {
       }
     },
   };
+}
+
+/** How long an agent is told to wait before trying again while the counter store is unreachable. */
+const COUNTERS_RETRY_MS = 1_000;
+
+function countersUnavailable(ctx: CallContext, limit: CompiledLimit, err: Error) {
+  return deny(ctx, {
+    rule: limit.pointer,
+    code: 'COUNTERS_UNAVAILABLE',
+    reason:
+      `the rate-limit counters cannot be checked right now (counter '${limit.counter}'), so the call ` +
+      `was not made: ${err.message}; retry shortly`,
+    retryAfterMs: COUNTERS_RETRY_MS,
+  });
 }

@@ -13,6 +13,10 @@ export interface RedisTarget extends Stoppable {
   readonly url: string;
   /** Kills the server (SIGKILL) and starts it again on the same port, with no data kept. */
   restart(): Promise<void>;
+  /** Kills the server (SIGKILL) and leaves it down (the replicas scenarios' outage). */
+  down(): Promise<void>;
+  /** Starts a server that is down again, on the same port, with no data kept. */
+  up(): Promise<void>;
 }
 
 const REDIS_ARGS = ['--save', '', '--appendonly', 'no', '--daemonize', 'no'];
@@ -49,6 +53,8 @@ export const redisProcessProvider: TargetProvider<RedisTarget, RedisCapability> 
       port,
       url: `redis://127.0.0.1:${port}`,
       restart: () => service.restart('SIGKILL'),
+      down: () => service.kill('SIGKILL'),
+      up: () => service.start(),
       stop: () => service.stop(),
     };
   },
@@ -82,6 +88,8 @@ export const redisContainerProvider: TargetProvider<RedisTarget, RedisCapability
         await container.kill('SIGKILL');
         await container.start();
       },
+      down: () => container.kill('SIGKILL'),
+      up: () => container.start(),
       stop: () => container.stop(),
     };
   },
@@ -107,6 +115,12 @@ export const redisExternalProvider: TargetProvider<RedisTarget, RedisCapability>
       url: url.toString(),
       async restart() {
         throw new Error('an external Redis cannot be restarted by the harness');
+      },
+      async down() {
+        throw new Error('an external Redis cannot be stopped by the harness');
+      },
+      async up() {
+        throw new Error('an external Redis cannot be started by the harness');
       },
       async stop() {
         // Not ours to stop.
