@@ -278,6 +278,9 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
       'anonymous',
       'audit',
       'limits',
+      'counters',
+      'replicaId',
+      'tracing',
     ]);
     expect(Object.keys(schema.$defs)).toContain('GatewayPolicy');
   });
