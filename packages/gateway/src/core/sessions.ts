@@ -12,6 +12,7 @@
  * per server, and a GET stream is open only while the agent holds one).
  */
 import type { Logger } from 'pino';
+import type { AgentRequests } from './agent-requests.js';
 import type { ToolCatalog } from './catalog.js';
 import type { Id, Wire } from './jsonrpc.js';
 import type { AgentChannel, EventStream, Reply } from './reply.js';
@@ -34,6 +35,10 @@ export class AgentSession {
   readonly inflight = new Map<Id, Reply>();
   logLevel: string | undefined;
   subscriptions: Set<string> | undefined;
+  /** The capabilities the agent declared at initialize (what the gateway may ask it: elicitation). */
+  clientCapabilities: Readonly<Record<string, unknown>> | undefined;
+  /** Requests of the gateway's own to the agent awaiting its answer (approvals), once there was one. */
+  asked: AgentRequests | undefined;
   lastActive: number;
   closed = false;
 

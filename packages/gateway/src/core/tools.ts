@@ -19,6 +19,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
+import { agentOf, forwarded } from './agent-link.js';
 import { type ToolCatalog, type ToolCatalogs, toolsOf } from './catalog.js';
 import {
   errorMessage,
@@ -100,9 +101,9 @@ async function hasTool(caller: Caller, name: string): Promise<boolean> {
   return (await catalogOf(caller, true))?.has(name) ?? false;
 }
 
-/** A result of the gateway's own, as the caller's era writes it. */
+/** A result of the gateway's own, as the caller's era writes it (an `input_required` one stays so). */
 function inEra(caller: Caller, result: object): object {
-  return caller.era === 'modern' ? { ...result, resultType: 'complete' } : result;
+  return caller.era === 'modern' ? { resultType: 'complete', ...result } : result;
 }
 
 function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger, caller?: Caller): void {
@@ -165,6 +166,7 @@ export async function callTool(
     now: tc.clock.now(),
     principal: caller.principal,
     signal: reply.signal,
+    agent: agentOf(caller, request, reply),
     target: {
       hasTool: (tool) => hasTool(caller, tool),
       knowsTool: (tool) => peekCatalog(caller)?.has(tool) ?? false,
@@ -173,7 +175,7 @@ export async function callTool(
       callTool: (signal) =>
         new Promise<CallToolResult>((resolve, reject) => {
           caller.upstream.request(
-            request,
+            forwarded(request, ctx),
             {
               related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
               final: (wire) => {

@@ -1,0 +1,338 @@
+/**
+ * The console at `/console`: a thin layer of pages over ConsoleService, and the JSON API beside
+ * them (console/api.ts). Served by the gateway's HTTP host after its Host and Origin checks (the
+ * console's own origin is the gateway's, which those checks allow by default); authenticated here,
+ * by the admin token (console/auth.ts). Its only script is htmx, served from node_modules.
+ *
+ * Stack: server-rendered HTML from template literals with escaping, plain forms with a CSRF token,
+ * and htmx for what changes on its own. Chosen over a client framework (Preact with Vite) because
+ * the pages are lists and forms whose truth lives on the server: no build step, nothing to keep in
+ * sync, every page works without JavaScript, and one 50 KB library is the whole front end.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { apiRoutes } from './api.js';
+import type { ConsoleAuth, ConsoleSession } from './auth.js';
+import { html } from './html.js';
+import { BodyError, formBody, Router, redirect, SECURITY_HEADERS, sendApiJson, sendHtml } from './http.js';
+import { page } from './layout.js';
+import {
+  approvalPage,
+  approvalsPage,
+  countersPage,
+  decisionsPage,
+  feedRows,
+  grantsPage,
+  loginPage,
+  pendingFragment,
+  pinsPage,
+} from './pages.js';
+import type { ConsoleService } from './service.js';
+
+export interface ConsoleAppOptions {
+  service: ConsoleService;
+  /** Absent when the config has no admin: the console then only says so. */
+  auth: ConsoleAuth | undefined;
+  adminName: string;
+  servers: ReadonlyArray<string>;
+  logger: Logger;
+}
+
+const require = createRequire(import.meta.url);
+const ASSETS: Readonly<Record<string, { type: string; body: Buffer }>> = {
+  '/console/assets/htmx.min.js': {
+    type: 'text/javascript; charset=utf-8',
+    body: readFileSync(require.resolve('htmx.org/dist/htmx.min.js')),
+  },
+  '/console/assets/console.css': {
+    type: 'text/css; charset=utf-8',
+    body: readFileSync(new URL('./console.css', import.meta.url)),
+  },
+};
+
+/** What an action did, by a fixed code in the redirect's query (never text from the URL itself). */
+const NOTICES: Readonly<Record<string, { kind: 'ok' | 'error'; text: string }>> = {
+  approved: { kind: 'ok', text: 'Approved: the call goes on.' },
+  denied: { kind: 'ok', text: 'Denied: the agent is told.' },
+  accepted: { kind: 'ok', text: 'Accepted: the tool is back for the agents.' },
+  revoked: { kind: 'ok', text: 'Revoked: the grant is refused from now on.' },
+  gone: { kind: 'error', text: 'That was already decided, has expired, or does not exist.' },
+  invalid: { kind: 'error', text: 'That request was not understood.' },
+  'bad-token': { kind: 'error', text: 'That is not the admin token.' },
+};
+
+type Form = Record<string, string | string[]>;
+
+type PageHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: Record<string, string>,
+  url: URL,
+  session: ConsoleSession,
+) => Promise<void>;
+
+/** What the gate in front of the pages established for a request: its session, and a POST's form. */
+const signedIn = new WeakMap<IncomingMessage, { session: ConsoleSession; form: Form }>();
+const formOf = (req: IncomingMessage): Form => signedIn.get(req)?.form ?? {};
+
+export function createConsoleApp(
+  o: ConsoleAppOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { service, auth } = o;
+  const api = new Router();
+  apiRoutes(api, service, `${o.adminName} (console API)`);
+  const pages = new Router();
+  const by = `${o.adminName} (console)`;
+  const notice = (url: URL) => NOTICES[url.searchParams.get('notice') ?? ''];
+
+  // Pages: each GET renders from the service; each POST acts through it and redirects (303).
+  const pageRoute = (method: string, path: string, handler: PageHandler) =>
+    pages.on(method, path, async (req, res, params, url) => {
+      const state = signedIn.get(req);
+      if (state !== undefined) await handler(req, res, params, url, state.session);
+    });
+  const csrf = (session: ConsoleSession) => auth?.csrfToken(session) ?? '';
+  pageRoute('GET', '/console', async (_req, res, _p, url, session) =>
+    sendHtml(
+      res,
+      200,
+      approvalsPage(await service.approvals(), {
+        title: 'Approvals',
+        section: 'approvals',
+        csrf: csrf(session),
+        notice: notice(url),
+      }),
+    ),
+  );
+  pageRoute('GET', '/console/fragments/pending', async (_req, res, _p, _url, session) =>
+    sendHtml(res, 200, pendingFragment(await service.approvals(), csrf(session))),
+  );
+  pageRoute('GET', '/console/approvals/:id', async (_req, res, { id = '' }, url, session) => {
+    const approval = await service.approval(id);
+    if (approval === undefined)
+      return sendHtml(
+        res,
+        404,
+        page(
+          { title: 'No such approval', section: 'approvals', csrf: csrf(session) },
+          html`<p>No approval ${id} is on record (finished ones are kept for an hour).</p>`,
+        ),
+      );
+    sendHtml(
+      res,
+      200,
+      approvalPage(approval, {
+        title: `Approval for ${approval.tool}`,
+        section: 'approvals',
+        csrf: csrf(session),
+        notice: notice(url),
+      }),
+    );
+  });
+  pageRoute('POST', '/console/approvals/:id', async (req, res, { id = '' }) => {
+    const form = formOf(req);
+    const outcome = await service.decide(id, form.decision, form.reason === '' ? undefined : form.reason, by);
+    const code = outcome.ok
+      ? form.decision === 'approve'
+        ? 'approved'
+        : 'denied'
+      : outcome.status === 400
+        ? 'invalid'
+        : 'gone';
+    redirect(res, `/console/approvals/${encodeURIComponent(id)}?notice=${code}`);
+  });
+  pageRoute('GET', '/console/decisions', async (_req, res, _p, _url, session) =>
+    sendHtml(
+      res,
+      200,
+      decisionsPage(service.decisions(), { title: 'Decisions', section: 'decisions', csrf: csrf(session) }),
+    ),
+  );
+  pageRoute('GET', '/console/fragments/decisions', async (_req, res) =>
+    sendHtml(res, 200, feedRows(service.decisions())),
+  );
+  pageRoute('GET', '/console/pins', async (_req, res, _p, url, session) =>
+    sendHtml(
+      res,
+      200,
+      pinsPage(await service.pinChanges(), {
+        title: 'Tool pins',
+        section: 'pins',
+        csrf: csrf(session),
+        notice: notice(url),
+      }),
+    ),
+  );
+  pageRoute('POST', '/console/pins/accept', async (req, res) => {
+    const form = formOf(req);
+    const outcome = await service.acceptPin(form.server, form.tool, by);
+    redirect(
+      res,
+      `/console/pins?notice=${outcome.ok ? 'accepted' : outcome.status === 400 ? 'invalid' : 'gone'}`,
+    );
+  });
+  const grants = (
+    session: ConsoleSession,
+    extra: { notice?: (typeof NOTICES)[string]; created?: { label: string; token: string } } = {},
+  ) =>
+    grantsPage(service.grants(), o.servers, {
+      title: 'Grants',
+      section: 'grants',
+      csrf: csrf(session),
+      ...extra,
+    });
+  pageRoute('GET', '/console/grants', async (_req, res, _p, url, session) =>
+    sendHtml(res, 200, grants(session, { notice: notice(url) })),
+  );
+  pageRoute('POST', '/console/grants', async (req, res, _p, _url, session) => {
+    const form = formOf(req);
+    const outcome = await service.createGrant(form.label, form.servers ?? [], by);
+    // The token is shown in this answer and never again, so it is not a redirect.
+    if (outcome.ok)
+      sendHtml(
+        res,
+        200,
+        grants(session, { created: { label: outcome.value.grant.label, token: outcome.value.token } }),
+      );
+    else sendHtml(res, outcome.status, grants(session, { notice: { kind: 'error', text: outcome.error } }));
+  });
+  pageRoute('POST', '/console/grants/:label/revoke', async (_req, res, { label = '' }) => {
+    const outcome = await service.revokeGrant(label, by);
+    redirect(res, `/console/grants?notice=${outcome.ok ? 'revoked' : 'gone'}`);
+  });
+  pageRoute('GET', '/console/counters', async (_req, res, _p, _url, session) =>
+    sendHtml(
+      res,
+      200,
+      countersPage(await service.counters(), { title: 'Counters', section: 'counters', csrf: csrf(session) }),
+    ),
+  );
+
+  async function login(req: IncomingMessage, res: ServerResponse, url: URL, consoleAuth: ConsoleAuth) {
+    if (req.method === 'GET') {
+      const next = url.searchParams.get('next') ?? '/console';
+      return sendHtml(res, 200, loginPage({ title: 'Sign in', section: 'login', notice: notice(url), next }));
+    }
+    const form = await formBody(req);
+    if (!consoleAuth.isAdminToken(typeof form.token === 'string' ? form.token : undefined))
+      return redirect(res, '/console/login?notice=bad-token');
+    const next =
+      typeof form.next === 'string' && /^\/console(\/[A-Za-z0-9._~%/-]*)?$/.test(form.next)
+        ? form.next
+        : '/console';
+    redirect(res, next, { 'set-cookie': await consoleAuth.login() });
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const asset = ASSETS[path];
+    if (asset !== undefined && method === 'GET') {
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'cache-control': 'public, max-age=3600',
+        'content-type': asset.type,
+        'content-length': asset.body.length,
+      });
+      return void res.end(asset.body);
+    }
+    const isApi = path === '/console/api' || path.startsWith('/console/api/');
+    if (auth === undefined) {
+      const why = 'no console is configured ("admin" in the gateway config)';
+      if (isApi) return sendApiJson(res, 404, { error: why });
+      return sendHtml(
+        res,
+        404,
+        page({ title: 'No console', section: 'landing' }, html`<p>There is ${why}.</p>`),
+      );
+    }
+    if (isApi) {
+      const token = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+      if (!auth.isAdminToken(token))
+        return sendApiJson(
+          res,
+          401,
+          { error: 'the admin token is required (Authorization: Bearer)' },
+          { 'www-authenticate': 'Bearer realm="bastion-console"' },
+        );
+      return dispatch(api, req, res, url, path, true);
+    }
+    if (path === '/console/login') return login(req, res, url, auth);
+    const session = await auth.session(req);
+    if (path === '/console/logout' && method === 'POST') {
+      const form = await formBody(req);
+      if (session !== undefined && !auth.checkCsrf(session, form._csrf)) return forbidden(res);
+      return redirect(res, '/console/login', { 'set-cookie': await auth.logout(req) });
+    }
+    if (session === undefined) {
+      if (method !== 'GET') return forbidden(res);
+      return redirect(res, `/console/login?next=${encodeURIComponent(path)}`);
+    }
+    // A POST's form is read once, here, for its CSRF token; the handlers read the same fields.
+    const form = method === 'POST' ? await formBody(req) : {};
+    if (method === 'POST' && !auth.checkCsrf(session, form._csrf)) return forbidden(res);
+    signedIn.set(req, { session, form });
+    return dispatch(pages, req, res, url, path, false);
+  }
+
+  async function dispatch(
+    router: Router,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    path: string,
+    isApi: boolean,
+  ) {
+    const found = router.match(req.method ?? 'GET', path);
+    if (found === undefined || 'allowed' in found) {
+      const status = found === undefined ? 404 : 405;
+      const text = status === 404 ? 'not found' : 'method not allowed';
+      const headers: Record<string, string> =
+        found !== undefined && 'allowed' in found ? { allow: found.allowed.join(', ') } : {};
+      if (isApi) return sendApiJson(res, status, { error: text }, headers);
+      return sendHtml(
+        res,
+        status,
+        page({ title: text, section: 'approvals' }, html`<p><a href="/console">Back to the console</a></p>`),
+        headers,
+      );
+    }
+    try {
+      await found.handler(req, res, found.params, url);
+    } catch (err) {
+      if (!(err instanceof BodyError)) throw err;
+      if (isApi) sendApiJson(res, err.status, { error: err.message });
+      else
+        sendHtml(
+          res,
+          err.status,
+          page({ title: 'Bad request', section: 'approvals' }, html`<p>${err.message}</p>`),
+        );
+    }
+  }
+
+  return async (req, res) => {
+    try {
+      await serve(req, res);
+    } catch (err) {
+      if (err instanceof BodyError) return sendApiJson(res, err.status, { error: err.message });
+      o.logger.error({ err }, 'console request failed');
+      if (!res.headersSent) sendApiJson(res, 500, { error: 'internal error' });
+      else res.end();
+    }
+  };
+}
+
+function forbidden(res: ServerResponse) {
+  sendHtml(
+    res,
+    403,
+    page(
+      { title: 'Forbidden', section: 'login' },
+      html`<p>The form was stale or not from this console. <a href="/console">Reload the console</a> and try again.</p>`,
+    ),
+  );
+}
