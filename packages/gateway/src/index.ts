@@ -46,6 +46,8 @@ export {
   type UpstreamCheck,
 } from './gateway.js';
 export {
+  ADMIN_TOKEN_PREFIX,
+  createAdminToken,
   createGrantToken,
   type GrantIndex,
   grantConfigEntry,
@@ -54,6 +56,16 @@ export {
   TOKEN_PREFIX,
 } from './grants.js';
 export { MemoryCounterStore } from './limits/memory-store.js';
+export type { ApprovalRecord, ApprovalStatus, ApprovalView } from './approvals/records.js';
+export { APPROVAL_REQUIRED_PREFIX, INPUT_KEY as APPROVAL_INPUT_KEY } from './approvals/waiting.js';
+export { SIGNATURE_HEADER, signWebhook } from './approvals/webhook.js';
+export type { ConsoleService, CounterView, PinChange } from './console/service.js';
+export { GrantBook, type GrantListing } from './grant-book.js';
+export type { Oversight } from './oversight.js';
+export { definitionDiff, definitionHash, PINNED_FIELDS, pinnedPart } from './pins/definition.js';
+export { readLockFile, writeLockFile } from './pins/lock-file.js';
+export type { LockFile, Pin, PinSet, Proposal } from './pins/records.js';
+export type { ToolPins } from './pins/pins.js';
 export {
   type CounterStore,
   fixedWindowStart,

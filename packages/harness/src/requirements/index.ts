@@ -11,6 +11,7 @@ import { gatewayRequirements } from './gateway.js';
 import { harnessRequirements } from './harness.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
+import { oversightRequirements } from './oversight.js';
 import { reconnectRequirements } from './reconnect.js';
 import { sandboxRequirements } from './sandbox.js';
 import { sshRequirements } from './ssh.js';
@@ -23,6 +24,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...mqttRequirements,
   ...sshRequirements,
   ...gatewayRequirements,
+  ...oversightRequirements,
   ...reconnectRequirements,
   ...sandboxRequirements,
   ...conformanceRequirements,

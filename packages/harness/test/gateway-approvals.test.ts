@@ -1,0 +1,91 @@
+/**
+ * Approval as a policy outcome, through the gateway with the official clients: how each kind of
+ * agent waits (an [APPROVAL REQUIRED] retry, an input_required round, an elicitation within the
+ * call), what an approval is bound to, that it is used once and expires, and the quota it holds.
+ * The console's JSON API decides, as an admin's script would.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifies } from '../src/requirements/index.js';
+import { startModernFixture } from './gateway-fixtures/server-v2.js';
+import {
+  type AgentKind,
+  connectOversightAgent,
+  errorCode,
+  type OversightAgent,
+  type OversightGateway,
+  pendingApproval,
+  startOversightGateway,
+  textOf,
+} from './oversight-fixtures.js';
+
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+function policy(echo: Record<string, unknown>) {
+  return { version: '1', default: 'allow', tools: { echo } };
+}
+
+async function setup(echo: Record<string, unknown>, grants = ['alice']): Promise<OversightGateway> {
+  const upstream = await startModernFixture('dual');
+  closers.push(() => upstream.close());
+  const h = await startOversightGateway({
+    servers: { up: { transport: 'http', url: upstream.url, policy: policy(echo) } },
+    grants,
+  });
+  closers.push(() => h.close());
+  return h;
+}
+
+async function agent(
+  h: OversightGateway,
+  kind: AgentKind,
+  options: Parameters<typeof connectOversightAgent>[3] = {},
+  grant = 'alice',
+): Promise<OversightAgent> {
+  const a = await connectOversightAgent(`${h.url}/servers/up/mcp`, h.tokens[grant] ?? '', kind, options);
+  closers.push(() => a.close());
+  return a;
+}
+
+describe('agents that cannot be asked: [APPROVAL REQUIRED], then the same call again', () => {
+  for (const kind of ['v1', 'v2-2025', 'v2-2026'] as const) {
+    it(`${verifies('gateway.approval.retry', 'gateway.approval.single-use', 'gateway.console.api')} (${kind})`, async () => {
+      const h = await setup({ action: 'require_approval', reason: 'echo speaks for us' });
+      const a = await agent(h, kind);
+      const first = await a.callTool('echo', { text: 'hello', password: 'hunter2' });
+      expect(first.isError).toBe(true);
+      expect(errorCode(first)).toBe('APPROVAL_REQUIRED');
+      expect(first.structuredContent).toBeUndefined();
+      const text = textOf(first);
+      expect(text.startsWith('[APPROVAL REQUIRED]')).toBe(true);
+      expect(text).toContain('/tools/echo/action');
+      expect(text).toContain(`${h.url}/console/approvals/`);
+
+      const [listed, ...others] = (await h.api.approvals()).filter((x) => x.status === 'pending');
+      expect(others).toEqual([]);
+      expect(listed).toMatchObject({
+        status: 'pending',
+        grant: 'alice',
+        server: 'up',
+        tool: 'echo',
+        rule: '/tools/echo/action',
+        arguments: { text: 'hello', password: '[REDACTED]' },
+      });
+      expect(typeof listed?.expiresAt).toBe('string');
+      // Retried before anyone decided: the same approval, still waiting.
+      const again = await a.callTool('echo', { text: 'hello', password: 'hunter2' });
+      expect(textOf(again)).toContain(String(listed?.id));
+
+      expect((await h.api.decide(String(listed?.id), 'approve', 'looks fine')).status).toBe(200);
+      const done = await a.callTool('echo', { text: 'hello', password: 'hunter2' });
+      expect(done.isError).toBeFalsy();
+      expect(textOf(done)).toBe('hello');
+      // Used once: the same call needs a new approval.
+      const third = await a.callTool('echo', { text: 'hello', password: 'hunter2' });
+      expect(errorCode(third)).toBe('APPROVAL_REQUIRED');
+      expect(textOf(third)).not.toContain(String(listed?.id));
+    });
+  }
+});
