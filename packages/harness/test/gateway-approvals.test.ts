@@ -89,3 +89,91 @@ describe('agents that cannot be asked: [APPROVAL REQUIRED], then the same call a
     });
   }
 });
+
+describe('2026-07-28 agents that declare elicitation: an input_required round', () => {
+  it(verifies('gateway.approval.input-required'), async () => {
+    const h = await setup({ action: 'require_approval' });
+    const asked: Array<Record<string, unknown>> = [];
+    const a = await agent(h, 'v2-2026', {
+      modes: ['url'],
+      // The user opens the console link; an admin approves there; the user says "done".
+      elicit: async (params) => {
+        asked.push(params);
+        const pending = await pendingApproval(h.api, 'echo');
+        expect(params.url).toBe(`${h.url}/console/approvals/${pending.id}`);
+        await h.api.decide(String(pending.id), 'approve');
+        return { action: 'accept' };
+      },
+    });
+    const result = await a.callTool('echo', { text: 'through MRTR' });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toBe('through MRTR');
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.mode).toBe('url');
+  });
+
+  it(`${verifies('gateway.approval.input-required')} (the user at the agent decides, form mode)`, async () => {
+    const h = await setup({ action: 'require_approval', approval: { approvers: ['user'] } });
+    let answer = 'approve';
+    const a = await agent(h, 'v2-2026', {
+      modes: ['form'],
+      elicit: (params) => {
+        expect(params.requestedSchema).toMatchObject({
+          properties: { decision: { enum: ['approve', 'deny'] } },
+        });
+        return { action: 'accept', content: { decision: answer, reason: `I say ${answer}` } };
+      },
+    });
+    expect(textOf(await a.callTool('echo', { text: 'yes' }))).toBe('yes');
+    answer = 'deny';
+    const denied = await a.callTool('echo', { text: 'no' });
+    expect(errorCode(denied)).toBe('APPROVAL_DENIED');
+    expect(textOf(denied)).toContain("the user at the agent (grant 'alice'): I say deny");
+  });
+});
+
+describe('2025-era agents that declare elicitation: elicitation/create within the call', () => {
+  for (const kind of ['v1', 'v2-2025'] as const) {
+    it(`${verifies('gateway.approval.elicitation')} (${kind}, form mode: the user decides)`, async () => {
+      const h = await setup({ action: 'require_approval', approval: { approvers: ['user', 'console'] } });
+      const a = await agent(h, kind, {
+        modes: ['form'],
+        elicit: (params) => {
+          expect(params.mode ?? 'form').toBe('form');
+          expect(String(params.message)).toContain("'echo' on server 'up'");
+          return { action: 'accept', content: { decision: 'approve' } };
+        },
+      });
+      expect(textOf(await a.callTool('echo', { text: `form ${kind}` }))).toBe(`form ${kind}`);
+      const [decided] = await h.api.approvals();
+      expect(decided).toMatchObject({
+        status: 'consumed',
+        decidedBy: "the user at the agent (grant 'alice')",
+      });
+    });
+
+    it(`${verifies('gateway.approval.elicitation')} (${kind}, URL mode: an admin decides in the console)`, async () => {
+      const h = await setup({ action: 'require_approval' });
+      const a = await agent(h, kind, {
+        modes: ['url'],
+        elicit: async (params) => {
+          expect(params).toMatchObject({ mode: 'url', elicitationId: expect.any(String) });
+          const pending = await pendingApproval(h.api, 'echo');
+          expect(params.url).toBe(`${h.url}/console/approvals/${pending.id}`);
+          // Approved after the user acknowledged the link: the call was held open meanwhile.
+          setTimeout(() => void h.api.decide(String(pending.id), 'approve'), 50);
+          return { action: 'accept' };
+        },
+      });
+      expect(textOf(await a.callTool('echo', { text: `url ${kind}` }))).toBe(`url ${kind}`);
+    });
+  }
+
+  it(`${verifies('gateway.approval.deny')} (a user who declines withdraws the call)`, async () => {
+    const h = await setup({ action: 'require_approval' });
+    const a = await agent(h, 'v1', { modes: ['url'], elicit: () => ({ action: 'decline' }) });
+    const result = await a.callTool('echo', { text: 'never mind' });
+    expect(errorCode(result)).toBe('APPROVAL_DENIED');
+    expect(textOf(result)).toContain('declined at the agent');
+  });
+});

@@ -129,7 +129,8 @@ export function consoleApi(base: string, token: string): ConsoleApi {
     get: (path) => send('GET', path),
     post: (path, body) => send('POST', path, body ?? {}),
     approvals: async () => (await api.get('/approvals')).body.approvals as Array<Record<string, unknown>>,
-    decide: (id, decision, reason) => api.post(`/approvals/${id}`, { decision, ...(reason ? { reason } : {}) }),
+    decide: (id, decision, reason) =>
+      api.post(`/approvals/${id}`, { decision, ...(reason ? { reason } : {}) }),
   };
   return api;
 }
@@ -186,7 +187,8 @@ export async function connectOversightAgent(
     (await options.elicit?.(params as Record<string, unknown>)) ?? { action: 'cancel' };
   if (kind === 'v1') {
     const client = new V1Client({ name: 'agent-v1', version: '1.0.0' }, { capabilities });
-    if (modes.length > 0) client.setRequestHandler(ElicitRequestSchema, async (r) => (await elicit(r.params)) as never);
+    if (modes.length > 0)
+      client.setRequestHandler(ElicitRequestSchema, async (r) => (await elicit(r.params)) as never);
     await client.connect(new V1Transport(new URL(url), { requestInit: { headers } }));
     return {
       kind,
@@ -205,7 +207,8 @@ export async function connectOversightAgent(
       ...(options.manual ? { inputRequired: { autoFulfill: false } } : {}),
     },
   );
-  if (modes.length > 0) client.setRequestHandler('elicitation/create', async (r) => (await elicit(r.params)) as never);
+  if (modes.length > 0)
+    client.setRequestHandler('elicitation/create', async (r) => (await elicit(r.params)) as never);
   await client.connect(new V2Transport(new URL(url), { requestInit: { headers } }));
   return {
     kind,
@@ -230,15 +233,22 @@ export interface ChangingUpstream {
 export async function startChangingUpstream(): Promise<ChangingUpstream> {
   const state = { description: 'Says the text back.', echoName: 'echo' };
   const build = () => {
-    const server = new McpServer({ name: 'changing-upstream', version: '1.0.0' }, { capabilities: { tools: {} } });
+    const server = new McpServer(
+      { name: 'changing-upstream', version: '1.0.0' },
+      { capabilities: { tools: {} } },
+    );
     server.registerTool(
       state.echoName,
       { description: state.description, inputSchema: z.object({ text: z.string() }) },
       async ({ text }) => ({ content: [{ type: 'text', text }] }),
     );
-    server.registerTool('status', { description: 'Says it is fine.', inputSchema: z.object({}) }, async () => ({
-      content: [{ type: 'text', text: 'fine' }],
-    }));
+    server.registerTool(
+      'status',
+      { description: 'Says it is fine.', inputSchema: z.object({}) },
+      async () => ({
+        content: [{ type: 'text', text: 'fine' }],
+      }),
+    );
     return server;
   };
   const handler = createMcpHandler(() => build(), { legacy: 'stateless' });

@@ -57,7 +57,8 @@ export const oversightRequirements: Requirement[] = [
   },
   {
     id: 'gateway.approval.webhook',
-    statement: 'each new pending approval is POSTed to the configured webhook as JSON with an HMAC-SHA256 signature',
+    statement:
+      'each new pending approval is POSTed to the configured webhook as JSON with an HMAC-SHA256 signature',
     source: issue,
   },
   {
@@ -79,7 +80,8 @@ export const oversightRequirements: Requirement[] = [
   },
   {
     id: 'gateway.pins.persist',
-    statement: 'pins survive a restart (the lock file written by bastion-gateway pin and kept by the gateway)',
+    statement:
+      'pins survive a restart (the lock file written by bastion-gateway pin and kept by the gateway)',
     source: issue,
   },
   {
@@ -111,7 +113,8 @@ export const oversightRequirements: Requirement[] = [
   },
   {
     id: 'gateway.console.browser-approve',
-    statement: "in a real browser: an agent's call waits, Approve is clicked in the console, and the call completes",
+    statement:
+      "in a real browser: an agent's call waits, Approve is clicked in the console, and the call completes",
     source: issue,
   },
   {
@@ -126,7 +129,8 @@ export const oversightRequirements: Requirement[] = [
   },
   {
     id: 'gateway.console.browser-replay',
-    statement: 'in a real browser: an approval given in the console, replayed with changed arguments, is denied',
+    statement:
+      'in a real browser: an approval given in the console, replayed with changed arguments, is denied',
     source: issue,
   },
   {
