@@ -148,7 +148,7 @@ export async function createOversight(o: OversightOptions) {
 function pinRow(event: PinEvent, clock: Clock): AuditEntry {
   return {
     time: new Date(clock.now()).toISOString(),
-    requestId: event.sha256.slice(0, 16),
+    requestId: event.sha256 === '' ? event.server : event.sha256.slice(0, 16),
     grant: null,
     session: '(pins)',
     server: event.server,
@@ -156,7 +156,10 @@ function pinRow(event: PinEvent, clock: Clock): AuditEntry {
     tool: event.tool,
     decision: 'accept',
     rule: `(${event.kind})`,
-    reason: `tool definition ${event.sha256.slice(0, 16)} pinned (${event.kind})`,
+    reason:
+      event.kind === 'first sight'
+        ? `the tools the upstream offered first were pinned: ${event.tool}`
+        : `tool definition ${event.sha256.slice(0, 16)} pinned (${event.kind})`,
     policyVersion: null,
     argKeys: [],
     args: {},

@@ -90,7 +90,7 @@ function diffBlock(diff: string): Html {
             : line.startsWith('@@')
               ? 'hunk'
               : 'same';
-    return html`<span class="${kind}">${line}</span>\n`;
+    return html`<span class="${kind}">${line}</span>`;
   })}</pre>`;
 }
 

@@ -85,8 +85,9 @@ export class ToolPins implements ToolDefinitionGate {
       for (const [name, definition] of offered)
         set.tools[name] = pinOf(definition, hashes.get(name) ?? '', at, '(first sight)');
       await this.save(server, set);
-      for (const [name, hash] of hashes)
-        this.o.pinned({ server, tool: name, kind: 'first sight', by: '(first sight)', sha256: hash });
+      // One row for the whole first list: what was pinned, by nobody in particular.
+      const names = [...hashes.keys()].sort();
+      this.o.pinned({ server, tool: names.join(', '), kind: 'first sight', by: '(first sight)', sha256: '' });
     } else {
       await this.propose(server, set, offered, hashes);
     }
