@@ -12,7 +12,7 @@ import type { Client as V2Client } from '@modelcontextprotocol/client';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { type BrowserTarget, chromiumProvider } from '../src/targets/browser.js';
+import { chromiumProvider } from '../src/targets/browser.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { type ModernFixture, startModernFixture } from './gateway-fixtures/server-v2.js';
 import {

@@ -144,4 +144,10 @@ export const oversightRequirements: Requirement[] = [
     statement: 'in a real browser: the landing page without a token shows status and no secret',
     source: issue,
   },
+  {
+    id: 'sandbox.console',
+    statement:
+      'pnpm start prints the console URL and its admin token, and its policy has a tool that needs approval (uploadFile), so a new user sees the whole loop',
+    source: issue,
+  },
 ];
