@@ -74,7 +74,9 @@ export async function createOversight(o: OversightOptions) {
     ...(config.pinsPath === undefined ? {} : { file: config.pinsPath }),
     ...(o.pollMs === undefined ? {} : { pollMs: o.pollMs }),
     toolsChanged: (server) => toolsChanged(server),
-    pinned: (event) => record(pinRow(event, clock)),
+    // A first sight is nobody's decision: the lock file and the feed keep it, the audit log does not.
+    pinned: (event) =>
+      event.kind === 'first sight' ? feed.push(pinRow(event, clock)) : record(pinRow(event, clock)),
   });
   const grants = new GrantBook(config.grants, store, new Set(servers), logger, o.pollMs);
   try {

@@ -50,8 +50,13 @@ async function agent(
 }
 
 describe('agents that cannot be asked: [APPROVAL REQUIRED], then the same call again', () => {
-  for (const kind of ['v1', 'v2-2025', 'v2-2026'] as const) {
-    it(`${verifies('gateway.approval.retry', 'gateway.approval.single-use', 'gateway.console.api')} (${kind})`, async () => {
+  const cases = [
+    ['v1', verifies('gateway.approval.retry', { era: '2025-11-25' })],
+    ['v2-2025', verifies('gateway.approval.retry', { era: '2025-11-25' })],
+    ['v2-2026', verifies('gateway.approval.retry', { era: '2026-07-28' })],
+  ] as const;
+  for (const [kind, title] of cases) {
+    it(`${title} (${kind})`, async () => {
       const h = await setup({ action: 'require_approval', reason: 'echo speaks for us' });
       const a = await agent(h, kind);
       const first = await a.callTool('echo', { text: 'hello', password: 'hunter2' });

@@ -123,7 +123,7 @@ describe('the console', () => {
     expect((await htmx.text()).length).toBeGreaterThan(10_000);
   });
 
-  it(verifies('gateway.console.grants', 'gateway.console.counters'), async () => {
+  it(verifies('gateway.console.grants'), async () => {
     const h = await setup();
     const cookie = await signIn(h);
     const form = await (await fetch(`${h.url}/console/grants`, { headers: { cookie } })).text();
@@ -173,6 +173,66 @@ describe('the console', () => {
       }),
     });
     expect(alice.status).toBe(401);
+  });
+
+  it(verifies('gateway.console.counters'), async () => {
+    const h = await setup();
+    const a = await connectOversightAgent(`${h.url}/servers/up/mcp`, h.tokens.alice ?? '', 'v2-2026');
+    closers.push(() => a.close());
+    for (const text of ['one', 'two']) expect(textOf(await a.callTool('echo', { text }))).toBe(text);
+    const counters = (await h.api.get('/counters')).body.counters as Array<Record<string, unknown>>;
+    expect(counters).toEqual([
+      expect.objectContaining({ grant: 'alice', server: 'up', counter: 'echo_rate', count: 2, max: 5 }),
+    ]);
+    const cookie = await signIn(h);
+    const page = await (await fetch(`${h.url}/console/counters`, { headers: { cookie } })).text();
+    expect(page).toMatch(
+      /<td>alice<\/td><td>up<\/td><td>echo_rate<\/td><td>60 s<\/td><td>2<\/td><td>5<\/td>/,
+    );
+  });
+
+  it(verifies('gateway.console.api'), async () => {
+    const upstream = await startModernFixture('dual');
+    closers.push(() => upstream.close());
+    const h = await startOversightGateway({
+      servers: {
+        up: {
+          transport: 'http',
+          url: upstream.url,
+          policy: { version: '1', default: 'allow', tools: { echo: { action: 'require_approval' } } },
+        },
+      },
+    });
+    closers.push(() => h.close());
+    const a = await connectOversightAgent(`${h.url}/servers/up/mcp`, h.tokens.alice ?? '', 'v1');
+    closers.push(() => a.close());
+    await a.callTool('echo', { text: 'deploy', apiKey: 'k-123' });
+    const { approvals } = (await h.api.get('/approvals')).body as {
+      approvals: Array<Record<string, unknown>>;
+    };
+    expect(approvals).toHaveLength(1);
+    const [approval] = approvals;
+    expect(Object.keys(approval ?? {})).toEqual(
+      expect.arrayContaining(['id', 'status', 'grant', 'server', 'tool', 'arguments', 'rule', 'expiresAt']),
+    );
+    expect(approval).toMatchObject({
+      status: 'pending',
+      grant: 'alice',
+      server: 'up',
+      tool: 'echo',
+      rule: '/tools/echo/action',
+    });
+    expect(approval?.arguments).toEqual({ text: 'deploy', apiKey: '[REDACTED]' });
+    const id = String(approval?.id);
+    expect((await h.api.post(`/approvals/${id}`, { decision: 'maybe' })).status).toBe(400);
+    expect((await h.api.post('/approvals/no-such-id', { decision: 'approve' })).status).toBe(404);
+    const decided = await h.api.post(`/approvals/${id}`, { decision: 'approve', reason: 'ok by me' });
+    expect(decided).toMatchObject({
+      status: 200,
+      body: { approval: { id, status: 'approved', decidedBy: 'ops (console API)' } },
+    });
+    expect((await h.api.post(`/approvals/${id}`, { decision: 'deny' })).status).toBe(409);
+    expect((await h.api.get(`/approvals/${id}`)).body).toMatchObject({ approval: { status: 'approved' } });
   });
 
   it(verifies('gateway.console.landing'), async () => {

@@ -56,7 +56,7 @@ async function agent(h: OversightGateway, kind: 'v1' | 'v2-2025' | 'v2-2026') {
 
 describe('tool pinning', () => {
   for (const kind of ['v1', 'v2-2026'] as const) {
-    it(`${verifies('gateway.pins.withheld', 'gateway.pins.accept', 'gateway.approval.audit')} (${kind})`, async () => {
+    it(`${verifies('gateway.pins.accept')} (${kind}: a changed description)`, async () => {
       const u = await upstream();
       const h = await gateway(u, { audit: true });
       const a = await agent(h, kind);
@@ -101,7 +101,7 @@ describe('tool pinning', () => {
     expect(changes[0]).toMatchObject({ tool: 'echo_v2', kind: 'new', renamedFrom: 'echo' });
   });
 
-  it(verifies('gateway.pins.persist', 'gateway.pins.accept'), async () => {
+  it(verifies('gateway.pins.persist'), async () => {
     const u = await upstream();
     const first = await gateway(u);
     const dir = first.dir;

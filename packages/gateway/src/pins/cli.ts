@@ -33,7 +33,7 @@ export async function runPin(flags: PinFlags, out: (text: string) => void): Prom
     return 2;
   }
   const gateway = await createGateway({
-    config: { ...config, auditPath: undefined },
+    config: { ...config, audit: undefined },
     logger: pino({ level: 'silent' }),
     watchPolicies: false,
   });

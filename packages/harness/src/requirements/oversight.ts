@@ -10,6 +10,7 @@ export const oversightRequirements: Requirement[] = [
     statement:
       'an agent without elicitation gets a tool error starting [APPROVAL REQUIRED] that names the rule and the console URL, and the same call retried succeeds once approved (v1 and v2 clients, both eras)',
     source: issue,
+    eras: ['2025-11-25', '2026-07-28'],
   },
   {
     id: 'gateway.approval.input-required',

@@ -27,7 +27,7 @@ import {
   userAnswer,
   type WaitPlan,
 } from '../../approvals/waiting.js';
-import { redact } from '../../audit/redact.js';
+import { redactArgs } from '../../audit/redact.js';
 import type { CounterStore } from '../../limits/store.js';
 import type { CompiledApproval } from '../../policy/compile.js';
 import { describeCondition } from '../../policy/conditions.js';
@@ -77,13 +77,18 @@ function needOf(ctx: CallContext): Need | undefined {
       reason: rule.reason ?? 'every call of this tool needs approval',
     };
   const args = ctx.effectiveArgs ?? ctx.args;
-  const held = rule.requireApprovalIf.find((condition) => condition.test(args));
-  return held === undefined
-    ? undefined
-    : {
-        pointer: held.pointer,
-        reason: rule.reason ?? `approval needed because ${describeCondition(held.source)}`,
-      };
+  // A condition that cannot be known (a relative path, a topic filter reaching both sides) asks too.
+  for (const condition of rule.requireApprovalIf) {
+    const outcome = condition.evaluate(args);
+    if (outcome === false) continue;
+    const described = describeCondition(condition.source);
+    const why =
+      outcome === true
+        ? `approval needed because ${described}`
+        : `approval needed: cannot tell whether ${described} (${outcome.unknown})`;
+    return { pointer: condition.pointer, reason: rule.reason ?? why };
+  }
+  return undefined;
 }
 
 export function approvalStep(deps: ApprovalDeps): CallStep {
@@ -257,7 +262,7 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
     const record = await book.create({
       ...binding,
       bindingKey: turn.key,
-      arguments: redact(ctx.args, ctx.target.secretArgs(ctx.tool)),
+      arguments: redactArgs(ctx.args, ctx.target.inputSchema(ctx.tool)).value,
       rule: turn.need.pointer,
       reason: turn.need.reason,
       approvers: approval.approvers,
