@@ -91,30 +91,39 @@ function needOf(ctx: CallContext): Need | undefined {
   return undefined;
 }
 
-export function approvalStep(deps: ApprovalDeps): CallStep {
-  const { book, holds } = deps;
-  const longPollMs = deps.longPollMs ?? DEFAULT_LONG_POLL_MS;
+/** The step itself: each call's way through it is a few small methods (a `Turn` carries the call). */
+class ApprovalStep implements CallStep {
+  readonly name = 'approval';
+  private readonly book: ApprovalBook;
+  private readonly holds: QuotaHolds;
+  private readonly longPollMs: number;
 
-  const refuse = (turn: Turn, code: string, reason: string, record?: ApprovalRecord) => {
+  constructor(private readonly deps: ApprovalDeps) {
+    this.book = deps.book;
+    this.holds = deps.holds;
+    this.longPollMs = deps.longPollMs ?? DEFAULT_LONG_POLL_MS;
+  }
+
+  private refuse(turn: Turn, code: string, reason: string, record?: ApprovalRecord): CallToolResult {
     if (record !== undefined) turn.ctx.approval = approvalInfo(record);
     return deny(turn.ctx, { rule: turn.need.pointer, reason, code });
-  };
+  }
 
   /** The approved call goes on, with the quota reserved when it was admitted. */
-  async function redeem(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
-    if (!(await book.redeem(record.id)))
-      return refuse(
+  private async redeem(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
+    if (!(await this.book.redeem(record.id)))
+      return this.refuse(
         turn,
         'APPROVAL_USED',
         `approval ${record.id} has already been used or has expired`,
         record,
       );
-    await book.forgetBinding(turn.key);
-    const held = holds.take(record.id);
+    await this.book.forgetBinding(turn.key);
+    const held = this.holds.take(record.id);
     turn.ctx.prepaid = {
       settle: async (ran) => {
         await Promise.all((held ?? []).map((r) => (ran ? r.commit() : r.rollback())));
-        await book.recordRun(record.id, ran);
+        await this.book.recordRun(record.id, ran);
       },
     };
     turn.ctx.approval = approvalInfo({ ...record, status: 'consumed' });
@@ -122,14 +131,14 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
   }
 
   /** Where an approval stands decides what the call gets. */
-  async function settle(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
+  private async settle(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
     switch (record.status) {
       case 'approved':
-        return redeem(turn, record);
+        return this.redeem(turn, record);
       case 'denied': {
-        await book.forgetBinding(turn.key);
+        await this.book.forgetBinding(turn.key);
         const why = record.decisionReason === undefined ? '' : `: ${record.decisionReason}`;
-        return refuse(
+        return this.refuse(
           turn,
           'APPROVAL_DENIED',
           `the call was denied by ${record.decidedBy ?? 'an approver'}${why}`,
@@ -137,22 +146,22 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
         );
       }
       case 'expired':
-        await book.forgetBinding(turn.key);
-        return refuse(
+        await this.book.forgetBinding(turn.key);
+        return this.refuse(
           turn,
           'APPROVAL_EXPIRED',
           `nobody approved the call in time (approval ${record.id} expired)`,
           record,
         );
       case 'consumed':
-        return refuse(turn, 'APPROVAL_USED', `approval ${record.id} has already been used`, record);
+        return this.refuse(turn, 'APPROVAL_USED', `approval ${record.id} has already been used`, record);
       case 'pending':
-        return wait(turn, record);
+        return this.wait(turn, record);
     }
   }
 
   /** A pending approval: the agent is told to wait in the way it can (approvals/waiting.ts). */
-  async function wait(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
+  private async wait(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
     const { ctx, plan } = turn;
     ctx.approval = approvalInfo(record);
     ctx.decision = {
@@ -160,31 +169,31 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
       rule: turn.need.pointer,
       reason: `waiting for approval ${record.id}`,
     };
-    const link = approvalLink(deps.consoleUrl(), record.id);
+    const link = approvalLink(this.deps.consoleUrl(), record.id);
     if (plan === undefined || plan.way === 'retry') return approvalRequiredResult(record, link);
     const ask = plan.ask ?? 'console-form';
-    if (plan.way === 'elicitation') return elicit(turn, record, ask, link);
+    if (plan.way === 'elicitation') return this.elicit(turn, record, ask, link);
     // A 2026-era retry that answered the gateway's question waits a while here for the decision,
     // then is asked to come back (a requestState-only round) rather than held for long.
     const answered =
       approvalIdOf(ctx.agent?.requestState) === record.id &&
       userAnswer(ctx.agent?.inputResponses) !== undefined;
     if (!answered) return inputRequiredResult(record, elicitationParams(record, ask, link, 'modern'));
-    const until = Math.min(record.expiresAt, book.now() + longPollMs);
-    const now = await book.waitForDecision(record.id, until, ctx.signal);
+    const until = Math.min(record.expiresAt, this.book.now() + this.longPollMs);
+    const now = await this.book.waitForDecision(record.id, until, ctx.signal);
     if (ctx.signal.aborted) throw new CancelledError('the agent cancelled the call');
-    if (now !== undefined && now.status !== 'pending') return settle(turn, now);
+    if (now !== undefined && now.status !== 'pending') return this.settle(turn, now);
     return inputRequiredResult(record, undefined);
   }
 
   /** 2025 era: the agent's user is asked within the call, while the console may decide meanwhile. */
-  async function elicit(turn: Turn, record: ApprovalRecord, ask: Ask, link: string | undefined) {
+  private async elicit(turn: Turn, record: ApprovalRecord, ask: Ask, link: string | undefined) {
     const { ctx } = turn;
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const decided = book.waitForDecision(record.id, record.expiresAt, stop.signal);
+      const decided = this.book.waitForDecision(record.id, record.expiresAt, stop.signal);
       const question = elicitationParams(record, ask, link, 'legacy');
       const asking = ctx.agent?.ask?.('elicitation/create', question, stop.signal);
       // An agent that fails to answer (or errs) leaves the decision to the console, or to the timeout.
@@ -193,13 +202,14 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
         decided.then((record) => ({ record })),
         answered.then((answer) => ({ answer })),
       ]);
-      if ('answer' in first && first.answer !== undefined) await applyAnswer(ctx, record, first.answer, ask);
+      if ('answer' in first && first.answer !== undefined)
+        await this.applyAnswer(ctx, record, first.answer, ask);
       const final = 'record' in first ? first.record : await decided;
       if (ctx.signal.aborted) throw new CancelledError('the agent cancelled the call');
       if (ask === 'console-url' && final !== undefined && final.status !== 'pending')
         ctx.agent?.notify?.('notifications/elicitation/complete', { elicitationId: record.id });
-      if (final === undefined) return refuse(turn, 'APPROVAL_EXPIRED', `approval ${record.id} is gone`);
-      return settle({ ...turn, plan: { way: 'retry' } }, final);
+      if (final === undefined) return this.refuse(turn, 'APPROVAL_EXPIRED', `approval ${record.id} is gone`);
+      return this.settle({ ...turn, plan: { way: 'retry' } }, final);
     } finally {
       stop.abort();
       ctx.signal.removeEventListener('abort', onAbort);
@@ -207,51 +217,55 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
   }
 
   /** What the agent's user answered: a decision (when they may decide), or a withdrawal of the call. */
-  async function applyAnswer(ctx: CallContext, record: ApprovalRecord, answer: ElicitAnswer, ask: Ask) {
+  private async applyAnswer(ctx: CallContext, record: ApprovalRecord, answer: ElicitAnswer, ask: Ask) {
     const who = `the user at the agent (grant '${ctx.grant ?? record.grant}')`;
     if (answer.action !== 'accept') {
       const did = answer.action === 'decline' ? 'declined' : 'cancelled';
-      await book.decide(record.id, false, who, answer.reason ?? `the user ${did} at the agent`);
+      await this.book.decide(record.id, false, who, answer.reason ?? `the user ${did} at the agent`);
     } else if (ask === 'decide' && (answer.decision === 'approve' || answer.decision === 'deny')) {
-      await book.decide(record.id, answer.decision === 'approve', who, answer.reason);
+      await this.book.decide(record.id, answer.decision === 'approve', who, answer.reason);
     }
   }
 
   /** The approval the call presents (2026-era state) or the one its binding leads to, if any. */
-  async function find(turn: Turn, binding: Binding): Promise<Found> {
+  private async find(turn: Turn, binding: Binding): Promise<Found> {
     const { ctx } = turn;
     const presented = approvalIdOf(ctx.agent?.requestState);
     if (presented === undefined) {
-      const record = await book.byBinding(turn.key);
+      const record = await this.book.byBinding(turn.key);
       return record === undefined || record.status === 'consumed' ? undefined : { record };
     }
     // The gateway's own state and answer go no further than here.
     ctx.consumedInput = { requestState: true, keys: [INPUT_KEY] };
-    const record = presented === '' ? undefined : await book.get(presented);
+    const record = presented === '' ? undefined : await this.book.get(presented);
     if (record === undefined)
       return {
-        result: refuse(turn, 'APPROVAL_EXPIRED', 'the approval this call presents is unknown or has expired'),
+        result: this.refuse(
+          turn,
+          'APPROVAL_EXPIRED',
+          'the approval this call presents is unknown or has expired',
+        ),
       };
     const mismatch = bindingMismatch(record, binding);
     if (mismatch !== undefined) {
       const why = `the approval this call presents (${record.id}) was given for ${mismatch}`;
-      return { result: refuse(turn, 'APPROVAL_MISMATCH', why, record) };
+      return { result: this.refuse(turn, 'APPROVAL_MISMATCH', why, record) };
     }
     const answer = userAnswer(ctx.agent?.inputResponses);
     if (record.status !== 'pending' || answer === undefined || turn.plan?.ask === undefined)
       return { record };
-    await applyAnswer(ctx, record, answer, turn.plan.ask);
-    return { record: (await book.get(record.id)) ?? record };
+    await this.applyAnswer(ctx, record, answer, turn.plan.ask);
+    return { record: (await this.book.get(record.id)) ?? record };
   }
 
   /** A new approval: the call's quota is reserved now, and held while a person decides. */
-  async function admit(turn: Turn, binding: Binding, approval: CompiledApproval): Promise<CallToolResult> {
+  private async admit(turn: Turn, binding: Binding, approval: CompiledApproval): Promise<CallToolResult> {
     const { ctx, plan } = turn;
-    const reserved = await reserveLimits(deps.counters, ctx);
+    const reserved = await reserveLimits(this.deps.counters, ctx);
     if (!reserved.ok) return reserved.denial;
     if (plan === undefined) {
       await Promise.all(reserved.held.map((r) => r.rollback()));
-      return refuse(
+      return this.refuse(
         turn,
         'APPROVAL_UNAVAILABLE',
         approval.approvers.includes('console')
@@ -259,7 +273,7 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
           : 'this call needs the approval of the user at the agent, and this agent cannot ask them (no elicitation)',
       );
     }
-    const record = await book.create({
+    const record = await this.book.create({
       ...binding,
       bindingKey: turn.key,
       arguments: redactArgs(ctx.args, ctx.target.inputSchema(ctx.tool)).value,
@@ -269,31 +283,32 @@ export function approvalStep(deps: ApprovalDeps): CallStep {
       way: plan.way,
       timeoutMs: approval.timeoutMs,
     });
-    holds.hold(record.id, reserved.held);
-    deps.onPending?.(record);
-    return wait(turn, record);
+    this.holds.hold(record.id, reserved.held);
+    this.deps.onPending?.(record);
+    return this.wait(turn, record);
   }
 
-  return {
-    name: 'approval',
-    run: async (ctx, next) => {
-      const need = needOf(ctx);
-      const approval = ctx.rule?.approval;
-      if (need === undefined || approval === undefined) return next();
-      const binding: Binding = {
-        grant: ctx.grant ?? '',
-        server: ctx.server,
-        tool: ctx.tool,
-        argsHash: argumentsHash(ctx.effectiveArgs ?? ctx.args),
-        policyVersion: ctx.policy?.version ?? '',
-      };
-      const plan = planFor(ctx.agent, approval.approvers, deps.consoleUrl() !== undefined);
-      const turn: Turn = { ctx, need, key: bindingKey(binding), plan, next };
-      const found = await find(turn, binding);
-      if (found === undefined) return admit(turn, binding, approval);
-      return 'result' in found ? found.result : settle(turn, found.record);
-    },
-  };
+  async run(ctx: CallContext, next: () => Promise<CallToolResult>): Promise<CallToolResult> {
+    const need = needOf(ctx);
+    const approval = ctx.rule?.approval;
+    if (need === undefined || approval === undefined) return next();
+    const binding: Binding = {
+      grant: ctx.grant ?? '',
+      server: ctx.server,
+      tool: ctx.tool,
+      argsHash: argumentsHash(ctx.effectiveArgs ?? ctx.args),
+      policyVersion: ctx.policy?.version ?? '',
+    };
+    const plan = planFor(ctx.agent, approval.approvers, this.deps.consoleUrl() !== undefined);
+    const turn: Turn = { ctx, need, key: bindingKey(binding), plan, next };
+    const found = await this.find(turn, binding);
+    if (found === undefined) return this.admit(turn, binding, approval);
+    return 'result' in found ? found.result : this.settle(turn, found.record);
+  }
+}
+
+export function approvalStep(deps: ApprovalDeps): CallStep {
+  return new ApprovalStep(deps);
 }
 
 function approvalInfo(record: ApprovalRecord): { id: string; status: string; decidedBy?: string } {
