@@ -137,6 +137,42 @@ describe('2026-07-28 agents that declare elicitation: an input_required round', 
   });
 });
 
+describe('an approved tool that asks for input itself', () => {
+  it(`${verifies('gateway.approval.input-required')} (the upstream's own input round follows the approval, asked once)`, async () => {
+    const upstream = await startModernFixture('dual');
+    closers.push(() => upstream.close());
+    const h = await startOversightGateway({
+      servers: {
+        up: {
+          transport: 'http',
+          url: upstream.url,
+          policy: {
+            version: '1',
+            default: 'allow',
+            tools: { confirm: { action: 'require_approval', approval: { approvers: ['user'] } } },
+          },
+        },
+      },
+    });
+    closers.push(() => h.close());
+    const asked: string[] = [];
+    const a = await agent(h, 'v2-2026', {
+      modes: ['form'],
+      elicit: (params) => {
+        const message = String(params.message);
+        asked.push(message);
+        // The gateway's question (approve the call), then the upstream's own (confirm it).
+        return message.startsWith('The Bastion gateway')
+          ? { action: 'accept', content: { decision: 'approve' } }
+          : { action: 'accept', content: { ok: true } };
+      },
+    });
+    expect(textOf(await a.callTool('confirm', { action: 'deploy' }))).toBe('confirmed deploy');
+    expect(asked.map((m) => m.startsWith('The Bastion gateway'))).toEqual([true, false]);
+    expect(upstream.calls.size).toBe(1);
+  });
+});
+
 describe('2025-era agents that declare elicitation: elicitation/create within the call', () => {
   for (const kind of ['v1', 'v2-2025'] as const) {
     it(`${verifies('gateway.approval.elicitation')} (${kind}, form mode: the user decides)`, async () => {

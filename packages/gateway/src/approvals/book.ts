@@ -42,6 +42,7 @@ export class ApprovalBook {
   private readonly open: RecordTable<true>;
   private readonly tickets: RecordTable<true>;
   private readonly bindings: RecordTable<string>;
+  private readonly continuations: RecordTable<true>;
   private readonly events = new EventEmitter();
   private readonly waits = new Set<() => void>();
 
@@ -54,6 +55,7 @@ export class ApprovalBook {
     this.open = store.table('approval-open');
     this.tickets = store.table('approval-tickets');
     this.bindings = store.table('approval-bindings');
+    this.continuations = store.table('approval-continuations');
     this.events.setMaxListeners(0);
   }
 
@@ -193,6 +195,21 @@ export class ApprovalBook {
     await this.records.put(id, consumed, RETENTION_MS);
     this.events.emit('changed', consumed);
     return true;
+  }
+
+  /**
+   * The approved call's upstream asked for input: its next round (same call, the upstream's state)
+   * may go through once, until the approval's own time is up.
+   */
+  async allowContinuation(id: string, bindingKey: string, until: number): Promise<void> {
+    const ttl = Math.max(1, until - this.clock.now());
+    await this.continuations.put(id, true, ttl);
+    await this.bindings.put(bindingKey, id, ttl);
+  }
+
+  /** Uses the continuation of `id`: true once per round the upstream asked input for. */
+  async takeContinuation(id: string): Promise<boolean> {
+    return (await this.continuations.take(id)) !== undefined;
   }
 
   /** The redeemed call finished: whether it ran upstream (its held quota is kept or returned). */

@@ -65,7 +65,12 @@ interface Turn {
 }
 
 /** What an approval lookup found: an approval, or already the call's answer (a refusal). */
-type Found = { record: ApprovalRecord } | { result: CallToolResult } | undefined;
+type Found =
+  | { record: ApprovalRecord }
+  | { result: CallToolResult }
+  /** The next round of an approved call the upstream asked input for (its own requestState). */
+  | { continuation: ApprovalRecord }
+  | undefined;
 
 /** Whether this call needs approval, and which part of the rule says so. */
 function needOf(ctx: CallContext): Need | undefined {
@@ -127,7 +132,19 @@ class ApprovalStep implements CallStep {
       },
     };
     turn.ctx.approval = approvalInfo({ ...record, status: 'consumed' });
-    return turn.next();
+    return this.forward(turn, record);
+  }
+
+  /**
+   * The approved call goes upstream. When the upstream answers `input_required` (a 2026-era agent
+   * then retries with the upstream's own state), the approval also covers that one next round: the
+   * agent's user is not asked again for the call they approved, and the upstream gets its state.
+   */
+  private async forward(turn: Turn, record: ApprovalRecord): Promise<CallToolResult> {
+    const result = await turn.next();
+    if (turn.ctx.upstream?.outcome === 'input_required')
+      await this.book.allowContinuation(record.id, turn.key, record.redeemBy ?? record.expiresAt);
+    return result;
   }
 
   /** Where an approval stands decides what the call gets. */
@@ -233,7 +250,12 @@ class ApprovalStep implements CallStep {
     const presented = approvalIdOf(ctx.agent?.requestState);
     if (presented === undefined) {
       const record = await this.book.byBinding(turn.key);
-      return record === undefined || record.status === 'consumed' ? undefined : { record };
+      if (record?.status !== 'consumed') return record === undefined ? undefined : { record };
+      // Another round of an approved call, carrying what the upstream asked for (its answers, its
+      // state): once per round it asked for.
+      const round = ctx.agent?.requestState !== undefined || ctx.agent?.inputResponses !== undefined;
+      const next = round && (await this.book.takeContinuation(record.id));
+      return next ? { continuation: record } : undefined;
     }
     // The gateway's own state and answer go no further than here.
     ctx.consumedInput = { requestState: true, keys: [INPUT_KEY] };
@@ -303,7 +325,11 @@ class ApprovalStep implements CallStep {
     const turn: Turn = { ctx, need, key: bindingKey(binding), plan, next };
     const found = await this.find(turn, binding);
     if (found === undefined) return this.admit(turn, binding, approval);
-    return 'result' in found ? found.result : this.settle(turn, found.record);
+    if ('result' in found) return found.result;
+    if ('record' in found) return this.settle(turn, found.record);
+    // Counted like any call (its own units): the approved round that asked for input ran nothing.
+    ctx.approval = approvalInfo(found.continuation);
+    return this.forward(turn, found.continuation);
   }
 }
 
