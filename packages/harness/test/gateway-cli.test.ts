@@ -240,6 +240,9 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
       'grants',
       'anonymous',
       'audit',
+      'admin',
+      'approvals',
+      'pins',
       'limits',
     ]);
     expect(Object.keys(schema.$defs)).toContain('GatewayPolicy');
