@@ -3,10 +3,14 @@
  * the cookie session and its CSRF tokens, the Host/Origin checks, grants made and revoked, counters,
  * and a landing page with nothing secret on it.
  */
+
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { BASTION_BINS } from '../src/targets/mcp-process.js';
 import { startModernFixture } from './gateway-fixtures/server-v2.js';
 import {
   connectOversightAgent,
@@ -233,6 +237,13 @@ describe('the console', () => {
     });
     expect((await h.api.post(`/approvals/${id}`, { decision: 'deny' })).status).toBe(409);
     expect((await h.api.get(`/approvals/${id}`)).body).toMatchObject({ approval: { status: 'approved' } });
+  });
+
+  it('bastion-gateway admin create prints a new admin token once and the entry with its SHA-256', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [BASTION_BINS.gateway, 'admin', 'create']);
+    const token = /^\s+(bga_\S+)$/m.exec(stdout)?.[1] ?? '';
+    const entry = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { admin: { tokenSha256: string } };
+    expect(entry.admin.tokenSha256).toBe(createHash('sha256').update(token).digest('hex'));
   });
 
   it(verifies('gateway.console.landing'), async () => {
