@@ -86,6 +86,18 @@ export const oversightRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'gateway.pins.replicas',
+    statement:
+      'pins are shared by replicas (through the state store): a changed tool is withheld by every replica, and accepted through one it comes back on the others',
+    source: issue,
+  },
+  {
+    id: 'gateway.approval.replicas',
+    statement:
+      'an approval is shared by replicas (through the state store): a call held by one replica is listed and decided through another, and the same call retried on another replica goes through once, as on the first',
+    source: issue,
+  },
+  {
     id: 'gateway.console.auth',
     statement:
       'the console and its API take the admin token only (never a grant token); the pages use a cookie session with CSRF tokens, behind the same Host/Origin checks as the MCP endpoints',
