@@ -7,7 +7,7 @@
  *   bastion-gateway grant create LABEL [--server NAME ...]
  *   bastion-gateway audit verify FILE... [--key KEYFILE] [--head-dir DIR] [--no-head]
  *   bastion-gateway audit key create KEYFILE
- *   bastion-gateway admin create
+ *   bastion-gateway admin create [--name NAME]
  *   bastion-gateway pin --config gateway.json [--accept] [--server NAME ...] [--tool NAME ...]
  *   bastion-gateway schema [--policy]
  */
@@ -167,12 +167,22 @@ grant
 const admin = program.command('admin').description('the console (/console) and its JSON API');
 admin
   .command('create')
-  .description('print a new admin token (shown once) and the "admin" entry for the config')
-  .action(() => {
+  .description('print a new admin token (shown once) and its entry for the config')
+  .option('--name <name>', 'who this admin is in audit rows (one token per person: "admin": { "accounts" })')
+  .action((flags: { name?: string }) => {
     const { token, tokenSha256 } = createAdminToken();
+    const head = `Admin token for the console (shown once; only its SHA-256 is stored; not a grant token):\n\n  ${token}\n\n`;
+    if (flags.name === undefined) {
+      process.stdout.write(
+        `${head}Add to the gateway config:\n\n${JSON.stringify({ admin: { tokenSha256 } }, null, 2)}\n`,
+      );
+      return;
+    }
+    const account = { name: flags.name, tokenSha256 };
     process.stdout.write(
-      `Admin token for the console (shown once; only its SHA-256 is stored; not a grant token):\n\n  ${token}\n\n` +
-        `Add to the gateway config:\n\n${JSON.stringify({ admin: { tokenSha256 } }, null, 2)}\n`,
+      `${head}Add this account to the gateway config's "admin": { "accounts": [...] }:\n\n` +
+        `${JSON.stringify(account, null, 2)}\n\nor, for the first admin:\n\n` +
+        `${JSON.stringify({ admin: { accounts: [account] } }, null, 2)}\n`,
     );
   });
 

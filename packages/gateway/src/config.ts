@@ -9,6 +9,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ChainKey } from './audit/chain.js';
 import { AUDIT_KEY_ENV, parseAuditKey } from './audit/key.js';
+import { type OversightConfig, oversightConfigFields, resolveOversight } from './oversight-config.js';
 import type { CompiledPolicy } from './policy/compile.js';
 import { parsePolicy } from './policy/load.js';
 import { PolicyLoadError, type Problem, problemsFromZod, toPointer } from './policy/problems.js';
@@ -129,58 +130,7 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
         ])
         .optional()
         .describe('The audit log. Absent: decisions are not recorded.'),
-      admin: z
-        .strictObject({
-          tokenSha256: z
-            .string()
-            .regex(/^[0-9a-f]{64}$/, {
-              error: 'expected 64 lowercase hex digits (bastion-gateway admin create)',
-            })
-            .describe('SHA-256 of the admin token (the console and its JSON API), hex. Not a grant token.'),
-          name: z
-            .string()
-            .min(1)
-            .optional()
-            .describe('Who the admin is in audit rows ("approved by <name>"); default "admin".'),
-          url: z
-            .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
-            .optional()
-            .describe(
-              'The gateway as people reach it (e.g. behind a proxy); console links given to agents start with it. ' +
-                'Default: the address it listens on.',
-            ),
-        })
-        .optional()
-        .describe(
-          'The console at /console and its JSON API. Absent: no console, and nobody can approve there.',
-        ),
-      approvals: z
-        .strictObject({
-          webhook: z
-            .strictObject({
-              url,
-              secret: z.string().min(16).describe(
-                // biome-ignore lint/suspicious/noTemplateCurlyInString: "${NAME}" is the documented placeholder syntax.
-                'HMAC-SHA256 key of the x-bastion-signature header; "${NAME}" reads the environment.',
-              ),
-            })
-            .optional()
-            .describe('Each new pending approval is POSTed here as JSON, signed.'),
-        })
-        .optional(),
-      pins: z
-        .strictObject({
-          file: z
-            .string()
-            .min(1)
-            .describe(
-              'The pins lock file (bastion-gateway pin), relative to this file; kept current by the gateway.',
-            ),
-        })
-        .optional()
-        .describe(
-          'Tool pinning. Without a file, pins live in the shared store only (in memory: until a restart).',
-        ),
+      ...oversightConfigFields(url),
       limits: z
         .strictObject({
           sessionsPerGrant: sessionCap
@@ -256,18 +206,14 @@ export interface AuditConfig {
   headDir: string;
 }
 
-export interface GatewayConfig {
+/** The oversight part (admin, approvals, pins) is oversight-config.ts's. */
+export interface GatewayConfig extends OversightConfig {
   servers: ReadonlyMap<string, ServerConfig>;
   grants: ReadonlyMap<string, GrantConfig>;
   /** Present only when the config explicitly allows anonymous access. */
   anonymous: GrantConfig | undefined;
   audit: AuditConfig | undefined;
   limits: { sessionsPerGrant: number; sessions: number; sessionIdleMs: number; shutdownGraceMs: number };
-  /** The console's admin, when the config has one. */
-  admin: { tokenSha256: string; name: string; url?: string } | undefined;
-  approvals: { webhook?: { url: string; secret: string } };
-  /** The pins lock file (absolute), when configured. */
-  pinsPath: string | undefined;
 }
 
 export const ANONYMOUS_GRANT = 'anonymous';
@@ -414,20 +360,15 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
     doc.anonymous === undefined ? undefined : grantFrom(ANONYMOUS_GRANT, ['anonymous'], doc.anonymous, '');
 
   const audit = doc.audit === undefined ? undefined : auditConfig(doc.audit, options, problems);
-  if (
-    doc.admin !== undefined &&
-    grants.size > 0 &&
-    [...grants.values()].some((g) => g.tokenSha256 === doc.admin?.tokenSha256)
-  )
-    problems.push({
-      pointer: '/admin/tokenSha256',
-      message: 'the admin token must not be a grant token (bastion-gateway admin create makes one)',
-    });
-  const webhook = doc.approvals?.webhook;
-  const webhookSecret =
-    webhook === undefined
-      ? undefined
-      : expand(webhook.secret, options.env, '/approvals/webhook/secret', problems);
+  const oversight = resolveOversight(
+    doc,
+    {
+      baseDir: options.baseDir,
+      grantTokens: tokenOwner,
+      expand: (value, pointer) => expand(value, options.env, pointer, problems),
+    },
+    problems,
+  );
 
   if (problems.length > 0) throw new PolicyLoadError(problems, 'config');
   return {
@@ -441,16 +382,7 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
       sessionIdleMs: doc.limits?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
       shutdownGraceMs: doc.limits?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
-    admin:
-      doc.admin === undefined
-        ? undefined
-        : {
-            tokenSha256: doc.admin.tokenSha256,
-            name: doc.admin.name ?? 'admin',
-            ...(doc.admin.url === undefined ? {} : { url: doc.admin.url.replace(/\/+$/, '') }),
-          },
-    approvals: webhook === undefined ? {} : { webhook: { url: webhook.url, secret: webhookSecret ?? '' } },
-    pinsPath: doc.pins === undefined ? undefined : resolve(options.baseDir, doc.pins.file),
+    ...oversight,
   };
 }
 

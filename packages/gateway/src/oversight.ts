@@ -106,8 +106,7 @@ export async function createOversight(o: OversightOptions) {
   const secure = config.admin?.url?.startsWith('https:') ?? false;
   const app = createConsoleApp({
     service,
-    auth: config.admin === undefined ? undefined : new ConsoleAuth(config.admin.tokenSha256, store, secure),
-    adminName: config.admin?.name ?? 'admin',
+    auth: config.admin === undefined ? undefined : new ConsoleAuth(config.admin.accounts, store, secure),
     servers,
     logger,
   });

@@ -44,6 +44,8 @@ export interface OversightConfig {
   grants?: string[];
   /** A console (the default), or none. */
   admin?: boolean;
+  /** Several admins, each with a token of their own (`"admin": { "accounts" }`), instead of 'ops'. */
+  admins?: ReadonlyArray<{ name: string; token: string }>;
   webhook?: { url: string; secret: string };
   /** The pins lock file, relative to the gateway's directory. */
   pinsFile?: string;
@@ -74,7 +76,15 @@ export async function startOversightGateway(
   const document = {
     servers: config.servers,
     grants,
-    ...(config.admin === false ? {} : { admin: { tokenSha256: hashToken(adminToken), name: 'ops' } }),
+    ...(config.admin === false
+      ? {}
+      : config.admins === undefined
+        ? { admin: { tokenSha256: hashToken(adminToken), name: 'ops' } }
+        : {
+            admin: {
+              accounts: config.admins.map((a) => ({ name: a.name, tokenSha256: hashToken(a.token) })),
+            },
+          }),
     ...(config.webhook === undefined ? {} : { approvals: { webhook: config.webhook } }),
     ...(config.pinsFile === undefined ? {} : { pins: { file: config.pinsFile } }),
     ...(config.audit ? { audit: 'audit.jsonl' } : {}),

@@ -15,6 +15,7 @@
  *   GET  /console/api/counters                      { counters: [...] }
  *   GET  /console/api/decisions?after=N             { decisions: [{ seq, entry }] }
  */
+import type { IncomingMessage } from 'node:http';
 import type { Handler, Router } from './http.js';
 import { jsonBody, sendApiJson } from './http.js';
 import type { ConsoleService, Outcome } from './service.js';
@@ -24,7 +25,12 @@ function answer<T>(res: Parameters<Handler>[1], outcome: Outcome<T>, key?: strin
   else sendApiJson(res, outcome.status, { error: outcome.error });
 }
 
-export function apiRoutes(router: Router, service: ConsoleService, by: string): void {
+/** `by(req)`: who made the request, for the audit rows (the admin its bearer token belongs to). */
+export function apiRoutes(
+  router: Router,
+  service: ConsoleService,
+  by: (req: IncomingMessage) => string,
+): void {
   router
     .on('GET', '/console/api/status', async (_req, res) => sendApiJson(res, 200, await service.status()))
     .on('GET', '/console/api/approvals', async (_req, res) =>
@@ -37,24 +43,24 @@ export function apiRoutes(router: Router, service: ConsoleService, by: string): 
     })
     .on('POST', '/console/api/approvals/:id', async (req, res, { id = '' }) => {
       const body = await jsonBody(req);
-      answer(res, await service.decide(id, body.decision, body.reason, by), 'approval');
+      answer(res, await service.decide(id, body.decision, body.reason, by(req)), 'approval');
     })
     .on('GET', '/console/api/pins', async (_req, res) =>
       sendApiJson(res, 200, { changes: await service.pinChanges() }),
     )
     .on('POST', '/console/api/pins/accept', async (req, res) => {
       const body = await jsonBody(req);
-      answer(res, await service.acceptPin(body.server, body.tool, by), 'pin');
+      answer(res, await service.acceptPin(body.server, body.tool, by(req)), 'pin');
     })
     .on('GET', '/console/api/grants', async (_req, res) =>
       sendApiJson(res, 200, { grants: service.grants() }),
     )
     .on('POST', '/console/api/grants', async (req, res) => {
       const body = await jsonBody(req);
-      answer(res, await service.createGrant(body.label, body.servers, by));
+      answer(res, await service.createGrant(body.label, body.servers, by(req)));
     })
-    .on('POST', '/console/api/grants/:label/revoke', async (_req, res, { label = '' }) =>
-      answer(res, await service.revokeGrant(label, by), 'grant'),
+    .on('POST', '/console/api/grants/:label/revoke', async (req, res, { label = '' }) =>
+      answer(res, await service.revokeGrant(label, by(req)), 'grant'),
     )
     .on('GET', '/console/api/counters', async (_req, res) =>
       sendApiJson(res, 200, { counters: await service.counters() }),

@@ -26,7 +26,6 @@ export interface ConsoleAppOptions {
   service: ConsoleService;
   /** Absent when the config has no admin: the console then only says so. */
   auth: ConsoleAuth | undefined;
-  adminName: string;
   servers: ReadonlyArray<string>;
   logger: Logger;
 }
@@ -48,11 +47,13 @@ export function createConsoleApp(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { service, auth } = o;
   const api = new Router();
-  apiRoutes(api, service, `${o.adminName} (console API)`);
+  // The API's caller, by request: the admin whose bearer token it presented (set before dispatch).
+  const callers = new WeakMap<IncomingMessage, string>();
+  apiRoutes(api, service, (req) => `${callers.get(req) ?? 'unknown'} (console API)`);
   const pages = new Router();
   const notice = noticeOf;
 
-  if (auth !== undefined) pageRoutes(pages, { service, auth, adminName: o.adminName, servers: o.servers });
+  if (auth !== undefined) pageRoutes(pages, { service, auth, servers: o.servers });
 
   async function login(req: IncomingMessage, res: ServerResponse, url: URL, consoleAuth: ConsoleAuth) {
     if (req.method === 'GET') {
@@ -60,13 +61,13 @@ export function createConsoleApp(
       return sendHtml(res, 200, loginPage({ title: 'Sign in', section: 'login', notice: notice(url), next }));
     }
     const form = await formBody(req);
-    if (!consoleAuth.isAdminToken(typeof form.token === 'string' ? form.token : undefined))
-      return redirect(res, '/console/login?notice=bad-token');
+    const admin = consoleAuth.adminFor(typeof form.token === 'string' ? form.token : undefined);
+    if (admin === undefined) return redirect(res, '/console/login?notice=bad-token');
     const next =
       typeof form.next === 'string' && /^\/console(\/[A-Za-z0-9._~%/-]*)?$/.test(form.next)
         ? form.next
         : '/console';
-    redirect(res, next, { 'set-cookie': await consoleAuth.login() });
+    redirect(res, next, { 'set-cookie': await consoleAuth.login(admin) });
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -95,13 +96,15 @@ export function createConsoleApp(
     }
     if (isApi) {
       const token = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-      if (!auth.isAdminToken(token))
+      const admin = auth.adminFor(token);
+      if (admin === undefined)
         return sendApiJson(
           res,
           401,
           { error: 'the admin token is required (Authorization: Bearer)' },
           { 'www-authenticate': 'Bearer realm="bastion-console"' },
         );
+      callers.set(req, admin.name);
       return dispatch(api, req, res, url, path, true);
     }
     if (path === '/console/login') return login(req, res, url, auth);

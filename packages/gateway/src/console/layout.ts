@@ -28,6 +28,8 @@ export interface PageOptions {
   section: Section;
   /** The CSRF token for this page's forms; absent on pages shown before login. */
   csrf?: string;
+  /** Who is signed in (their admin account's name). */
+  admin?: string;
   /** A notice at the top: what an action did, or why it could not. */
   notice?: { kind: 'ok' | 'error'; text: string } | undefined;
 }
@@ -53,7 +55,7 @@ ${
         ([section, href, label]) =>
           html`<a href="${href}"${section === options.section ? html` aria-current="page"` : ''}>${label}</a>`,
       )}</nav>
-<form method="post" action="/console/logout" class="logout"><input type="hidden" name="_csrf" value="${options.csrf}"><button type="submit">Log out</button></form>`
+<form method="post" action="/console/logout" class="logout">${options.admin === undefined ? '' : html`<span class="who">Signed in as ${options.admin}</span> `}<input type="hidden" name="_csrf" value="${options.csrf}"><button type="submit">Log out</button></form>`
     : ''
 }
 </header>

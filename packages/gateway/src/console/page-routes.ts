@@ -48,7 +48,6 @@ const formOf = (req: IncomingMessage): Form => signedIn.get(req)?.form ?? {};
 export interface PageRouteOptions {
   service: ConsoleService;
   auth: ConsoleAuth;
-  adminName: string;
   servers: ReadonlyArray<string>;
 }
 
@@ -57,7 +56,8 @@ export const noticeOf = (url: URL) => NOTICES[url.searchParams.get('notice') ?? 
 
 export function pageRoutes(pages: Router, o: PageRouteOptions): void {
   const { service, auth } = o;
-  const by = `${o.adminName} (console)`;
+  // Who decided, in the audit rows: the admin the session belongs to.
+  const by = (session: ConsoleSession) => `${session.admin} (console)`;
   const notice = noticeOf;
   // Pages: each GET renders from the service; each POST acts through it and redirects (303).
   const pageRoute = (method: string, path: string, handler: PageHandler) =>
@@ -66,6 +66,8 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
       if (state !== undefined) await handler(req, res, params, url, state.session);
     });
   const csrf = (session: ConsoleSession) => auth.csrfToken(session);
+  // What the page frame needs of the session: its forms' CSRF token, and who is signed in.
+  const signed = (session: ConsoleSession) => ({ csrf: csrf(session), admin: session.admin });
   pageRoute('GET', '/console', async (_req, res, _p, url, session) =>
     sendHtml(
       res,
@@ -73,7 +75,7 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
       approvalsPage(await service.approvals(), {
         title: 'Approvals',
         section: 'approvals',
-        csrf: csrf(session),
+        ...signed(session),
         notice: notice(url),
       }),
     ),
@@ -88,7 +90,7 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
         res,
         404,
         page(
-          { title: 'No such approval', section: 'approvals', csrf: csrf(session) },
+          { title: 'No such approval', section: 'approvals', ...signed(session) },
           html`<p>No approval ${id} is on record (finished ones are kept for an hour).</p>`,
         ),
       );
@@ -98,14 +100,15 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
       approvalPage(approval, {
         title: `Approval for ${approval.tool}`,
         section: 'approvals',
-        csrf: csrf(session),
+        ...signed(session),
         notice: notice(url),
       }),
     );
   });
-  pageRoute('POST', '/console/approvals/:id', async (req, res, { id = '' }) => {
+  pageRoute('POST', '/console/approvals/:id', async (req, res, { id = '' }, _url, session) => {
     const form = formOf(req);
-    const outcome = await service.decide(id, form.decision, form.reason === '' ? undefined : form.reason, by);
+    const reason = form.reason === '' ? undefined : form.reason;
+    const outcome = await service.decide(id, form.decision, reason, by(session));
     const code = outcome.ok
       ? form.decision === 'approve'
         ? 'approved'
@@ -119,7 +122,7 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
     sendHtml(
       res,
       200,
-      decisionsPage(service.decisions(), { title: 'Decisions', section: 'decisions', csrf: csrf(session) }),
+      decisionsPage(service.decisions(), { title: 'Decisions', section: 'decisions', ...signed(session) }),
     ),
   );
   pageRoute('GET', '/console/fragments/decisions', async (_req, res) =>
@@ -132,14 +135,14 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
       pinsPage(await service.pinChanges(), {
         title: 'Tool pins',
         section: 'pins',
-        csrf: csrf(session),
+        ...signed(session),
         notice: notice(url),
       }),
     ),
   );
-  pageRoute('POST', '/console/pins/accept', async (req, res) => {
+  pageRoute('POST', '/console/pins/accept', async (req, res, _p, _url, session) => {
     const form = formOf(req);
-    const outcome = await service.acceptPin(form.server, form.tool, by);
+    const outcome = await service.acceptPin(form.server, form.tool, by(session));
     redirect(
       res,
       `/console/pins?notice=${outcome.ok ? 'accepted' : outcome.status === 400 ? 'invalid' : 'gone'}`,
@@ -152,7 +155,7 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
     grantsPage(service.grants(), o.servers, {
       title: 'Grants',
       section: 'grants',
-      csrf: csrf(session),
+      ...signed(session),
       ...extra,
     });
   pageRoute('GET', '/console/grants', async (_req, res, _p, url, session) =>
@@ -160,7 +163,7 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
   );
   pageRoute('POST', '/console/grants', async (req, res, _p, _url, session) => {
     const form = formOf(req);
-    const outcome = await service.createGrant(form.label, form.servers ?? [], by);
+    const outcome = await service.createGrant(form.label, form.servers ?? [], by(session));
     // The token is shown in this answer and never again, so it is not a redirect.
     if (outcome.ok)
       sendHtml(
@@ -170,15 +173,15 @@ export function pageRoutes(pages: Router, o: PageRouteOptions): void {
       );
     else sendHtml(res, outcome.status, grants(session, { notice: { kind: 'error', text: outcome.error } }));
   });
-  pageRoute('POST', '/console/grants/:label/revoke', async (_req, res, { label = '' }) => {
-    const outcome = await service.revokeGrant(label, by);
+  pageRoute('POST', '/console/grants/:label/revoke', async (_req, res, { label = '' }, _url, session) => {
+    const outcome = await service.revokeGrant(label, by(session));
     redirect(res, `/console/grants?notice=${outcome.ok ? 'revoked' : 'gone'}`);
   });
   pageRoute('GET', '/console/counters', async (_req, res, _p, _url, session) =>
     sendHtml(
       res,
       200,
-      countersPage(await service.counters(), { title: 'Counters', section: 'counters', csrf: csrf(session) }),
+      countersPage(await service.counters(), { title: 'Counters', section: 'counters', ...signed(session) }),
     ),
   );
 }

@@ -104,6 +104,12 @@ export const oversightRequirements: Requirement[] = [
     source: issue,
   },
   {
+    id: 'gateway.console.admins',
+    statement:
+      'several admins ("admin": { "accounts" }) each sign in to the console and its API with a token of their own, and each decision names the admin who made it',
+    source: issue,
+  },
+  {
     id: 'gateway.console.api',
     statement:
       'GET /console/api/approvals lists approvals (id, status, grant, server, tool, redacted arguments, rule, expiresAt) and POST /console/api/approvals/{id} decides one',
