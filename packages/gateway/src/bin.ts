@@ -24,6 +24,7 @@ import { createAdminToken, createGrantToken, grantConfigEntry } from './grants.j
 import { runPin } from './pins/cli.js';
 import { describeLoadError, formatProblems } from './policy/problems.js';
 import { StdioAgentChannel } from './stdio-agent.js';
+import { commandProblem } from './upstream/stdio-pipe.js';
 
 const VERSION = '0.1.0';
 
@@ -34,7 +35,8 @@ interface ServeFlags {
   stdio?: boolean;
   server?: string;
   logLevel: string;
-  check: boolean;
+  /** Undefined unless --check or --no-check is given: checking is the default. */
+  check?: boolean;
   allowedOrigins?: string;
 }
 
@@ -77,13 +79,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0, true));
   process.on('SIGHUP', () => void gateway.reloadPolicies());
 
-  if (flags.check) {
+  if (flags.check !== false) {
     // Reach each upstream once: a policy naming an argument its tool does not have stops the start.
     const only = flags.stdio ? flags.server : undefined;
     const checks = await gateway.checkUpstreams(only === undefined ? undefined : [only]);
     const refused = checks.filter((c) => c.problems.length > 0);
     for (const c of checks) {
-      if (c.error !== undefined)
+      if (c.cannotStart !== undefined) logCannotStart(logger, c.server, c.cannotStart);
+      else if (c.error !== undefined)
         logger.warn(
           { server: c.server, err: c.error },
           'upstream not reachable at start; checked on first use',
@@ -94,6 +97,21 @@ async function serve(flags: ServeFlags): Promise<void> {
         process.stderr.write(`${formatProblems(c.problems, `server '${c.server}'`)}\n`);
       await shutdown('policy does not match the upstream', 2);
       return;
+    }
+    // A command that cannot start will not start later either (issue 9: the gateway kept serving
+    // a server whose every call failed): the start fails, as for a policy that does not fit.
+    if (checks.some((c) => c.cannotStart !== undefined)) {
+      await shutdown('an upstream command cannot start', 2);
+      return;
+    }
+  } else {
+    // No upstream is reached, but a command that is not there is still said at start.
+    for (const server of gateway.config.servers.values()) {
+      if (flags.stdio && server.name !== flags.server) continue;
+      if (server.upstream.transport !== 'stdio') continue;
+      const reason = commandProblem(server.upstream);
+      if (reason !== undefined)
+        logCannotStart(logger, server.name, { command: server.upstream.command, reason });
     }
   }
 
@@ -129,6 +147,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
 }
 
+/** The loud line for an upstream whose command cannot start: the server, the command, why. */
+function logCannotStart(logger: Logger, server: string, problem: { command: string; reason: string }): void {
+  logger.error(
+    { server, command: problem.command, reason: problem.reason },
+    `upstream '${server}' cannot start: command '${problem.command}': ${problem.reason}`,
+  );
+}
+
 const program = new Command('bastion-gateway')
   .description(
     'MCP gateway: per-tool policy (deny, hide, conditions, rate limits), audit, in front of MCP servers',
@@ -143,6 +169,10 @@ const program = new Command('bastion-gateway')
   )
   .option('--stdio', 'serve one server over stdio instead of HTTP (needs --server)')
   .option('--server <name>', 'with --stdio: the server to serve')
+  .option(
+    '--check',
+    'reach each upstream at start: exit 2 if a policy does not fit its tools or its command cannot start (the default)',
+  )
   .option('--no-check', 'do not reach the upstreams at start to check policies against their tools')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
   .showHelpAfterError()

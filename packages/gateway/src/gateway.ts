@@ -33,6 +33,7 @@ import { MemoryStateStore } from './store/memory-store.js';
 import type { StateStore } from './store/store.js';
 import type { BackoffOptions } from './upstream/backoff.js';
 import { UpstreamDirectory } from './upstream/directory.js';
+import { UpstreamCommandError } from './upstream/stdio-pipe.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -74,6 +75,15 @@ export interface UpstreamCheck {
   problems: ReadonlyArray<Problem>;
   /** Set when the upstream could not be reached. */
   error?: string;
+  /** Set when the upstream is a command that could not be started (not found, not executable). */
+  cannotStart?: { command: string; reason: string };
+}
+
+/** The command error behind `err` (wrapped by the connection), if starting a process is what failed. */
+function commandErrorOf(err: unknown): UpstreamCommandError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (e instanceof UpstreamCommandError) return e;
+  return undefined;
 }
 
 export interface ListenOptions {
@@ -229,8 +239,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       name: runtime.name,
       runtime,
       catalogs,
-      openLegacy: (session, init, events) => openLegacyUpstream(upstream, session, init, events, logger),
-      openModern: (principal) => modernAgents.upstreamFor(upstream, principal),
+      openLegacy: (session, init, events, resume) =>
+        openLegacyUpstream(upstream, session, init, events, logger, resume),
+      openModern: (principal, request) => modernAgents.upstreamFor(upstream, principal, request),
     });
   }
 
@@ -276,11 +287,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const problems = route.runtime.refusalProblems();
           return { server: route.name, state: route.runtime.state, problems };
         } catch (err) {
+          const command = commandErrorOf(err);
           return {
             server: route.name,
             state: route.runtime.state,
             problems: [],
             error: (err as Error).message,
+            ...(command === undefined
+              ? {}
+              : { cannotStart: { command: command.command, reason: command.reason } }),
           };
         }
       }),

@@ -24,10 +24,37 @@ describe('an interrupted benchmark', () => {
     );
     await expect(run).rejects.toThrow('stop');
     const started = processes.started();
-    expect(started.map((p) => p.name)).toEqual(['echo-upstream', 'peer-mcp-proxy']);
+    expect(started.map((p) => p.name)).toEqual(['load-generator', 'echo-upstream', 'peer-mcp-proxy']);
     for (const child of started) {
       expect(isAlive(child.pid)).toBe(false);
-      expect(await canConnect(child.port)).toBe(false);
+      if (child.port !== 0) expect(await canConnect(child.port)).toBe(false);
+    }
+  }, 60_000);
+
+  it('stops at once when aborted on the idle-session ladder, whose jobs run for minutes', async () => {
+    const controller = new AbortController();
+    const processes = new BenchProcesses();
+    const run = runBench(
+      {
+        ...TINY,
+        paths: ['proxy-hop'],
+        eras: ['2025-11-25'],
+        idleSessions: 1_000_000,
+        idleMaxMs: 600_000,
+      },
+      {
+        signal: controller.signal,
+        processes,
+        progress: (line) => {
+          // Shortly after a rung, while the generator opens the next one.
+          if (/idle: \d+ sessions/.test(line)) setTimeout(() => controller.abort(new Error('stop')), 300);
+        },
+      },
+    );
+    // The generator's job for the next rung is cancelled, not waited for (bench-wire.test.ts shows it alone).
+    await expect(run).rejects.toThrow('stop');
+    for (const child of processes.started()) {
+      expect({ name: child.name, alive: isAlive(child.pid) }).toEqual({ name: child.name, alive: false });
     }
   }, 60_000);
 
@@ -40,7 +67,9 @@ describe('an interrupted benchmark', () => {
         'bench',
         '--quick',
         '--paths',
-        'direct,bare',
+        'direct,proxy-hop',
+        '--eras',
+        '2025-11-25',
         '--warmup',
         '10',
         '--idle-sessions',
@@ -76,7 +105,11 @@ describe('an interrupted benchmark', () => {
     });
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect(pids).toHaveLength(2);
+    // Two upstreams and the proxy hop (the load generator's pid is checked below too).
+    expect(pids).toHaveLength(3);
+    const generator = /load generator pid (\d+)/.exec(stderr);
+    expect(generator).not.toBeNull();
+    pids.push(Number(generator?.[1]));
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
     for (const port of ports) expect(await canConnect(port)).toBe(false);
     expect(stderr).toContain('interrupted');

@@ -1,17 +1,21 @@
 import type { BenchOptions } from '../src/bench/options.js';
-import { PATH_IDS } from '../src/bench/options.js';
+import { ERAS, PATH_IDS } from '../src/bench/options.js';
 
-/** A run as small as it gets: every path, a few calls, two levels, a few idle sessions. */
+/** A run as small as it gets: every path in both eras, a few calls, two levels, a short ladder. */
 export const TINY: BenchOptions = {
   mode: 'custom',
   paths: [...PATH_IDS],
+  eras: [...ERAS],
   warmupCalls: 5,
   sequentialCalls: 20,
   phaseMaxMs: 10_000,
   concurrency: [2, 1],
   levelDurationMs: 200,
   levelMaxCalls: 40,
-  idleSessions: 3,
+  idleSessions: 150,
+  idleMaxMs: 30_000,
+  statelessAgents: 4,
+  generatorLimitPercent: 90,
   engineTools: 20,
   engineGrants: 50,
   engineDecisions: 2000,

@@ -1,8 +1,8 @@
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import type { BenchSession } from '../src/bench/clients.js';
 import { LatencyRecorder } from '../src/bench/histogram.js';
-import { mapLimited, openSessions, runConcurrent, runSequential } from '../src/bench/load.js';
+import { mapLimited, openUpTo, runConcurrent, runSequential } from '../src/bench/load.js';
+import type { BenchSession } from '../src/bench/wire.js';
 
 describe('the latency recorder', () => {
   it('gives the percentiles of 1..1000 ms within the histogram precision of 0.1 %', () => {
@@ -79,6 +79,18 @@ describe('the latency recorder', () => {
     expect(decoded.totalCount).toBe(500);
     expect(decoded.getValueAtPercentile(50) / 1000).toBeCloseTo(recorder.percentileMs(50), 3);
   });
+
+  it('adds the calls of an encoded histogram to its own (the load generator sends them so)', () => {
+    const here = new LatencyRecorder();
+    for (let v = 1; v <= 100; v++) here.record(v);
+    const there = new LatencyRecorder();
+    for (let v = 101; v <= 300; v++) there.record(v);
+    here.addEncoded(there.encode());
+    const s = here.summary();
+    expect(s.count).toBe(300);
+    expect(s.maxMs).toBeCloseTo(300, 0);
+    expect(Math.abs(s.p50Ms - 150) / 150).toBeLessThanOrEqual(0.001);
+  });
 });
 
 /** A session whose calls take `ms` and fail on every `failEvery`-th call. */
@@ -151,23 +163,57 @@ describe('the load loops', () => {
     expect(most).toBe(2);
   });
 
-  it('closes the sessions it opened when opening one more fails', async () => {
-    const opened: Array<ReturnType<typeof fakeSession>> = [];
+  it('keeps the sessions it opened and stops at the first failure', async () => {
     let attempts = 0;
-    await expect(
-      openSessions(
-        async () => {
-          attempts++;
-          if (attempts === 4) throw new Error('refused');
-          const s = fakeSession(0);
-          opened.push(s);
-          return s;
-        },
-        6,
-        { parallelism: 1, signal: new AbortController().signal },
-      ),
-    ).rejects.toThrow('refused');
-    expect(opened).toHaveLength(3);
-    expect(opened.every((s) => s.closed)).toBe(true);
+    const outcome = await openUpTo(
+      async () => {
+        attempts++;
+        if (attempts === 4) throw new Error('EMFILE');
+        return fakeSession(0);
+      },
+      10,
+      { parallelism: 1, signal: new AbortController().signal, maxMs: 60_000 },
+    );
+    expect(outcome.sessions).toHaveLength(3);
+    expect(outcome.firstError).toBe('EMFILE');
+    expect(attempts).toBe(4);
+    expect(outcome.sessions.every((s) => !(s as ReturnType<typeof fakeSession>).closed)).toBe(true);
+  });
+
+  it('stops opening at its time cap and says nothing failed', async () => {
+    const outcome = await openUpTo(async () => fakeSession(0), 1_000_000, {
+      parallelism: 4,
+      signal: new AbortController().signal,
+      maxMs: 30,
+    });
+    expect(outcome.sessions.length).toBeGreaterThan(0);
+    expect(outcome.sessions.length).toBeLessThan(1_000_000);
+    expect(outcome.firstError).toBeUndefined();
+  });
+
+  it('numbers calls on from a given sequence, across loops', async () => {
+    const seen: number[] = [];
+    const session: BenchSession = {
+      async call(sequence) {
+        seen.push(sequence);
+      },
+      async close() {},
+    };
+    const signal = new AbortController().signal;
+    const first = await runSequential(session, {
+      warmup: 2,
+      calls: 3,
+      maxMs: 60_000,
+      signal,
+      firstSequence: 100,
+    });
+    const second = await runConcurrent([session], {
+      durationMs: 60_000,
+      maxCalls: 2,
+      signal,
+      firstSequence: first.nextSequence,
+    });
+    expect(seen).toEqual([100, 101, 102, 103, 104, 105, 106]);
+    expect(second.nextSequence).toBe(107);
   });
 });

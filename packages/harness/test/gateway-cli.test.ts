@@ -223,6 +223,43 @@ describe('bastion-gateway command line', { timeout: 90_000 }, () => {
     );
   });
 
+  it(verifies('gateway.cli.upstream-cannot-start'), async () => {
+    const missing = `bastion-no-such-command-${process.pid}`;
+    const config = await writeConfig({
+      servers: {
+        fx: { transport: 'stdio', command: missing, args: [], policy: { version: '1', default: 'allow' } },
+      },
+    });
+    const saysSo = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; server?: string; command?: string })
+        .some((entry) => entry.level >= 50 && entry.server === 'fx' && entry.command === missing);
+    // Checking is the default, and --check says it: both refuse to start.
+    for (const args of [
+      ['--config', config],
+      ['--config', config, '--check'],
+    ]) {
+      const { code, stderr } = await runToExit([...args, '--port', '0']);
+      expect(code).toBe(2);
+      expect(saysSo(stderr)).toBe(true);
+    }
+    // Without the check the gateway serves, but the line is there before it listens.
+    const child = spawn(
+      process.execPath,
+      [BASTION_BINS.gateway, '--config', config, '--port', '0', '--no-check'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    children.push(child);
+    let before = '';
+    for await (const line of createInterface({ input: child.stderr! })) {
+      if ((JSON.parse(line) as { msg?: string }).msg === 'listening') break;
+      before += `${line}\n`;
+    }
+    expect(saysSo(before)).toBe(true);
+  });
+
   it(verifies('gateway.config.json-schema'), async () => {
     const { stdout } = await run(process.execPath, [BASTION_BINS.gateway, 'schema']);
     const published = await readFile(

@@ -259,9 +259,12 @@ describeEachTier('gateway in front of bastion-ssh', sshHostProviders, (ctx) => {
             expect(pids.length).toBeGreaterThan(0);
             for (const pid of pids) process.kill(pid, 'SIGKILL');
           }
-          await vi.waitFor(async () => expect(await reconnects(h, 'ssh')).toBeGreaterThan(before), {
-            timeout: 20_000,
-          });
+          // A 2026-era agent in front of a 2026-era HTTP server has no upstream connection to
+          // re-establish (each request stands alone): only its next call tells the restart apart.
+          if (!(kind === 'http' && agentKind === 'v2-2026'))
+            await vi.waitFor(async () => expect(await reconnects(h, 'ssh')).toBeGreaterThan(before), {
+              timeout: 20_000,
+            });
           const after = await call(alice, 'disconnect', { connectionId: 'y' });
           expect(policyOf(after)).toBeUndefined();
           expect(textOf(after)).not.toMatch(/upstream/);

@@ -6,7 +6,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createGrantToken } from '@bastion/gateway';
+import {
+  createGrantToken,
+  MemoryStateStore,
+  type SessionDirectory,
+  type SessionRecord,
+  type StateStore,
+} from '@bastion/gateway';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { startGatewayProcess } from '../src/targets/mcp-process.js';
@@ -107,6 +113,96 @@ async function rawSession(url: string, token: string) {
       return data.length > 0 ? data : [JSON.parse(text) as Record<string, unknown>];
     });
 }
+
+/** A session directory two gateways share, as replicas behind one address would share Redis. */
+class SharedDirectory implements SessionDirectory {
+  readonly shared = true;
+  readonly records = new Map<string, SessionRecord>();
+  async save(id: string, record: SessionRecord) {
+    this.records.set(id, structuredClone(record));
+  }
+  async load(id: string) {
+    return structuredClone(this.records.get(id));
+  }
+  async drop(id: string) {
+    this.records.delete(id);
+  }
+}
+
+function storeWith(sessions: SessionDirectory): StateStore {
+  const memory = new MemoryStateStore();
+  return {
+    counters: memory.counters,
+    sessions,
+    table: (name) => memory.table(name),
+    close: () => memory.close(),
+  };
+}
+
+describe('session routing through the store', () => {
+  it(verifies('gateway.store.session-routing'), async () => {
+    const up = await startFixtureHttp();
+    closers.push(() => up.stop());
+    const directory = new SharedDirectory();
+    const config = {
+      servers: { fx: { transport: 'http', url: `${up.url}/mcp`, policy: ALLOW_ALL } },
+      anonymous: { servers: ['fx'] },
+    };
+    const replica = async () => {
+      const h = await startGateway(config, { store: storeWith(directory) });
+      closers.push(() => h.close());
+      return `${(await h.listen()).url}/servers/fx/mcp`;
+    };
+    const [a, b, c] = [await replica(), await replica(), await replica()];
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(a, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    const session = init.headers.get('mcp-session-id') ?? '';
+    await init.text();
+    expect(directory.records.get(session)).toMatchObject({ server: 'fx', principal: { id: 'anonymous' } });
+    const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    const calls = async (url: string) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: sessionHeaders,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'sessionInfo', arguments: {} },
+        }),
+      });
+      const text = await res.text();
+      return res.status === 200
+        ? (
+            JSON.parse(text.replace(/^[\s\S]*?data: /, '')) as {
+              result: { structuredContent: { calls: number } };
+            }
+          ).result.structuredContent.calls
+        : res.status;
+    };
+    expect(await calls(a)).toBe(1);
+    // Another process serves the same session, on the same upstream session.
+    expect(await calls(b)).toBe(2);
+    expect(await calls(a)).toBe(3);
+    // Ended on one: gone for all.
+    expect((await fetch(b, { method: 'DELETE', headers: sessionHeaders })).status).toBe(200);
+    expect(directory.records.has(session)).toBe(false);
+    expect(await calls(c)).toBe(404);
+  });
+});
 
 describe('request ids', () => {
   it(verifies('gateway.session.duplicate-id'), async () => {

@@ -14,18 +14,18 @@
  */
 import type { Duplex } from 'node:stream';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
-import ssh2, {
-  type ClientChannel,
-  type ConnectConfig,
-  type SFTPWrapper,
-  type Client as SshClient,
-} from 'ssh2';
+import ssh2, { type ConnectConfig, type SFTPWrapper, type Client as SshClient } from 'ssh2';
 
 const { Client } = ssh2;
 
 import { SshError } from './errors.js';
+import { type ExecChannel, wrapChannel } from './exec-channel.js';
 import { algorithmsForKeyType } from './host-keys.js';
 import { type PtyOptions, ptyWindow, type ShellChannel, wrapShellChannel } from './pty-channel.js';
+import { type SftpSession, wrapSftp } from './sftp-session.js';
+
+export type { ExecChannel, ExecExit, SshSignal } from './exec-channel.js';
+export type { SftpFile, SftpSession } from './sftp-session.js';
 
 /**
  * A byte stream to an SSH server that the caller opened (a TCP socket, or a channel through a jump
@@ -65,41 +65,6 @@ export interface ConnectParams {
   verifyHostKey(key: Buffer): string | undefined;
   /** Key types to ask the server for first (the ones on record for this host). */
   preferredHostKeyTypes?: string[] | undefined;
-}
-
-export interface ExecExit {
-  exitCode: number | null;
-  /** e.g. `SIGTERM`, when the command was ended by a signal. */
-  signal: string | null;
-  /** The connection went away before the command reported how it ended. */
-  connectionLost: boolean;
-}
-
-/** Signal names of RFC 4254 6.10 that OpenSSH delivers (session.c name2sig). */
-export type SshSignal = 'TERM' | 'KILL' | 'INT' | 'HUP' | 'QUIT' | 'USR1' | 'USR2';
-
-export interface ExecChannel {
-  onStdout(listener: (chunk: Buffer) => void): void;
-  onStderr(listener: (chunk: Buffer) => void): void;
-  /** Writes `data` to the command's stdin, then sends EOF. */
-  endInput(data?: Buffer): void;
-  /** Sends a signal request (RFC 4254 6.9); OpenSSH delivers it to the session's process group. */
-  signal(name: SshSignal): void;
-  close(): void;
-  /** Settles when the channel has closed. Never rejects. */
-  readonly finished: Promise<ExecExit>;
-}
-
-export interface SftpFile {
-  size: number;
-}
-
-export interface SftpSession {
-  writeFile(path: string, data: Buffer, mode: number | undefined): Promise<void>;
-  /** Reads at most `limit + 1` bytes, so the caller can tell a file over the limit. */
-  readFile(path: string, limit: number): Promise<Buffer>;
-  stat(path: string): Promise<SftpFile>;
-  close(): void;
 }
 
 export interface SshConnection {
@@ -399,136 +364,6 @@ function makeConnection(
         timer.unref();
         closeListeners.push(() => clearTimeout(timer));
       });
-    },
-  };
-}
-
-function wrapChannel(channel: ClientChannel): ExecChannel {
-  let exitCode: number | null = null;
-  let signal: string | null = null;
-  let exited = false;
-  channel.on('error', () => {
-    // Channel errors end in 'close', which settles `finished`.
-  });
-  channel.stderr.on('error', () => {});
-  channel.on('exit', (code: number | null, sig?: string) => {
-    exited = true;
-    if (typeof code === 'number') exitCode = code;
-    if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
-  });
-  const finished = new Promise<ExecExit>((resolve) => {
-    channel.on('close', () => resolve({ exitCode, signal, connectionLost: !exited }));
-  });
-  return {
-    onStdout: (listener) => channel.on('data', listener),
-    onStderr: (listener) => channel.stderr.on('data', listener),
-    endInput(data) {
-      if (data !== undefined && data.length > 0) channel.end(data);
-      else channel.end();
-    },
-    signal(name) {
-      // ssh2's ClientChannel.signal() sends nothing once we have sent EOF (it checks `writable` and
-      // state 'open'), yet every exec sends EOF after stdin. RFC 4254 allows channel requests after
-      // EOF, so in that state the request goes through ssh2's protocol object directly.
-      const raw = channel as unknown as {
-        outgoing?: { state?: string; id?: number };
-        _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
-      };
-      try {
-        const state = raw.outgoing?.state;
-        const protocol = raw._client?._protocol;
-        if (state === 'open') channel.signal(name);
-        else if (
-          state === 'eof' &&
-          raw.outgoing?.id !== undefined &&
-          typeof protocol?.signal === 'function'
-        ) {
-          protocol.signal(raw.outgoing.id, name);
-        }
-      } catch {
-        // The channel or connection already closed; nothing to signal.
-      }
-    },
-    close() {
-      try {
-        channel.close();
-      } catch {
-        // Already closed.
-      }
-    },
-    finished,
-  };
-}
-
-function wrapSftp(sftp: SFTPWrapper): SftpSession {
-  sftp.on('error', () => {
-    // Surfaced through the callbacks of the operation in progress.
-  });
-  const sftpError = (what: string, path: string, err: Error) =>
-    new SshError(
-      'SFTP_FAILED',
-      `${what} ${path} failed: ${err.message}`,
-      { remotePath: path },
-      { cause: err },
-    );
-  const call = <T>(
-    what: string,
-    path: string,
-    op: (cb: (err: Error | undefined | null, value?: T) => void) => void,
-  ) =>
-    new Promise<T>((resolve, reject) => {
-      op((err, value) => (err ? reject(sftpError(what, path, err)) : resolve(value as T)));
-    });
-
-  return {
-    async writeFile(path, data, mode) {
-      const handle = await call<Buffer>('open', path, (cb) =>
-        sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb),
-      );
-      try {
-        let offset = 0;
-        while (offset < data.length) {
-          const length = Math.min(32 * 1024, data.length - offset);
-          await call<void>('write', path, (cb) => sftp.write(handle, data, offset, length, offset, cb));
-          offset += length;
-        }
-        // The mode given to open applies only to a new file; an existing one is changed explicitly.
-        if (mode !== undefined) await call<void>('chmod', path, (cb) => sftp.fchmod(handle, mode, cb));
-      } finally {
-        await call<void>('close', path, (cb) => sftp.close(handle, cb)).catch(() => {});
-      }
-    },
-    async readFile(path, limit) {
-      const handle = await call<Buffer>('open', path, (cb) => sftp.open(path, 'r', cb));
-      try {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        while (total <= limit) {
-          const want = Math.min(32 * 1024, limit + 1 - total);
-          const buffer = Buffer.alloc(want);
-          const read = await new Promise<number>((resolve, reject) => {
-            sftp.read(handle, buffer, 0, want, total, (err, bytesRead) => {
-              // ssh2 reports end of file as an error with code 1 (SSH_FX_EOF) or 0 bytes read.
-              if (err && (err as Error & { code?: number }).code === 1) resolve(0);
-              else if (err) reject(sftpError('read', path, err));
-              else resolve(bytesRead);
-            });
-          });
-          if (read === 0) break;
-          chunks.push(buffer.subarray(0, read));
-          total += read;
-        }
-        return Buffer.concat(chunks);
-      } finally {
-        await call<void>('close', path, (cb) => sftp.close(handle, cb)).catch(() => {});
-      }
-    },
-    async stat(path) {
-      const stats = await call<{ size: number }>('stat', path, (cb) => sftp.stat(path, cb));
-      return { size: stats.size };
-    },
-    close() {
-      sftp.end();
     },
   };
 }

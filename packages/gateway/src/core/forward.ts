@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RawRequestContext } from '@bastion/mcp-http';
-import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Principal } from '../pipeline/context.js';
 import type { StateStore } from '../store/store.js';
@@ -23,16 +22,17 @@ import {
   type RpcResponse,
   resultMessage,
 } from './jsonrpc.js';
+import { LegacySessions } from './legacy-sessions.js';
 import {
   type ChannelSession,
   type ChannelTransport,
   type InitializeParams,
   type LegacyRoute,
-  LegacySessions,
   listsChanges,
   ownerOf,
   type SessionEvents,
-} from './legacy-sessions.js';
+} from './legacy-types.js';
+import { ListenStreams } from './listens.js';
 import { AGENT_NOTIFICATIONS, handlingOf } from './methods.js';
 import { governed } from './pushed.js';
 import { type AgentChannel, ChannelReply, HttpReply, type Reply, writeJson } from './reply.js';
@@ -42,7 +42,7 @@ import type { Upstream } from './upstream.js';
 
 export interface CoreRoute extends LegacyRoute {
   /** The upstream of a 2026-era request from `principal` (the upstream itself, or a translation). */
-  openModern(principal: Principal): Promise<Upstream>;
+  openModern(principal: Principal, request: RpcRequest): Promise<Upstream>;
 }
 
 export interface CoreOptions extends ToolContext {
@@ -51,14 +51,6 @@ export interface CoreOptions extends ToolContext {
   store: StateStore;
   caps: SessionCaps;
   idleSessionMs?: number;
-}
-
-/** An open 2026-era `subscriptions/listen` stream through the gateway. */
-interface Listener {
-  reply: Reply;
-  id: Id;
-  /** It asked for tool-list changes (a policy reload is one, for the agent). */
-  tools: boolean;
 }
 
 const SUPPORTED_LEGACY = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25']);
@@ -73,7 +65,7 @@ export function createForwardingCore(options: CoreOptions) {
     draining: () => draining,
   });
   const sessions = legacy.table;
-  const listeners = new Map<string, Set<Listener>>();
+  const listens = new ListenStreams();
   let draining = false;
   let busy = 0;
   let idle: (() => void) | undefined;
@@ -90,7 +82,7 @@ export function createForwardingCore(options: CoreOptions) {
     if (era.kind === 'reject') return writeJson(res, era.status, JSON.stringify(era.error));
     if (era.kind === 'modern') return serveModern(route, raw.principal, req, res, era);
     if (req.method === 'GET') return legacy.openStream(route, raw.principal, req, res);
-    if (req.method === 'DELETE') return legacy.end(raw.principal, req, res);
+    if (req.method === 'DELETE') return legacy.end(route, raw.principal, req, res);
     return serveLegacyPost(route, raw.principal, req, res, raw.body);
   }
 
@@ -123,7 +115,9 @@ export function createForwardingCore(options: CoreOptions) {
         null,
       );
     }
-    const session = sessions.find(sessionId, principal.id);
+    // A session this process does not hold may be one another process recorded (store/store.ts).
+    const session =
+      sessions.find(sessionId, principal.id) ?? (await legacy.recall(route, principal, sessionId));
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found', null);
     const version = header(req, 'mcp-protocol-version');
@@ -169,7 +163,7 @@ export function createForwardingCore(options: CoreOptions) {
       );
     let upstream: Upstream;
     try {
-      upstream = await route.openModern(principal);
+      upstream = await route.openModern(principal, request);
     } catch (err) {
       return refuse(res, 503, ErrorCodes.UpstreamUnavailable, (err as Error).message, request.id);
     }
@@ -183,39 +177,15 @@ export function createForwardingCore(options: CoreOptions) {
       headers: paramHeaders(req),
     };
     const reply = new HttpReply(res, [request.id], false);
-    if (request.method === 'subscriptions/listen') return listen(caller, request, reply);
+    if (request.method === 'subscriptions/listen')
+      return listens.open(
+        caller,
+        request,
+        reply,
+        governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
+        (err) => answerFailure(reply, request.id, err),
+      );
     await track(dispatch(caller, request, reply));
-  }
-
-  /** A listen stream: passed through as it is, and told of tool-list changes the policy makes. */
-  function listen(caller: Caller, request: RpcRequest, reply: Reply): void {
-    const filter = request.params?.notifications as { toolsListChanged?: unknown } | undefined;
-    const entry: Listener = { reply, id: request.id, tools: filter?.toolsListChanged === true };
-    let set = listeners.get(caller.route.name);
-    if (set === undefined) {
-      set = new Set();
-      listeners.set(caller.route.name, set);
-    }
-    const open = set;
-    open.add(entry);
-    const done = () => open.delete(entry);
-    reply.signal.addEventListener('abort', done, { once: true });
-    caller.upstream.request(
-      request,
-      {
-        related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
-        final: (wire) => {
-          done();
-          reply.answer(request.id, wire);
-        },
-        fail: (err) => {
-          done();
-          answerFailure(reply, request.id, err);
-        },
-      },
-      reply.signal,
-      { ...(caller.headers === undefined ? {} : { headers: caller.headers }), longLived: true },
-    );
   }
 
   /** One message of a 2025-era session, whichever way it came (HTTP POST or channel). */
@@ -314,7 +284,7 @@ export function createForwardingCore(options: CoreOptions) {
         {
           related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
           final: (wire) => {
-            remember(caller.session, request, handling, wire.msg as RpcResponse);
+            legacy.remember(caller.session, request, handling, wire.msg as RpcResponse);
             reply.answer(request.id, wire);
             done();
           },
@@ -331,24 +301,6 @@ export function createForwardingCore(options: CoreOptions) {
         caller.headers === undefined ? undefined : { headers: caller.headers },
       );
     });
-  }
-
-  /** What a session set up upstream, replayed when its upstream session is replaced. */
-  function remember(
-    session: AgentSession | undefined,
-    request: RpcRequest,
-    handling: string,
-    answer: RpcResponse,
-  ) {
-    if (session === undefined || answer.error !== undefined) return;
-    const params = request.params ?? {};
-    if (handling === 'set-level' && typeof params.level === 'string') session.logLevel = params.level;
-    if (handling === 'subscribe' && typeof params.uri === 'string') {
-      session.subscriptions ??= new Set();
-      session.subscriptions.add(params.uri);
-    }
-    if (handling === 'unsubscribe' && typeof params.uri === 'string')
-      session.subscriptions?.delete(params.uri);
   }
 
   function answerFailure(reply: Reply, id: Id, err: unknown): void {
@@ -380,16 +332,7 @@ export function createForwardingCore(options: CoreOptions) {
     toolsChanged(server: string): void {
       for (const session of sessions.forServer(server))
         if (listsChanges(session.upstream)) legacy.pushToolsChanged(session);
-      for (const entry of listeners.get(server) ?? []) {
-        if (!entry.tools) continue;
-        entry.reply.related({
-          msg: {
-            jsonrpc: '2.0',
-            method: 'notifications/tools/list_changed',
-            params: { _meta: { [SUBSCRIPTION_ID_META_KEY]: entry.id } },
-          },
-        });
-      }
+      listens.toolsChanged(server);
     },
     sessionCount: () => sessions.size,
     /** Requests being served now (a 2026-era listen stream is not one). */
@@ -408,18 +351,7 @@ export function createForwardingCore(options: CoreOptions) {
     async close(): Promise<void> {
       draining = true;
       await legacy.closeAll();
-      // Listen streams end gracefully: their result, then the end of the stream (2026-07-28).
-      for (const set of listeners.values()) {
-        for (const entry of set) {
-          entry.reply.answer(entry.id, {
-            msg: resultMessage(entry.id, {
-              resultType: 'complete',
-              _meta: { [SUBSCRIPTION_ID_META_KEY]: entry.id },
-            }),
-          });
-        }
-      }
-      listeners.clear();
+      listens.closeAll();
     },
   };
 

@@ -42,6 +42,8 @@ export interface Wire {
   text?: string;
   /** For an error answer over HTTP: the status it goes with (2026 era: 400, 404), when not 200. */
   status?: number;
+  /** It came on an event stream: an answer passed through goes out on one as well (transparency). */
+  sse?: boolean;
 }
 
 export type Kind = 'request' | 'notification' | 'response';
@@ -102,6 +104,8 @@ export class RpcFault extends Error {
     readonly code: number,
     message: string,
     readonly data?: unknown,
+    /** The HTTP status a 2026-era upstream answered it with (400, 404), passed on to a 2026-era agent. */
+    readonly status?: number,
   ) {
     super(message);
   }

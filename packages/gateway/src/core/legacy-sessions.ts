@@ -8,6 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Principal } from '../pipeline/context.js';
+import type { StateStore } from '../store/store.js';
+import type { InitializeResult } from '../upstream/link.js';
 import {
   ErrorCodes,
   errorMessage,
@@ -17,50 +19,22 @@ import {
   type RpcResponse,
   resultMessage,
 } from './jsonrpc.js';
+import {
+  type ChannelSession,
+  type ChannelTransport,
+  type InitializeParams,
+  initializeParams,
+  type LegacyRoute,
+  listsChanges,
+  ownerFrom,
+  ownerOf,
+  type SessionEvents,
+} from './legacy-types.js';
 import { mayPush, type PushContext } from './pushed.js';
-import { type AgentChannel, EventStream, type Reply, writeJson } from './reply.js';
-import { AgentSession, type SessionCaps, type SessionOwner, SessionTable } from './sessions.js';
-import { type Caller, catalogOf, type ServerRoute } from './tools.js';
+import { EventStream, type Reply, writeJson } from './reply.js';
+import { AgentSession, type SessionCaps, SessionTable } from './sessions.js';
+import { type Caller, catalogOf } from './tools.js';
 import type { Upstream } from './upstream.js';
-
-export interface InitializeParams {
-  protocolVersion: string;
-  capabilities: Record<string, unknown>;
-  clientInfo: { name: string; version: string; [key: string]: unknown };
-}
-
-/** What the upstream side tells a session. */
-export interface SessionEvents {
-  /** A message for the agent outside any request. */
-  push(wire: { msg: RpcMessage; text?: string }): void;
-  /** The upstream's tool list changed. */
-  toolsChanged(): void;
-  /** A new upstream session replaced a lost one. */
-  reconnected(upstream: Upstream): Promise<void>;
-}
-
-export interface LegacyRoute extends ServerRoute {
-  /** Opens the upstream for a new 2025-era session (a link, or the era translation in front of it). */
-  openLegacy(session: AgentSession, init: InitializeParams, events: SessionEvents): Promise<Upstream>;
-}
-
-/** A message channel an agent is on (the SDK's Transport shape). */
-export interface ChannelTransport extends AgentChannel {
-  start(): Promise<void>;
-  close(): Promise<void>;
-  /**
-   * Set by the core. Typed to take anything, so that the SDKs' transports (typed with their own
-   * message types) fit as they are; every message is checked with `kindOf` before it is used.
-   */
-  onmessage?: (message: never) => void;
-  onclose?(): void;
-  onerror?(error: Error): void;
-}
-
-export interface ChannelSession {
-  readonly id: string;
-  close(): Promise<void>;
-}
 
 type InitAnswer =
   | { response: RpcResponse }
@@ -68,6 +42,8 @@ type InitAnswer =
 
 export interface LegacySessionsOptions extends PushContext {
   routes: ReadonlyMap<string, LegacyRoute>;
+  /** Where sessions are recorded, so that another gateway process can serve them (store/store.ts). */
+  store: StateStore;
   caps: SessionCaps;
   logger: Logger;
   metrics: GatewayMetrics;
@@ -102,11 +78,12 @@ export class LegacySessions {
   }
 
   /** The GET stream: what the upstream sends on its own reaches the agent here while it is open. */
-  openStream(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
+  async openStream(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId === undefined)
       return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-    const session = this.table.find(sessionId, principal.id);
+    const session =
+      this.table.find(sessionId, principal.id) ?? (await this.recall(route, principal, sessionId));
     if (session === undefined || session.server !== route.name)
       return refuse(res, 404, -32001, 'Session not found');
     if (!(req.headers.accept ?? '').includes('text/event-stream'))
@@ -125,9 +102,12 @@ export class LegacySessions {
   }
 
   /** DELETE: the agent ends its session (and the gateway its upstream session). */
-  async end(principal: Principal, req: IncomingMessage, res: ServerResponse) {
+  async end(route: LegacyRoute, principal: Principal, req: IncomingMessage, res: ServerResponse) {
     const sessionId = header(req, 'mcp-session-id');
-    const session = sessionId === undefined ? undefined : this.table.find(sessionId, principal.id);
+    const session =
+      sessionId === undefined
+        ? undefined
+        : (this.table.find(sessionId, principal.id) ?? (await this.recall(route, principal, sessionId)));
     if (session === undefined) return refuse(res, 404, -32001, 'Session not found');
     await this.close(session, 'ended by the agent');
     res.writeHead(200).end();
@@ -137,9 +117,16 @@ export class LegacySessions {
     if (session.closed) return;
     session.closed = true;
     this.abandon(session);
+    // Ended by the agent or for idleness: no other process is to serve it either. (Closing the
+    // gateway itself keeps the records: another process takes the sessions over.)
+    if (why !== 'gateway closing' && session.record !== undefined)
+      await this.o.store.sessions.drop(session.id).catch(() => undefined);
     this.o.logger.debug({ session: session.id, why }, 'session closed');
     session.stream?.end();
-    await session.upstream?.close(true);
+    // A gateway going away leaves recorded upstream sessions to the process that serves them next.
+    const handOver =
+      why === 'gateway closing' && this.o.store.sessions.shared && session.record !== undefined;
+    await session.upstream?.close(!handOver);
   }
 
   async closeAll(): Promise<void> {
@@ -270,7 +257,101 @@ export class LegacySessions {
     // A channel agent always listens; an HTTP agent does while it holds its GET stream.
     if (session.listening) upstream.listen(true);
     const { tasks: _tasks, ...capabilities } = presented.capabilities;
-    return { response: resultMessage(id, { ...presented, capabilities }) };
+    const shown = { ...presented, capabilities };
+    session.record = { server: route.name, principal: { ...session.owner }, ...init, presented: shown };
+    // Channel agents are bound to their channel: nobody else could serve them.
+    if (session.channel === undefined) await this.save(session);
+    return { response: resultMessage(id, shown) };
+  }
+
+  /** What a session set up upstream, replayed when its upstream session is replaced (and recorded). */
+  remember(
+    session: AgentSession | undefined,
+    request: RpcRequest,
+    handling: string,
+    answer: RpcResponse,
+  ): void {
+    if (session === undefined || answer.error !== undefined) return;
+    const params = request.params ?? {};
+    if (handling === 'set-level' && typeof params.level === 'string') session.logLevel = params.level;
+    else if (handling === 'subscribe' && typeof params.uri === 'string') {
+      session.subscriptions ??= new Set();
+      session.subscriptions.add(params.uri);
+    } else if (handling === 'unsubscribe' && typeof params.uri === 'string')
+      session.subscriptions?.delete(params.uri);
+    else return;
+    void this.save(session);
+  }
+
+  /** Records a session (and what it set up) in the session directory. */
+  async save(session: AgentSession): Promise<void> {
+    const record = session.record;
+    if (record === undefined || session.channel !== undefined) return;
+    const upstreamSessionId = session.upstream?.sessionId;
+    await this.o.store.sessions
+      .save(session.id, {
+        ...record,
+        ...(upstreamSessionId === undefined ? {} : { upstreamSessionId }),
+        ...(session.logLevel === undefined ? {} : { logLevel: session.logLevel }),
+        ...(session.subscriptions === undefined ? {} : { subscriptions: [...session.subscriptions] }),
+      })
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err, session: session.id }, 'could not record the session'),
+      );
+  }
+
+  /**
+   * A session this process does not hold, which another one recorded: served here from now on,
+   * continuing its upstream session when the upstream keeps it (or opening a new one as after a
+   * restart, with the log level and subscriptions set up again).
+   */
+  async recall(route: LegacyRoute, principal: Principal, id: string): Promise<AgentSession | undefined> {
+    const record = await this.o.store.sessions.load(id).catch(() => undefined);
+    if (record === undefined || record.server !== route.name || record.principal.id !== principal.id)
+      return undefined;
+    const held = this.table.find(id, principal.id);
+    if (held !== undefined) return held;
+    const session = new AgentSession(id, route.name, record.principal, undefined, Date.now());
+    if (!this.table.admit(session.owner).ok) return undefined;
+    const init: InitializeParams = {
+      protocolVersion: record.protocolVersion,
+      capabilities: record.capabilities,
+      clientInfo: record.clientInfo as InitializeParams['clientInfo'],
+    };
+    const presented = record.presented as InitializeResult | undefined;
+    const resume =
+      record.upstreamSessionId !== undefined && presented !== undefined
+        ? { sessionId: record.upstreamSessionId, init: presented }
+        : undefined;
+    this.table.add(session);
+    this.o.metrics.activeSessions.inc({ server: route.name });
+    try {
+      session.upstream = await route.openLegacy(session, init, this.eventsFor(session), resume);
+    } catch (err) {
+      this.abandon(session);
+      this.o.logger.warn({ err, session: id }, 'could not take over a recorded session');
+      return undefined;
+    }
+    session.record = {
+      server: route.name,
+      principal: record.principal,
+      ...init,
+      ...(presented ? { presented } : {}),
+    };
+    session.logLevel = record.logLevel;
+    if (record.subscriptions !== undefined) session.subscriptions = new Set(record.subscriptions);
+    if (resume === undefined || session.upstream.sessionId !== resume.sessionId) {
+      if (session.logLevel !== undefined)
+        await session.upstream.call('logging/setLevel', { level: session.logLevel }).catch(() => undefined);
+      for (const uri of session.subscriptions ?? [])
+        await session.upstream.call('resources/subscribe', { uri }).catch(() => undefined);
+      await this.save(session);
+    }
+    this.o.logger.info(
+      { session: id, server: route.name },
+      'serving a session another gateway process opened',
+    );
+    return session;
   }
 
   private eventsFor(session: AgentSession): SessionEvents {
@@ -304,19 +385,6 @@ export class LegacySessions {
   }
 }
 
-/** Whether the upstream announces tool-list changes (so its agents may be told of the policy's too). */
-export function listsChanges(upstream: Upstream | undefined): boolean {
-  return (upstream?.init?.capabilities?.tools as { listChanged?: boolean } | undefined)?.listChanged === true;
-}
-
-export function ownerOf(session: AgentSession): Principal {
-  return { id: session.owner.id, kind: session.owner.kind };
-}
-
-function ownerFrom(principal: Principal): SessionOwner {
-  return { id: principal.id, kind: principal.kind };
-}
-
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return typeof value === 'string' ? value : undefined;
@@ -324,24 +392,4 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function refuse(res: ServerResponse, status: number, code: number, message: string): void {
   writeJson(res, status, JSON.stringify(errorMessage(null, code, message)));
-}
-
-function initializeParams(params: Record<string, unknown> | undefined): InitializeParams | undefined {
-  const info = params?.clientInfo as Record<string, unknown> | undefined;
-  if (
-    typeof params?.protocolVersion !== 'string' ||
-    params.capabilities === null ||
-    typeof params.capabilities !== 'object' ||
-    info === null ||
-    typeof info !== 'object' ||
-    typeof info.name !== 'string' ||
-    typeof info.version !== 'string'
-  )
-    return undefined;
-  const { tasks: _tasks, ...capabilities } = params.capabilities as Record<string, unknown>;
-  return {
-    protocolVersion: params.protocolVersion,
-    capabilities,
-    clientInfo: info as InitializeParams['clientInfo'],
-  };
 }

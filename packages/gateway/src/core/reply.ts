@@ -12,7 +12,7 @@
  *   goes on the one channel.
  */
 import type { ServerResponse } from 'node:http';
-import type { Id, RpcMessage, Wire } from './jsonrpc.js';
+import type { Id, Wire } from './jsonrpc.js';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -113,7 +113,12 @@ export class HttpReply implements Reply {
       return;
     }
     if (!this.batch) {
-      writeJson(this.res, wire.status ?? 200, text, this.headers);
+      // The upstream's own framing: an answer that came as an event stream leaves as one (still in
+      // one write, head and event together), so the agent sees what it would see without the gateway.
+      if (wire.sse && wire.status === undefined) {
+        this.res.writeHead(200, { ...SSE_HEADERS, ...this.headers });
+        this.res.end(eventOf(text));
+      } else writeJson(this.res, wire.status ?? 200, text, this.headers);
       return;
     }
     this.answers.push(text);

@@ -12,6 +12,7 @@
  * per server, and a GET stream is open only while the agent holds one).
  */
 import type { Logger } from 'pino';
+import type { SessionRecord } from '../store/store.js';
 import type { AgentRequests } from './agent-requests.js';
 import type { ToolCatalog } from './catalog.js';
 import type { Id, Wire } from './jsonrpc.js';
@@ -41,6 +42,8 @@ export class AgentSession {
   asked: AgentRequests | undefined;
   lastActive: number;
   closed = false;
+  /** What the session directory keeps of it (set once initialized; not for channel agents). */
+  record: SessionRecord | undefined;
 
   constructor(
     readonly id: string,

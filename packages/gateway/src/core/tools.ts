@@ -109,7 +109,8 @@ function inEra(caller: Caller, result: object): object {
 function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger, caller?: Caller): void {
   if (err instanceof CancelledError) return; // a cancelled request is answered by nobody
   if (err instanceof RpcFault) {
-    reply.answer(id, { msg: errorMessage(id, err.code, err.message, err.data) });
+    const msg = errorMessage(id, err.code, err.message, err.data);
+    reply.answer(id, err.status === undefined ? { msg } : { msg, status: err.status });
     return;
   }
   // The upstream failed before the call was forwarded (while its tools were listed): a tool error.
@@ -181,7 +182,7 @@ export async function callTool(
               final: (wire) => {
                 const m = wire.msg as RpcResponse;
                 if (m.error !== undefined) {
-                  reject(new RpcFault(m.error.code, m.error.message, m.error.data));
+                  reject(new RpcFault(m.error.code, m.error.message, m.error.data, wire.status));
                   return;
                 }
                 upstreamWire = wire;

@@ -9,6 +9,8 @@ import type { RpcNotification, RpcRequest, RpcResponse } from './jsonrpc.js';
 export interface Upstream {
   /** What the agent is shown on `initialize`: the upstream's capabilities, serverInfo, instructions. */
   readonly init: InitializeResult | undefined;
+  /** The upstream's own 2025-era session id, when there is one (recorded for other processes). */
+  readonly sessionId?: string | undefined;
   /** Sends an agent's request; its answer and related messages go to `sink`. */
   request(request: RpcRequest, sink: LinkSink, signal?: AbortSignal, options?: RequestOptions): void;
   /** The gateway's own request (a tools/list for the catalog, a replay after a reconnect). */

@@ -14,6 +14,7 @@ import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from
 import { CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY } from '@modelcontextprotocol/server';
 import { canonicalJson } from '../audit/chain.js';
 import {
+  ErrorCodes,
   errorMessage,
   type Id,
   RpcFault,
@@ -38,6 +39,12 @@ export const SERVER_REQUESTS: Readonly<Record<string, string>> = {
 };
 /** How long a held call waits for the agent's retry (the input may come from a person). */
 export const HELD_TTL_MS = 10 * 60_000;
+/**
+ * How long the first input request waits for its siblings: an upstream asking for several inputs in
+ * one round (the SDK's legacy shim sends them concurrently) is answered with all of them in one
+ * `input_required`. The input is for a person or a model; a few milliseconds do not show.
+ */
+const GATHER_MS = 10;
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** The agent request a held call's messages go to now. */
@@ -128,6 +135,7 @@ export class HeldCall implements Deadline {
   private readonly asked = new Map<string, { id: Id; method: string; params: unknown }>();
   private keys = 0;
   private ended: Wire | Error | undefined;
+  private gathering: NodeJS.Timeout | undefined;
 
   constructor(
     readonly request: RpcRequest,
@@ -172,6 +180,7 @@ export class HeldCall implements Deadline {
   }
 
   cancel(reason: string): void {
+    clearTimeout(this.gathering);
     this.controller.abort(new CancelledError(reason));
     this.host.release(this);
   }
@@ -215,8 +224,23 @@ export class HeldCall implements Deadline {
       !MRTR_METHODS.has(this.request.method) ||
       (a !== undefined && a.capabilities[capability] === undefined)
     ) {
-      // The agent cannot answer this (it did not declare the capability): as a client would, refuse.
+      // The agent cannot answer this: as a client would, refuse it upstream.
       this.host.respond(errorMessage(request.id, -32601, `the client does not support ${request.method}`));
+      // Towards the agent the gateway is the 2026-era server, which must not rely on a capability
+      // the request did not declare: the call ends with MissingRequiredClientCapability (HTTP 400).
+      if (a !== undefined && MRTR_METHODS.has(this.request.method)) {
+        this.attached = undefined;
+        a.sink.final({
+          msg: errorMessage(
+            a.id,
+            ErrorCodes.MissingRequiredClientCapability,
+            `Missing required client capability: ${capability}`,
+            { requiredCapabilities: { [capability]: {} } },
+          ),
+          status: 400,
+        });
+        this.cancel(`the client did not declare ${capability}`);
+      }
       return;
     }
     this.asked.set(`input-${++this.keys}`, {
@@ -224,7 +248,11 @@ export class HeldCall implements Deadline {
       method: request.method,
       params: request.params ?? {},
     });
-    if (a !== undefined) this.askAgent();
+    if (a !== undefined && this.gathering === undefined)
+      this.gathering = setTimeout(() => {
+        this.gathering = undefined;
+        this.askAgent();
+      }, GATHER_MS);
   }
 
   /** Answers the attached request with `input_required` for everything asked so far. */
@@ -249,6 +277,8 @@ export class HeldCall implements Deadline {
   }
 
   private end(outcome: Wire | Error): void {
+    clearTimeout(this.gathering);
+    this.gathering = undefined;
     this.ended = outcome;
     if (this.attached !== undefined) this.deliver();
   }

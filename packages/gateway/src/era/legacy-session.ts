@@ -9,7 +9,7 @@ import type { InitializeParams, SessionEvents } from '../core/forward.js';
 import type { AgentSession } from '../core/sessions.js';
 import type { Upstream } from '../core/upstream.js';
 import type { EraVerdict, UpstreamServer } from '../upstream/directory.js';
-import type { Link } from '../upstream/link.js';
+import type { InitializeResult, Link } from '../upstream/link.js';
 import { ModernHttpUpstream, presentedOf } from '../upstream/modern-upstream.js';
 import { LegacyToModern } from './legacy-to-modern.js';
 
@@ -24,6 +24,7 @@ export async function openLegacyUpstream(
   init: InitializeParams,
   events: SessionEvents,
   logger: Logger,
+  resume?: Resume,
 ): Promise<Upstream> {
   const verdict = await server.era();
   const identity = sessionIdentity(session);
@@ -39,7 +40,7 @@ export async function openLegacyUpstream(
   if (server.legacySessions === false && verdict.era === 'modern') return translate();
   let link: Link | undefined;
   try {
-    link = await openLink(server, identity, init, events);
+    link = await openLink(server, identity, init, events, resume);
   } catch (err) {
     // A 2026-only server refuses initialize: remember it, and translate.
     if (verdict.era !== 'modern') throw err;
@@ -83,11 +84,18 @@ export async function openModern(
   return link;
 }
 
+/** An upstream session another gateway process opened for this agent session (the session directory). */
+export interface Resume {
+  sessionId: string;
+  init: InitializeResult;
+}
+
 async function openLink(
   server: UpstreamServer,
   identity: string,
   init: InitializeParams,
   events: SessionEvents,
+  resume?: Resume,
 ) {
   const link = server.pool.link(
     init,
@@ -101,6 +109,7 @@ async function openLink(
       reconnected: (l) => events.reconnected(l),
     },
     false,
+    resume,
   );
   try {
     await link.open();

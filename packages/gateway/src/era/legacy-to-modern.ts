@@ -45,7 +45,8 @@ const RELISTEN_MS = 1000;
 /** A 2026-era result as a 2025-era client expects it. */
 function legacyAnswer(wire: Wire, id: Id): Wire {
   const m = wire.msg as RpcResponse;
-  if (m.result === undefined) return m.id === id ? wire : { msg: { ...m, id } };
+  // An error goes back without the 2026 era's HTTP status: a 2025-era client reads it from a 200.
+  if (m.result === undefined) return { msg: m.id === id ? m : { ...m, id } };
   const { resultType: _t, ttlMs: _ttl, cacheScope: _scope, ...result } = m.result;
   return { msg: resultMessage(id, result) };
 }

@@ -2,16 +2,19 @@
  * Where a 2026-era agent's requests go, by the upstream's era:
  *   - a 2026-era HTTP upstream: straight there (modern-upstream.ts), nothing held between requests;
  *   - a 2025-only upstream: the upstream session the gateway holds for the agent's grant, behind the
- *     era translation (modern-to-legacy.ts); one per grant and server, closed when it has been idle.
+ *     era translation (modern-to-legacy.ts); one per grant, server and set of client capabilities the
+ *     upstream may ask for, closed when it has been idle.
  */
 import type { Logger } from 'pino';
+import { canonicalJson } from '../audit/chain.js';
+import type { RpcRequest } from '../core/jsonrpc.js';
 import type { Upstream } from '../core/upstream.js';
 import type { Principal } from '../pipeline/context.js';
 import type { EraVerdict, UpstreamServer } from '../upstream/directory.js';
 import { ModernHttpUpstream } from '../upstream/modern-upstream.js';
 import { StateSeal } from './held-calls.js';
 import { openModern } from './legacy-session.js';
-import { ModernToLegacy } from './modern-to-legacy.js';
+import { askableCapabilities, ModernToLegacy } from './modern-to-legacy.js';
 
 /** What a grant holds on a server between its requests. */
 interface HeldUpstream extends Upstream {
@@ -102,12 +105,12 @@ export class ModernAgents {
     this.sweep.unref();
   }
 
-  /** The upstream a 2026-era request of `principal` goes to. */
-  async upstreamFor(server: UpstreamServer, principal: Principal): Promise<Upstream> {
+  /** The upstream `request`, a 2026-era request of `principal`, goes to. */
+  async upstreamFor(server: UpstreamServer, principal: Principal, request: RpcRequest): Promise<Upstream> {
     const verdict = await server.era();
     if (verdict.era === 'modern' && server.pool.transport === 'http')
       return new ModernHttpUpstream(server, verdict, principal.id);
-    return this.heldFor(server, principal.id, verdict);
+    return this.heldFor(server, principal.id, verdict, request);
   }
 
   /** Upstream sessions held for grants now. */
@@ -126,8 +129,14 @@ export class ModernAgents {
    * What the gateway holds for one grant on a server: a 2026-era stdio process it shares among the
    * grant's requests, or the translation in front of a 2025-only upstream.
    */
-  private heldFor(server: UpstreamServer, identity: string, verdict: EraVerdict): Promise<HeldUpstream> {
-    const key = `${server.name}\u0000${identity}`;
+  private heldFor(
+    server: UpstreamServer,
+    identity: string,
+    verdict: EraVerdict,
+    request: RpcRequest,
+  ): Promise<HeldUpstream> {
+    const capabilities = verdict.era === 'modern' ? {} : askableCapabilities(request);
+    const key = `${server.name}\u0000${identity}\u0000${canonicalJson(capabilities)}`;
     let held = this.held.get(key);
     if (held === undefined) {
       held =
@@ -139,7 +148,7 @@ export class ModernAgents {
               { push: () => undefined, reconnected: () => this.onReconnected(server.name) },
               true,
             ).then((u) => new SharedModern(u, identity))
-          : ModernToLegacy.open(server, identity, this.seal, this.logger, () =>
+          : ModernToLegacy.open(server, identity, capabilities, this.seal, this.logger, () =>
               this.onReconnected(server.name),
             );
       // A failed opening is not kept: the next request tries again.

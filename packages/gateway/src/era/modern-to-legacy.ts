@@ -1,7 +1,8 @@
 /**
  * 2026-era agents in front of a 2025-only upstream (a stdio server, an SDK-v1 server, a legacy SSE
- * server). The gateway holds one upstream session per grant (its `identity`) and multiplexes the
- * grant's requests on it, ids and progress tokens mapped (the link does that). On the way:
+ * server). The gateway holds one upstream session per grant (its `identity`) and set of client
+ * capabilities (usually one) and multiplexes those requests on it, ids and progress tokens mapped
+ * (the link does that). On the way:
  *
  *   - `server/discover` is answered from the session's `initialize` result;
  *   - the per-request envelope is taken off each request; its log level filters the log messages that
@@ -11,7 +12,11 @@
  *   - `subscriptions/listen` is served from the session's own notifications: list changes, and
  *     resource updates for URIs the gateway subscribes to upstream while some stream wants them.
  */
-import { SERVER_INFO_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  SERVER_INFO_META_KEY,
+  SUBSCRIPTION_ID_META_KEY,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { MODERN_REVISION } from '../core/envelope.js';
 import {
@@ -31,8 +36,25 @@ import type { InitializeResult, Link, LinkSink } from '../upstream/link.js';
 import { GATEWAY_INFO, LEGACY_REVISION } from '../upstream/modern-exchange.js';
 import { attachmentOf, HeldCall, type HeldHost, openState, type StateSeal } from './held-calls.js';
 
-/** What the gateway declares to the upstream for its 2026-era agents: whatever any of them may answer. */
-const AGENT_CAPABILITIES = { elicitation: { form: {}, url: {} }, sampling: {}, roots: { listChanged: true } };
+/** The client capabilities a 2025-era server reads at `initialize`: what it may ask a client for. */
+const ASKABLE = ['elicitation', 'sampling', 'roots'] as const;
+
+/**
+ * What the held session declares upstream: the agents' own capabilities (their envelope's), so that
+ * a server which asks only what its client can answer (as a well-behaved 2025-era server does)
+ * behaves as it would towards the agent directly. The gateway holds one session per grant and set.
+ */
+export function askableCapabilities(request: RpcRequest): Record<string, unknown> {
+  const meta = request.params?._meta as Record<string, unknown> | undefined;
+  const declared = meta?.[CLIENT_CAPABILITIES_META_KEY];
+  const capabilities: Record<string, unknown> = {};
+  if (declared === null || typeof declared !== 'object') return capabilities;
+  for (const key of ASKABLE) {
+    const value = (declared as Record<string, unknown>)[key];
+    if (value !== null && typeof value === 'object') capabilities[key] = value;
+  }
+  return capabilities;
+}
 
 interface Listener {
   id: Id;
@@ -69,13 +91,14 @@ export class ModernToLegacy implements Upstream, HeldHost {
   static async open(
     server: UpstreamServer,
     identity: string,
+    capabilities: Record<string, unknown>,
     seal: StateSeal,
     logger: Logger,
     onReconnected: () => void = () => undefined,
   ): Promise<ModernToLegacy> {
     let translation: ModernToLegacy | undefined;
     const link = server.pool.link(
-      { protocolVersion: LEGACY_REVISION, capabilities: AGENT_CAPABILITIES, clientInfo: { ...GATEWAY_INFO } },
+      { protocolVersion: LEGACY_REVISION, capabilities, clientInfo: { ...GATEWAY_INFO } },
       identity,
       {
         unsolicited: (wire) => translation?.unsolicited(wire),

@@ -50,6 +50,7 @@ class MemoryTable<T> implements RecordTable<T> {
 
 /** One process: every session is local, so nothing is recorded for others. */
 const LOCAL_SESSIONS: SessionDirectory = {
+  shared: false,
   save: async (_id: string, _record: SessionRecord) => undefined,
   load: async () => undefined,
   drop: async () => undefined,

@@ -18,11 +18,18 @@ export interface SessionRecord {
   capabilities: Record<string, unknown>;
   /** The upstream session the gateway opened for it, when the upstream keeps sessions over HTTP. */
   upstreamSessionId?: string;
+  /** What the agent was shown at initialize (the upstream's result): a resumed session shows the same. */
+  presented?: Record<string, unknown>;
   logLevel?: string;
   subscriptions?: string[];
 }
 
 export interface SessionDirectory {
+  /**
+   * Whether other processes read it: then a gateway that shuts down leaves its upstream sessions
+   * open for whichever process serves the agents next.
+   */
+  readonly shared: boolean;
   /** Records (or updates) a session so that another process can serve it. */
   save(id: string, record: SessionRecord): Promise<void>;
   /** A session another process recorded, or undefined. */

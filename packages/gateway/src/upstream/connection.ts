@@ -156,6 +156,7 @@ export abstract class Connection {
       if (err instanceof UpstreamUnavailableError || err instanceof RpcFault) throw err;
       throw new UpstreamUnavailableError(
         `upstream '${this.connection.server}' could not be reached: ${describe(err)}`,
+        { cause: err },
       );
     }
   }

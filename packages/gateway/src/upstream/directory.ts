@@ -19,6 +19,7 @@ import type { RpcResponse, Wire } from '../core/jsonrpc.js';
 import type { BackoffOptions } from './backoff.js';
 import { describe } from './http-exchange.js';
 import { GATEWAY_INFO, gatewayEnvelope, LEGACY_REVISION, modernCaller } from './modern-exchange.js';
+import { presentedOf } from './modern-upstream.js';
 import { UpstreamPool } from './pool.js';
 import { StdioPipe } from './stdio-pipe.js';
 
@@ -105,17 +106,22 @@ export class UpstreamServer {
         if (cursor === undefined) break;
       }
     };
-    if (verdict.era === 'modern') {
+    if (verdict.era === 'modern' && this.config.upstream.transport === 'http') {
       const exchange = modernCaller(this.pool, 'bastion-gateway');
       await page((params) => exchange('tools/list', params));
       return { tools };
     }
-    const link = this.pool.link(
-      { protocolVersion: LEGACY_REVISION, capabilities: {}, clientInfo: { ...GATEWAY_INFO } },
-      'bastion-gateway',
-      { unsolicited: () => undefined },
-      false,
-    );
+    // A stdio server is asked on a process of its own, in its era (a 2026-era one without a handshake).
+    const events = { unsolicited: () => undefined };
+    const link =
+      verdict.era === 'modern'
+        ? this.pool.modernLink(presentedOf(verdict.discover, this.name), 'bastion-gateway', events, false)
+        : this.pool.link(
+            { protocolVersion: LEGACY_REVISION, capabilities: {}, clientInfo: { ...GATEWAY_INFO } },
+            'bastion-gateway',
+            events,
+            false,
+          );
     try {
       await link.open();
       await page((params) => link.call('tools/list', params));

@@ -18,7 +18,7 @@ import { kindOf, type RpcMessage, type Wire } from '../core/jsonrpc.js';
 
 /** A request failed before any response arrived: the upstream did not take the message. */
 export class UpstreamNotDeliveredError extends Error {
-  override readonly name = 'UpstreamNotDeliveredError';
+  override readonly name: string = 'UpstreamNotDeliveredError';
 }
 
 /** Bytes of an error body kept for messages. */
@@ -175,7 +175,8 @@ function readBody(
           return;
         }
         if (event.data === '') return; // a priming event: an id and no message
-        const wire = parseWire(event.data);
+        const parsed = parseWire(event.data);
+        const wire = parsed === undefined ? undefined : { ...parsed, sse: true };
         if (wire === undefined)
           bad ??= new Error(`the upstream sent an event that is not JSON-RPC: ${event.data.slice(0, 200)}`);
         else handlers.onMessage(wire);

@@ -40,6 +40,11 @@ export class HttpSessionPipe implements Pipe {
     this.protocolVersion = version;
   }
 
+  adopt(sessionId: string, protocolVersion: string): void {
+    this.session = sessionId;
+    this.protocolVersion = protocolVersion;
+  }
+
   async send(message: RpcMessage, text: string): Promise<void> {
     if (this.closed) throw new UpstreamNotDeliveredError('the upstream session is closed');
     const events = this.events;

@@ -87,6 +87,12 @@ export interface LinkOptions {
   events: LinkEvents;
   /** Told once the link is closed (its owner forgets it). */
   onClosed?(): void;
+  /**
+   * An upstream session opened elsewhere (another gateway process, by the shared session
+   * directory) to continue instead of initializing a new one; if the upstream no longer knows it,
+   * the link initializes a new one as after a restart.
+   */
+  resume?: { sessionId: string; init: InitializeResult };
 }
 
 /** Messages the upstream sends during a request on a one-channel pipe, taken to belong to it. */
@@ -322,6 +328,8 @@ export class Link extends Connection {
 
   protected opened(pipe: Pipe, init: InitializeResult | undefined): void {
     if (this.options.init === undefined || init === undefined) return;
+    // A resumed session was initialized (and told so) by whoever opened it.
+    if (this.options.resume !== undefined && pipe.sessionId === this.options.resume.sessionId) return;
     pipe.setProtocolVersion(init.protocolVersion);
     const initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
     void pipe.send(JSON.parse(initialized) as RpcMessage, initialized).catch(() => undefined);
@@ -343,6 +351,11 @@ export class Link extends Connection {
 
   protected handshake(pipe: Pipe, generation: number): Promise<InitializeResult | undefined> {
     if (this.options.init === undefined) return Promise.resolve(this.init);
+    const resume = this.options.resume;
+    if (resume !== undefined && generation === 1 && pipe.adopt !== undefined) {
+      pipe.adopt(resume.sessionId, resume.init.protocolVersion);
+      return Promise.resolve(resume.init);
+    }
     return new Promise<InitializeResult>((resolve, reject) => {
       const request: RpcRequest = {
         jsonrpc: '2.0',

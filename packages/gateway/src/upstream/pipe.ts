@@ -29,6 +29,8 @@ export interface Pipe {
   send(message: RpcMessage, text: string): Promise<void>;
   /** After `initialize`: the negotiated protocol version (sent as a header over HTTP). */
   setProtocolVersion(version: string): void;
+  /** Continues an upstream session opened elsewhere (HTTP only): its id and protocol version. */
+  adopt?(sessionId: string, protocolVersion: string): void;
   /**
    * Messages the upstream sends on its own (not for a request) need a listening stream over HTTP
    * (the GET stream); it is open only while someone downstream listens. Other pipes always listen.

@@ -71,8 +71,14 @@ export class UpstreamPool {
   }
 
   /** A 2025-era upstream session; `shared` when several agents send through it. */
-  link(init: InitializeParams, identity: string, events: LinkEvents, shared: boolean): Link {
-    return this.newLink({ init }, identity, events, shared);
+  link(
+    init: InitializeParams,
+    identity: string,
+    events: LinkEvents,
+    shared: boolean,
+    resume?: { sessionId: string; init: InitializeResult },
+  ): Link {
+    return this.newLink(resume === undefined ? { init } : { init, resume }, identity, events, shared);
   }
 
   /** A 2026-era connection (a stdio process): no handshake; every request carries its envelope. */
@@ -81,7 +87,9 @@ export class UpstreamPool {
   }
 
   private newLink(
-    era: { init: InitializeParams } | { presented: InitializeResult },
+    era:
+      | { init: InitializeParams; resume?: { sessionId: string; init: InitializeResult } }
+      | { presented: InitializeResult },
     identity: string,
     events: LinkEvents,
     shared: boolean,

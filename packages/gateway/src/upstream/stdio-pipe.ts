@@ -5,6 +5,8 @@
  * its stdin first (the spec's graceful shutdown), then signals it if it does not exit.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -30,6 +32,47 @@ function childEnvironment(extra: Readonly<Record<string, string>> | undefined): 
     if (value !== undefined && !value.startsWith('()')) env[key] = value;
   }
   return { ...env, ...extra };
+}
+
+/**
+ * The upstream's command could not be started at all (not found, not executable, no resources):
+ * unlike a server that exits, retrying will not help until someone fixes the config or the machine.
+ */
+export class UpstreamCommandError extends UpstreamNotDeliveredError {
+  override readonly name = 'UpstreamCommandError';
+
+  constructor(
+    readonly command: string,
+    readonly reason: string,
+  ) {
+    super(`could not start '${command}': ${reason}`);
+  }
+}
+
+/**
+ * Why `command` would not start, found without starting it (as spawn looks it up: on the child's
+ * PATH unless it names a path, relative to `cwd`), or undefined when an executable file is there.
+ * For a start without `--check`, which reaches no upstream but must still say when one cannot run.
+ */
+export function commandProblem(command: StdioCommand): string | undefined {
+  const env = childEnvironment(command.env);
+  const base = command.cwd ?? process.cwd();
+  const candidates = command.command.includes('/')
+    ? [isAbsolute(command.command) ? command.command : resolve(base, command.command)]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter((dir) => dir !== '')
+        .map((dir) => resolve(base, join(dir, command.command)));
+  for (const file of candidates) {
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return undefined;
+    } catch {
+      // Not here, or not executable: the next directory of PATH may have it.
+    }
+  }
+  return command.command.includes('/') ? 'no executable file there' : 'not found on PATH';
 }
 
 /** How long a child has to exit after its stdin closed, then after SIGTERM. */
@@ -61,7 +104,7 @@ export class StdioPipe implements Pipe {
           stdio: ['pipe', 'pipe', 'pipe'],
         });
       } catch (err) {
-        reject(new UpstreamNotDeliveredError(`could not start '${this.command.command}': ${describe(err)}`));
+        reject(new UpstreamCommandError(this.command.command, describe(err)));
         return;
       }
       this.child = child;
@@ -71,9 +114,7 @@ export class StdioPipe implements Pipe {
         // A spawn failure (ENOENT, EMFILE, EAGAIN) arrives here instead of 'spawn'.
         if (!this.gone) {
           this.gone = true;
-          reject(
-            new UpstreamNotDeliveredError(`could not start '${this.command.command}': ${describe(err)}`),
-          );
+          reject(new UpstreamCommandError(this.command.command, describe(err)));
           events.onClosed(describe(err));
         }
       });

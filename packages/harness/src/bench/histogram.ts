@@ -3,7 +3,12 @@
  * thousands of calls cost constant memory and the tail percentiles are exact to 0.1 %, and a
  * summary in milliseconds for the tables.
  */
-import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+} from 'hdr-histogram-js';
 
 export interface LatencySummary {
   count: number;
@@ -37,6 +42,19 @@ export class LatencyRecorder {
   record(ms: number): void {
     const micros = Math.min(HIGHEST_TRACKABLE_MICROS, Math.max(1, Math.round(ms * MICROS_PER_MS)));
     this.histogram.recordValue(micros);
+  }
+
+  /**
+   * Adds the calls of another recorder, given in its encoded form (the load generator runs in a
+   * process of its own and sends its histograms back this way).
+   */
+  addEncoded(base64: string): void {
+    const other = decodeFromCompressedBase64(base64);
+    try {
+      this.histogram.add(other);
+    } finally {
+      other.destroy();
+    }
   }
 
   get count(): number {

@@ -1,12 +1,17 @@
 /**
- * How each measured path is stood up. A path starts its own hop process (if any), says where the
- * load generator connects and how, and stops what it started.
+ * How each measured path is stood up. A path starts its own hop process(es), says where the load
+ * generator connects and with which headers, and stops what it started.
+ *
+ * A path may have several hop processes behind several targets (gateway replicas, issue 11): the
+ * load generator spreads its sessions over the targets in turn, and the hop figures (CPU, memory)
+ * add up over the processes. A path that needs a store (Redis) starts it in `start` and stops it in
+ * `stop`, like any other process it owns.
  */
-import type { BenchSession } from './clients.js';
-import { openHttpEchoSession, openMcpSession } from './clients.js';
+import { randomBytes } from 'node:crypto';
 import type { PathId } from './options.js';
 import type { BenchProcesses, StartedProcess } from './processes.js';
 import { PEER_PROXY_MODE, PEER_PROXY_NAME, peerProxyVersion } from './servers/peer-info.js';
+import type { WireTarget } from './wire.js';
 
 export interface PathContext {
   processes: BenchProcesses;
@@ -16,12 +21,19 @@ export interface PathContext {
   workDir: string;
   /** When set, gateway processes write a V8 CPU profile here. */
   profileDir?: string;
+  /** Distinct 2026-era agents the run will send (a gateway needs a grant for each). */
+  agents: number;
+  /** The most 2025-era sessions the run holds open at once on the path (one grant's worth). */
+  sessions: number;
 }
 
 export interface OpenedPath {
-  openSession(): Promise<BenchSession>;
-  /** The process that is this path's extra hop; undefined for the direct path. */
-  hop?: StartedProcess;
+  /** Where the load generator connects, with the headers every request carries (a token). */
+  targets: WireTarget[];
+  /** `count` distinct agents (each its own token, so its own identity), for memory per agent. */
+  agentTargets(count: number): WireTarget[];
+  /** The processes that are this path's hop; empty for the direct path. */
+  hops: StartedProcess[];
   details?: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -40,18 +52,24 @@ export function upstreamOf(ctx: PathContext): { url: string; process: StartedPro
   return ctx.upstream;
 }
 
+/** Agents behind a server that takes any token: fresh random tokens, one identity each. */
+export function anyTokenAgents(url: string): (count: number) => WireTarget[] {
+  return (count) =>
+    Array.from({ length: count }, (_, i) => ({
+      url,
+      headers: { authorization: `Bearer agent-${i}-${randomBytes(8).toString('hex')}` },
+    }));
+}
+
 export const directPath: PathSpec = {
   id: 'direct',
   letter: 'a',
   label: 'direct',
-  description: 'SDK client -> echo upstream (Streamable HTTP), no hop in between',
+  description: 'load generator -> echo upstream, no hop in between',
   needsUpstream: true,
   async start(ctx) {
-    const upstream = upstreamOf(ctx);
-    return {
-      openSession: () => openMcpSession(upstream.url),
-      stop: async () => undefined,
-    };
+    const { url } = upstreamOf(ctx);
+    return { targets: [{ url }], agentTargets: anyTokenAgents(url), hops: [], stop: async () => undefined };
   },
 };
 
@@ -59,32 +77,31 @@ export const peerPath: PathSpec = {
   id: 'peer',
   letter: 'd',
   label: `peer (${PEER_PROXY_NAME})`,
-  description: `SDK client -> ${PEER_PROXY_NAME} -> echo upstream, Streamable HTTP on both sides`,
+  description: `load generator -> ${PEER_PROXY_NAME} -> echo upstream, Streamable HTTP on both sides`,
   needsUpstream: true,
   async start(ctx) {
     const hop = await ctx.processes.startBenchServer('peer-mcp-proxy', ['--upstream', upstreamOf(ctx).url]);
+    const url = `http://127.0.0.1:${hop.port}/mcp`;
     return {
-      hop,
-      openSession: () => openMcpSession(`http://127.0.0.1:${hop.port}/mcp`),
+      targets: [{ url }],
+      agentTargets: anyTokenAgents(url),
+      hops: [hop],
       details: { package: PEER_PROXY_NAME, version: peerProxyVersion(), mode: PEER_PROXY_MODE },
       stop: () => hop.stop(),
     };
   },
 };
 
-export const barePath: PathSpec = {
-  id: 'bare',
+export const proxyHopPath: PathSpec = {
+  id: 'proxy-hop',
   letter: 'e',
-  label: 'bare HTTP hop',
+  label: 'plain proxy hop',
   description:
-    'node:http keep-alive POST of a tools/call-sized body to a server that echoes it: the floor of one hop',
-  needsUpstream: false,
+    'load generator -> a node:http reverse proxy that pipes each request to the echo upstream and the answer back (keep-alive on both sides) -> echo upstream: the floor of one MCP proxy hop',
+  needsUpstream: true,
   async start(ctx) {
-    const hop = await ctx.processes.startBenchServer('bare-echo');
-    return {
-      hop,
-      openSession: async () => openHttpEchoSession(`http://127.0.0.1:${hop.port}/echo`),
-      stop: () => hop.stop(),
-    };
+    const hop = await ctx.processes.startBenchServer('proxy-hop', ['--upstream', upstreamOf(ctx).url]);
+    const url = `http://127.0.0.1:${hop.port}/mcp`;
+    return { targets: [{ url }], agentTargets: anyTokenAgents(url), hops: [hop], stop: () => hop.stop() };
   },
 };

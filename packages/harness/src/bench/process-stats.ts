@@ -49,6 +49,8 @@ export function readProcess(pid: number): ProcessReading | undefined {
 }
 
 export interface ProcessUsage {
+  /** Length of the window, ms. */
+  elapsedMs: number;
   /** CPU time used during the window, ms. */
   cpuMs: number;
   /** Average CPU over the window, in % of one core (200 % = two cores busy). */
@@ -91,11 +93,62 @@ export class ProcessSampler {
     const elapsedMs = performance.now() - this.startedAt;
     const cpuMs = end.cpuMs - this.start.cpuMs;
     return {
+      elapsedMs: Math.round(elapsedMs),
       cpuMs,
-      cpuPercent: elapsedMs > 0 ? Math.round((cpuMs / elapsedMs) * 1000) / 10 : 0,
+      cpuPercent: percentOf(cpuMs, elapsedMs),
       rssStartBytes: this.start.rssBytes,
       rssPeakBytes: this.peak,
       rssEndBytes: end.rssBytes,
     };
   }
+}
+
+function percentOf(cpuMs: number, elapsedMs: number): number {
+  return elapsedMs > 0 ? Math.round((cpuMs / elapsedMs) * 1000) / 10 : 0;
+}
+
+/** Several processes as one (a path with replicas): CPU and RSS add up; undefined if any is unreadable. */
+export function sumUsage(usages: ReadonlyArray<ProcessUsage | undefined>): ProcessUsage | undefined {
+  if (usages.length === 0 || usages.some((u) => u === undefined)) return undefined;
+  const all = usages as ProcessUsage[];
+  const sum = (pick: (u: ProcessUsage) => number) => all.reduce((n, u) => n + pick(u), 0);
+  return {
+    elapsedMs: Math.max(...all.map((u) => u.elapsedMs)),
+    cpuMs: sum((u) => u.cpuMs),
+    cpuPercent: Math.round(sum((u) => u.cpuPercent) * 10) / 10,
+    rssStartBytes: sum((u) => u.rssStartBytes),
+    rssPeakBytes: sum((u) => u.rssPeakBytes),
+    rssEndBytes: sum((u) => u.rssEndBytes),
+  };
+}
+
+/** One process over several windows one after another (a level measured in slices): CPU adds up, RSS peaks. */
+export function sequenceUsage(windows: ReadonlyArray<ProcessUsage | undefined>): ProcessUsage | undefined {
+  const first = windows[0];
+  const last = windows.at(-1);
+  if (first === undefined || last === undefined || windows.some((u) => u === undefined)) return undefined;
+  const all = windows as ProcessUsage[];
+  const elapsedMs = all.reduce((n, u) => n + u.elapsedMs, 0);
+  const cpuMs = all.reduce((n, u) => n + u.cpuMs, 0);
+  return {
+    elapsedMs,
+    cpuMs,
+    cpuPercent: percentOf(cpuMs, elapsedMs),
+    rssStartBytes: first.rssStartBytes,
+    rssPeakBytes: Math.max(...all.map((u) => u.rssPeakBytes)),
+    rssEndBytes: last.rssEndBytes,
+  };
+}
+
+/** CPU time and RSS of several processes added up; undefined if any is gone. */
+export function readProcesses(pids: readonly number[]): ProcessReading | undefined {
+  let cpuMs = 0;
+  let rssBytes = 0;
+  for (const pid of pids) {
+    const reading = readProcess(pid);
+    if (reading === undefined) return undefined;
+    cpuMs += reading.cpuMs;
+    rssBytes += reading.rssBytes;
+  }
+  return { cpuMs, rssBytes };
 }

@@ -1,21 +1,30 @@
 /** The shape of one run's results: what the JSON file holds and the reports are drawn from. */
 import type { LatencySummary, PercentilePoint } from './histogram.js';
 import type { MachineDescription } from './machine.js';
-import type { BenchOptions, PathId } from './options.js';
+import type { BenchOptions, Era, PathId } from './options.js';
 import type { ProcessUsage } from './process-stats.js';
 import type { ProfileSummary } from './profile.js';
+
+/** CPU time per call of each process involved, in ms. */
+export interface CpuPerCall {
+  /** The path's hop process(es): gateway, proxy; for (a) direct, the echo upstream itself. */
+  hop?: number;
+  /** The echo upstream behind a hop. */
+  upstream?: number;
+  /** The load generator. */
+  generator?: number;
+}
 
 export interface SequentialResult {
   latency: LatencySummary;
   distribution: PercentilePoint[];
   /** The full HDR histogram, compressed base64 (HdrHistogram's interchange format). */
   hdrBase64: string;
+  calls: number;
   errors: number;
   firstError?: string;
   elapsedMs: number;
-  /** CPU time of the path's own hop process (gateway, proxy, echo server) per call, in ms. */
-  hopCpuMsPerCall?: number;
-  upstreamCpuMsPerCall?: number;
+  cpuMsPerCall: CpuPerCall;
 }
 
 export interface LevelResult {
@@ -28,15 +37,64 @@ export interface LevelResult {
   latency: LatencySummary;
   hop?: ProcessUsage;
   upstream?: ProcessUsage;
+  generator?: ProcessUsage;
+  /**
+   * The load generator used at least `generatorLimitPercent` of a core: it may have been the limit,
+   * so the level's calls/s says nothing about the path.
+   */
+  generatorLimited: boolean;
 }
 
-export interface IdleResult {
+/** One rung of the idle-session ladder: everything read once this many sessions were open. */
+export interface IdleRung {
   sessions: number;
+  hopRssBytes: number;
+  /** (RSS now - RSS before the first session) / sessions; RSS includes allocator slack. */
+  hopBytesPerSession: number;
+  upstreamRssBytes?: number;
+  upstreamBytesPerSession?: number;
+  /** CPU spent opening this rung's new sessions, per session. */
+  hopCpuMsPerOpen?: number;
+  upstreamCpuMsPerOpen?: number;
+  generatorCpuMsPerOpen?: number;
+  /** Time to open this rung's new sessions. */
+  elapsedMs: number;
+}
+
+/** 2025-era sessions opened (initialize + initialized) and held idle, up to `target`. */
+export interface IdleResult {
+  target: number;
+  reached: number;
+  /** Why the ladder stopped before `target` (a failure, the time cap, the machine's memory). */
+  stoppedBy?: string;
+  hopRssBeforeBytes: number;
+  upstreamRssBeforeBytes?: number;
+  rungs: IdleRung[];
+  /** CPU to open one session over the whole ladder, ms. */
+  openCpuMs: CpuPerCall;
+}
+
+/** Distinct 2026-era agents (one token each), one call each: what the path keeps per agent. */
+export interface AgentsResult {
+  agents: number;
+  errors: number;
+  firstError?: string;
   hopRssBeforeBytes: number;
   hopRssAfterBytes: number;
-  /** (RSS after - RSS before) / sessions; RSS includes the allocator's slack, so this is approximate. */
-  hopBytesPerSession: number;
-  upstreamBytesPerSession?: number;
+  hopBytesPerAgent: number;
+  upstreamBytesPerAgent?: number;
+}
+
+/** One path in one era. */
+export interface EraResult {
+  era: Era;
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why it failed or was skipped (a target that does not speak the era is skipped). */
+  reason?: string;
+  sequential?: SequentialResult;
+  levels: LevelResult[];
+  idle?: IdleResult;
+  agents?: AgentsResult;
 }
 
 export interface PathResult {
@@ -45,15 +103,13 @@ export interface PathResult {
   letter: string;
   label: string;
   description: string;
-  /** The process whose CPU and memory the `hop` figures are (absent for the direct path). */
-  hopProcess?: string;
+  /** The processes whose CPU and memory the `hop` figures are (the echo upstream for direct). */
+  hopProcesses: string[];
   status: 'ok' | 'failed' | 'skipped';
-  /** Why it failed or was skipped. */
+  /** Why the path could not start. */
   reason?: string;
   details?: Record<string, string>;
-  sequential?: SequentialResult;
-  levels: LevelResult[];
-  idle?: IdleResult;
+  eras: EraResult[];
 }
 
 export interface EngineResult {
@@ -73,12 +129,15 @@ export interface EngineResult {
 }
 
 export interface BenchResults {
-  schema: 'bastion-bench/1';
+  schema: 'bastion-bench/2';
   startedAt: string;
   finishedAt: string;
   durationMs: number;
   options: BenchOptions;
   machine: MachineDescription;
+  /** The open-file limit the processes under test ran with (fd-limit.ts). */
+  fdLimit: { requested: number; applied: number; how: string };
+  generator: { description: string };
   peer: { name: string; version: string; mode: string };
   paths: PathResult[];
   engine?: EngineResult;
@@ -87,4 +146,9 @@ export interface BenchResults {
   /** Where each profiled process spent its CPU time. */
   profileSummaries?: ProfileSummary[];
   notes: string[];
+}
+
+/** The era result of a path, when the path ran that era. */
+export function eraOf(path: PathResult | undefined, era: Era): EraResult | undefined {
+  return path?.eras.find((e) => e.era === era);
 }

@@ -1,12 +1,21 @@
 /**
- * `bastion bench`: the gateway latency benchmark, and `bastion bench-server` (hidden), which runs
- * one of the benchmark's own servers as the child process the benchmark measures.
+ * `bastion bench`: the gateway benchmark, and `bastion bench-server` (hidden), which runs one of the
+ * benchmark's own servers (the echo upstream, the plain proxy hop, the peer proxy) as the child
+ * process the benchmark measures.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { type BenchOptions, FULL_OPTIONS, PATH_IDS, type PathId, QUICK_OPTIONS } from '../bench/options.js';
+import {
+  type BenchOptions,
+  ERAS,
+  type Era,
+  FULL_OPTIONS,
+  PATH_IDS,
+  type PathId,
+  QUICK_OPTIONS,
+} from '../bench/options.js';
 import { BenchProcesses } from '../bench/processes.js';
 import type { RunningServer } from '../bench/servers/echo-upstream.js';
 import { HARNESS_ROOT } from '../suites/paths.js';
@@ -36,6 +45,15 @@ function pathList(value: string): PathId[] {
   return list as PathId[];
 }
 
+function eraList(value: string): Era[] {
+  const list = value.split(',').map((v) => v.trim());
+  for (const era of list) {
+    if (!ERAS.includes(era as Era))
+      throw new InvalidArgumentError(`unknown era '${era}' (known: ${ERAS.join(', ')})`);
+  }
+  return list as Era[];
+}
+
 /** The repository root (where pnpm-workspace.yaml is), so results land there from any cwd. */
 export function findRepoRoot(from: string = HARNESS_ROOT): string {
   let dir = resolve(from);
@@ -51,27 +69,36 @@ interface BenchFlags {
   quick?: boolean;
   out?: string;
   paths?: PathId[];
+  eras?: Era[];
   warmup?: number;
   calls?: number;
   concurrency?: number[];
   duration?: number;
   maxCalls?: number;
   idleSessions?: number;
+  agents?: number;
   engineDecisions?: number;
   profile?: boolean | string;
 }
 
 export function resolveBenchOptions(flags: BenchFlags, outDir: string, cwd: string): BenchOptions {
   const preset = flags.quick ? QUICK_OPTIONS : FULL_OPTIONS;
-  const options: BenchOptions = { ...preset, paths: [...preset.paths], concurrency: [...preset.concurrency] };
+  const options: BenchOptions = {
+    ...preset,
+    paths: [...preset.paths],
+    eras: [...preset.eras],
+    concurrency: [...preset.concurrency],
+  };
   const custom = (key: keyof BenchFlags) => flags[key] !== undefined;
   if (flags.paths) options.paths = flags.paths;
+  if (flags.eras) options.eras = flags.eras;
   if (flags.warmup !== undefined) options.warmupCalls = flags.warmup;
   if (flags.calls !== undefined) options.sequentialCalls = flags.calls;
   if (flags.concurrency) options.concurrency = flags.concurrency;
   if (flags.duration !== undefined) options.levelDurationMs = flags.duration;
   if (flags.maxCalls !== undefined) options.levelMaxCalls = flags.maxCalls;
   if (flags.idleSessions !== undefined) options.idleSessions = flags.idleSessions;
+  if (flags.agents !== undefined) options.statelessAgents = flags.agents;
   if (flags.engineDecisions !== undefined) options.engineDecisions = flags.engineDecisions;
   if (flags.profile) {
     options.profileDir =
@@ -79,12 +106,14 @@ export function resolveBenchOptions(flags: BenchFlags, outDir: string, cwd: stri
   }
   const tuned: Array<keyof BenchFlags> = [
     'paths',
+    'eras',
     'warmup',
     'calls',
     'concurrency',
     'duration',
     'maxCalls',
     'idleSessions',
+    'agents',
     'engineDecisions',
   ];
   if (tuned.some(custom)) options.mode = 'custom';
@@ -94,11 +123,12 @@ export function resolveBenchOptions(flags: BenchFlags, outDir: string, cwd: stri
 export function benchCommand(ctx: CliContext): Command {
   return new Command('bench')
     .description(
-      'Measure what the gateway costs: an echo tool called directly, through the gateway (allow-all and a realistic policy), through a peer proxy and over a bare HTTP hop; plus the policy engine alone.',
+      'Measure what the gateway costs: an echo tool called directly, through the gateway (allow-all and a realistic policy), through a peer proxy and through a plain proxy hop, in both protocol eras, with a load generator in a process of its own; plus the policy engine alone.',
     )
     .option('--quick', 'a short run (under a minute)')
     .option('--out <dir>', 'where to write the results (default: <repo>/bench-results)')
     .option('--paths <list>', `paths to measure, comma-separated (${PATH_IDS.join(',')})`, pathList)
+    .option('--eras <list>', `protocol eras to measure, comma-separated (${ERAS.join(',')})`, eraList)
     .option('--warmup <n>', 'warm-up calls per session before measuring', positiveInt)
     .option('--calls <n>', 'sequential calls measured per path', positiveInt)
     .option('--concurrency <list>', 'concurrent sessions per throughput level, e.g. 1,8,32,128', intList)
@@ -106,9 +136,10 @@ export function benchCommand(ctx: CliContext): Command {
     .option('--max-calls <n>', 'call cap of each throughput level', positiveInt)
     .option(
       '--idle-sessions <n>',
-      'idle sessions opened to measure memory per session (0: skip)',
+      'idle 2025-era sessions the memory ladder climbs to (0: skip)',
       positiveInt,
     )
+    .option('--agents <n>', 'distinct 2026-era agents for memory per agent (0: skip)', positiveInt)
     .option('--engine-decisions <n>', 'decisions timed in the policy engine benchmark (0: skip)', positiveInt)
     .addOption(
       new Option(
@@ -143,14 +174,14 @@ export function benchCommand(ctx: CliContext): Command {
     });
 }
 
-const BENCH_SERVERS = ['echo-upstream', 'bare-echo', 'peer-mcp-proxy'] as const;
+const BENCH_SERVERS = ['echo-upstream', 'proxy-hop', 'peer-mcp-proxy'] as const;
 
 export function benchServerCommand(ctx: CliContext): Command {
   return new Command('bench-server')
     .description("run one of the benchmark's servers (started by `bastion bench` as a child process)")
     .argument('<kind>', BENCH_SERVERS.join(' | '))
     .requiredOption('--port <n>', 'port on 127.0.0.1', positiveInt)
-    .option('--upstream <url>', 'upstream MCP URL (peer-mcp-proxy)')
+    .option('--upstream <url>', 'upstream MCP URL (proxy-hop, peer-mcp-proxy)')
     .action(async (kind: string, flags: { port: number; upstream?: string }) => {
       const logger = pino({ name: `bench-${kind}`, level: 'warn' }, pino.destination(2));
       let server: RunningServer;
@@ -158,9 +189,10 @@ export function benchServerCommand(ctx: CliContext): Command {
       if (kind === 'echo-upstream') {
         const { startEchoUpstream } = await import('../bench/servers/echo-upstream.js');
         server = await startEchoUpstream({ port: flags.port, logger });
-      } else if (kind === 'bare-echo') {
-        const { startBareEcho } = await import('../bench/servers/bare-echo.js');
-        server = await startBareEcho({ port: flags.port });
+      } else if (kind === 'proxy-hop') {
+        if (!flags.upstream) throw new InvalidArgumentError('proxy-hop needs --upstream <url>');
+        const { startProxyHop } = await import('../bench/servers/proxy-hop.js');
+        server = await startProxyHop({ port: flags.port, upstreamUrl: flags.upstream });
       } else if (kind === 'peer-mcp-proxy') {
         if (!flags.upstream) throw new InvalidArgumentError('peer-mcp-proxy needs --upstream <url>');
         const { startPeerMcpProxy } = await import('../bench/servers/peer-mcp-proxy.js');

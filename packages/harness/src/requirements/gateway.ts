@@ -40,6 +40,12 @@ export const gatewayRequirements: Requirement[] = [
     statement: 'refuses to start on a policy problem, naming every problem with its pointer',
     source: better,
   },
+  {
+    id: 'gateway.cli.upstream-cannot-start',
+    statement:
+      'says at start, in an error line naming the server and the command, when a stdio upstream cannot start; exits 2 unless --no-check',
+    source: 'issue #9 (what a newcomer hit)',
+  },
   // HTTP.
   {
     id: 'gateway.http.healthz',
@@ -393,10 +399,17 @@ export const gatewayRequirements: Requirement[] = [
     source: core,
   },
   {
+    id: 'gateway.store.session-routing',
+    statement:
+      "records 2025-era sessions in the store's session directory, so another gateway process sharing it serves a session, continuing its upstream session",
+    source: 'issue #10 (seams for issue #11)',
+  },
+  {
     id: 'gateway.conformance.transparent',
     statement:
       'gives the same official conformance results as the server behind it, for the 2025-11-25 and the 2026-07-28 requirement sets',
     source: core,
+    eras: ['2025-11-25', '2026-07-28'],
   },
   // Checked against any gateway by bastion test --suite gateway (src/suites/gateway/checks.ts).
   {

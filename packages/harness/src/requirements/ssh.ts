@@ -20,6 +20,12 @@ export const sshRequirements: Requirement[] = [
     source: 'issue #9 item 4',
   },
   {
+    id: 'ssh.clients.work-paths',
+    statement:
+      "a background job and a PTY shell, success and unknown-id errors, through the official client's own callTool (v1 2025-11-25, v2 in both eras)",
+    source: 'issue #9 item 4; issue #13 SSH items 2-3',
+  },
+  {
     id: 'ssh.eras.stdio',
     statement:
       'over stdio the v1 client and the v2 client in both eras list and call the tools (serveStdio pins the era)',

@@ -21,10 +21,11 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Availability, lacksFrom } from '../../testing/tiers.js';
+import { lacksFrom } from '../../testing/tiers.js';
 import { type FaultSignal, findBinary, freePort, withFreshPorts } from '../process.js';
 import { makeTempDirSync, trackChild } from '../run-scope.js';
 import { generateLoginKey, pgrep } from './embedded.js';
+import { isRoot, PASSWORD_LOGIN_SKIP, readUsers, sshdAvailability } from './ssh-test-users.js';
 import type {
   SshHostCapabilities,
   SshHostKey,
@@ -35,84 +36,6 @@ import type {
 } from './types.js';
 
 /** Where scripts/setup-ssh-test-users.sh writes the test users and the password (root-only file). */
-export const DEFAULT_SSH_USERS_FILE = '/var/lib/bastion-test/ssh-users.json';
-
-export interface SshTestUsers {
-  passwordUser: string;
-  password: string;
-  keyUser: string;
-}
-
-function usersFile(env: NodeJS.ProcessEnv): string {
-  return env.BASTION_SSH_USERS_FILE ?? DEFAULT_SSH_USERS_FILE;
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-function userExists(name: string): boolean {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readUsers(env: NodeJS.ProcessEnv): SshTestUsers | string {
-  const file = usersFile(env);
-  let parsed: Partial<SshTestUsers>;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<SshTestUsers>;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT'
-      ? `running as root, but the test users are not set up (${file} is missing): run packages/harness/scripts/setup-ssh-test-users.sh`
-      : `cannot read ${file}: ${(err as Error).message.split('\n')[0]}`;
-  }
-  if (!parsed.passwordUser || !parsed.password || !parsed.keyUser)
-    return `${file} lacks passwordUser, password or keyUser`;
-  for (const name of [parsed.passwordUser, parsed.keyUser]) {
-    if (!userExists(name)) {
-      return `system user ${name} (named in ${file}) does not exist: run packages/harness/scripts/setup-ssh-test-users.sh`;
-    }
-  }
-  return parsed as SshTestUsers;
-}
-
-/** Why the SSH test users cannot be used (as root), or undefined when they can. */
-export function sshTestUsersProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const users = readUsers(env);
-  return typeof users === 'string' ? users : undefined;
-}
-
-/** Why a test that needs a password login cannot run on this target, naming the one command that fixes it. */
-export const PASSWORD_LOGIN_SKIP =
-  'password login needs the SSH test users: run packages/harness/scripts/setup-ssh-test-users.sh as root';
-
-function processTierRequired(env: NodeJS.ProcessEnv): boolean {
-  return (env.BASTION_REQUIRE_TIERS ?? '').split(',').some((t) => t.trim() === 'process');
-}
-
-export function sshdAvailability(env: NodeJS.ProcessEnv = process.env): Availability {
-  if (findBinary('sshd', env) === undefined) {
-    return {
-      available: false,
-      reason: 'no sshd binary on PATH, /usr/sbin or /sbin (Debian: apt-get install openssh-server)',
-    };
-  }
-  if (findBinary('ssh-keygen', env) === undefined) {
-    return { available: false, reason: 'no ssh-keygen on PATH (Debian: apt-get install openssh-client)' };
-  }
-  if (isRoot() && processTierRequired(env)) {
-    // A required tier runs whole: without the users its password tests would only skip.
-    const users = readUsers(env);
-    if (typeof users === 'string') return { available: false, reason: users };
-  }
-  return { available: true };
-}
-
 /** PIDs of every descendant of `pid`, read from /proc. */
 function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
@@ -432,3 +355,11 @@ export const sshProcessProvider: SshHostProvider = {
     signals: `sshd logs in as root here, and OpenSSH delivers no signals to root sessions: ${PASSWORD_LOGIN_SKIP.replace('password login needs the SSH test users: ', '')}`,
   }),
 };
+
+export {
+  DEFAULT_SSH_USERS_FILE,
+  PASSWORD_LOGIN_SKIP,
+  type SshTestUsers,
+  sshdAvailability,
+  sshTestUsersProblem,
+} from './ssh-test-users.js';
