@@ -39,7 +39,8 @@ export function agentOf(caller: Caller, request: RpcRequest, reply: Reply): Agen
   const session = caller.session;
   return {
     era: 'legacy',
-    elicitation: elicitationOf(session?.clientCapabilities),
+    // A session taken over from another replica has its capabilities only in its directory record.
+    elicitation: elicitationOf(session?.clientCapabilities ?? session?.record?.capabilities),
     ...(session === undefined
       ? {}
       : {
