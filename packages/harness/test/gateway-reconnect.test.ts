@@ -3,6 +3,9 @@
  * stopped with a call in flight, and a stdio upstream that exits. The agent's session survives each;
  * a call caught in flight gets a clear isError, never a hang.
  */
+import type { Client as V2Client } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { AGENT_KINDS, type AgentKind } from './gateway-fixtures/agents.js';
@@ -44,6 +47,19 @@ async function overHttp() {
 /** Each test runs once per official client and era (a 2026-era agent's session is its grant's). */
 let agentKind: AgentKind = 'v1';
 
+/** A call with a progress callback, through the client's own callTool (v1 and v2 take it apart). */
+function callWithProgress(
+  agent: Client,
+  name: string,
+  args: Record<string, unknown>,
+  onprogress: () => void,
+): Promise<CallToolResult> {
+  const params = { name, arguments: args };
+  if (agentKind === 'v1') return agent.callTool(params, undefined, { onprogress }) as Promise<CallToolResult>;
+  const v2 = agent as unknown as V2Client;
+  return v2.callTool(params, { onprogress }) as Promise<CallToolResult>;
+}
+
 describe.each(AGENT_KINDS)('upstream reconnect (%s client)', { timeout: 90_000 }, (kind) => {
   beforeAll(() => {
     agentKind = kind;
@@ -67,9 +83,14 @@ describe.each(AGENT_KINDS)('upstream reconnect (%s client)', { timeout: 90_000 }
   it(verifies('gateway.reconnect.in-flight'), async () => {
     const { h, up } = await overHttp();
     const agent = await h.connect('fx', 'alice');
-    const running = call(agent, 'slow', { ms: 60_000, steps: 1 });
-    await vi.waitFor(() => expect(up.host.sessionCount()).toBe(1));
-    await new Promise((r) => setTimeout(r, 50));
+    // Progress every 100 ms: the first one says the call runs upstream (a wait of its own would
+    // not: on a loaded machine the call may not have left the gateway yet, and is then not sent).
+    let progressed: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const running = callWithProgress(agent, 'slow', { ms: 60_000, steps: 600 }, () => progressed());
+    await started;
     await up.stop();
     const caught = await running;
     expect(caught.isError).toBe(true);

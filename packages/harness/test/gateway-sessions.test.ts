@@ -13,7 +13,7 @@ import {
   type SessionRecord,
   type StateStore,
 } from '@bastion/gateway';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { startGatewayProcess } from '../src/targets/mcp-process.js';
 import { makeTempDir } from '../src/targets/run-scope.js';
@@ -302,16 +302,24 @@ describe('graceful stop', () => {
     closers.push(() => busy.close());
     closers.push(() => late.close());
     await late.callTool('sessionInfo');
-    const running = busy.callTool('slow', { ms: 3000, steps: 3 });
-    await new Promise((r) => setTimeout(r, 500));
+    // Its first progress says the call runs upstream; it goes on for seconds after that.
+    let progressed: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const running = busy.callTool('slow', { ms: 6000, steps: 30 }, { onprogress: () => progressed() });
+    await started;
     const exited = gateway.kill('SIGTERM', 60_000);
-    await new Promise((r) => setTimeout(r, 300));
+    // The gateway logs 'shutting down' in the same turn as it starts refusing.
+    await vi.waitFor(() => expect(gateway.recentOutput()).toContain('"msg":"shutting down"'), {
+      timeout: 10_000,
+    });
     // While it drains, new work is refused clearly...
     await expect(late.callTool('sessionInfo')).rejects.toThrow(/shutting down|503/);
     // ...and the call in flight finishes.
     const result = await running;
     expect(result.isError).toBeFalsy();
-    expect(textOf(result)).toBe('slept 3000');
+    expect(textOf(result)).toBe('slept 6000');
     expect(await exited).toEqual({ code: 0, signal: null });
   });
 });

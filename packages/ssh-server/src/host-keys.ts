@@ -14,12 +14,22 @@
  *      later is refused.
  * A refusal names the offered fingerprint so that a person can check and pin it.
  *
- * Host certificates: ssh2 1.17 cannot negotiate them (its SUPPORTED_SERVER_HOST_KEY list in
- * lib/protocol/constants.js has no `*-cert-v01@openssh.com` algorithm, and asking for one throws
- * "Unsupported algorithm"), so a server only ever shows us its plain key. A host that known_hosts
- * trusts only through a CA is therefore refused with that reason rather than passed to TOFU.
+ * Host certificates (`@cert-authority` lines): only when known_hosts has a CA for the host are the
+ * `*-cert-v01@openssh.com` host-key algorithms asked for (first, as OpenSSH does), and a certificate
+ * the server then shows is accepted only when it vouches for the host (certificates.ts:
+ * hostCertificateProblem); it never falls back to TOFU. ssh2 1.17 could not negotiate them at all;
+ * the patch in patches/ (pnpm-workspace.yaml) adds the algorithms and checks the key exchange's
+ * signature with the certified key. A host trusted only through a CA that shows no certificate is
+ * refused with that reason.
  */
 import { createHash } from 'node:crypto';
+import {
+  CertificateError,
+  describeCertificate,
+  hostCertificateProblem,
+  isCertificateBlob,
+  parseCertificate,
+} from './certificates.js';
 import { endpointName } from './endpoint.js';
 import { type KnownHosts, type KnownHostsMatch, keyTypeOf } from './known-hosts.js';
 
@@ -32,9 +42,20 @@ export {
   parseKnownHosts,
 } from './known-hosts.js';
 
-/** `SHA256:` + unpadded base64 of the SHA-256 of the key blob: what `ssh-keygen -lf` prints. */
+/**
+ * `SHA256:` + unpadded base64 of the SHA-256 of the key blob: what `ssh-keygen -lf` prints. A
+ * certificate is fingerprinted by the key it certifies, as OpenSSH does (sshkey_fingerprint).
+ */
 export function fingerprintOf(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+  let blob = keyBlob;
+  if (isCertificateBlob(keyBlob)) {
+    try {
+      blob = parseCertificate(keyBlob).publicKey;
+    } catch {
+      // A malformed certificate is refused by the check; its blob still needs a name in messages.
+    }
+  }
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
@@ -49,8 +70,20 @@ export function normalizeFingerprint(value: string): string | undefined {
 /** Host-key algorithms that can present a key of this type (to ask the server for the pinned one). */
 export function algorithmsForKeyType(type: string): string[] {
   if (type === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  if (type === RSA_CERT) return ['rsa-sha2-512-cert-v01@openssh.com', 'rsa-sha2-256-cert-v01@openssh.com'];
   return [type];
 }
+
+const RSA_CERT = 'ssh-rsa-cert-v01@openssh.com';
+
+/** Host certificate types asked for, first, when known_hosts has a CA for the host (OpenSSH's order). */
+const CERTIFICATE_KEY_TYPES = [
+  'ssh-ed25519-cert-v01@openssh.com',
+  'ecdsa-sha2-nistp256-cert-v01@openssh.com',
+  'ecdsa-sha2-nistp384-cert-v01@openssh.com',
+  'ecdsa-sha2-nistp521-cert-v01@openssh.com',
+  RSA_CERT,
+];
 
 export type TrustSource = 'pinned' | 'known_hosts' | 'trust_on_first_use';
 
@@ -61,6 +94,8 @@ export type HostKeyDecision =
       firstUse: boolean;
       /** The pin was accepted against this record, because the operator allows overrides. */
       overrode?: 'known_hosts' | 'trust_on_first_use';
+      /** The host certificate that vouched for the key (known_hosts' @cert-authority), in words. */
+      certificate?: string;
     }
   | { accepted: false; reason: string };
 
@@ -78,6 +113,8 @@ export interface HostKeyCheck {
 }
 
 interface ConnectFacts {
+  /** The host as the caller wrote it: what a host certificate's principals must name. */
+  host: string;
   /** `host:port` as the caller wrote it, for messages. */
   hostName: string;
   endpoint: string;
@@ -102,6 +139,7 @@ export class HostKeyPolicy {
    */
   forConnect(host: string, port: number, pinnedFingerprint?: string, endpoint?: string): HostKeyCheck {
     const facts: ConnectFacts = {
+      host,
       hostName: `${host}:${port}`,
       endpoint: endpoint ?? endpointName(host, port),
       pinned: pinnedFingerprint,
@@ -111,7 +149,8 @@ export class HostKeyPolicy {
     if (pinnedFingerprint !== undefined) {
       return { preferredKeyTypes: [], check: (key) => this.decide(key, facts) };
     }
-    const types = new Set(facts.known?.keyTypes);
+    const types = new Set(facts.known?.certAuthorities.length ? CERTIFICATE_KEY_TYPES : []);
+    for (const type of facts.known?.keyTypes ?? []) types.add(type);
     const tofu = this.firstUse.get(facts.endpoint);
     const tofuType = tofu ? keyTypeOf(tofu) : undefined;
     if (tofuType) types.add(tofuType);
@@ -139,6 +178,7 @@ export class HostKeyPolicy {
       };
     }
     if (facts.pinned !== undefined) return this.decidePinned(offered, facts);
+    if (isCertificateBlob(key)) return this.decideCertificate(key, offered, facts);
     if (known && known.keys.length > 0) {
       if (known.keys.some((k) => k.equals(key)))
         return { accepted: true, source: 'known_hosts', firstUse: false };
@@ -150,7 +190,7 @@ export class HostKeyPolicy {
     if (known && known.certAuthorities.length > 0) {
       return {
         accepted: false,
-        reason: `${hostName} is trusted in known_hosts only through @cert-authority (${known.certAuthorities.map(fingerprintOf).join(', ')}), but host certificates cannot be checked here: the SSH library (ssh2 1.17) cannot negotiate *-cert-v01@openssh.com host keys, so the server offered its plain key ${offered}. Add that key to known_hosts or pin it with hostFingerprint once it is checked`,
+        reason: `${hostName} is trusted in known_hosts only through @cert-authority (${known.certAuthorities.map(fingerprintOf).join(', ')}), but it showed no host certificate, only its plain key ${offered}. Give the host a certificate (sshd HostCertificate), or add that key to known_hosts or pin it with hostFingerprint once it is checked`,
       };
     }
     if (this.options.trustOnFirstUse) {
@@ -169,6 +209,34 @@ export class HostKeyPolicy {
       accepted: false,
       reason: `host key of ${hostName} is not trusted: the server offered ${offered}. Check it out of band, then pass it as hostFingerprint, add the host to the --known-hosts file, or start the server with --trust-on-first-use`,
     };
+  }
+
+  /** A host certificate, asked for because known_hosts has a CA for the host: it passes or is refused. */
+  private decideCertificate(key: Buffer, offered: string, facts: ConnectFacts): HostKeyDecision {
+    const { hostName, known } = facts;
+    const refuse = (why: string): HostKeyDecision => ({
+      accepted: false,
+      reason: `host certificate of ${hostName} (key ${offered}) ${why}`,
+    });
+    try {
+      const cert = parseCertificate(key);
+      // @revoked may name the certified key or the CA, as in OpenSSH.
+      const revoked = known?.revoked.find((k) => k.equals(cert.publicKey) || k.equals(cert.signatureKey));
+      if (revoked !== undefined)
+        return refuse(`involves ${fingerprintOf(revoked)}, marked @revoked in known_hosts`);
+      const problem = hostCertificateProblem(cert, facts.host, known?.certAuthorities ?? [], Date.now());
+      if (problem !== undefined) return refuse(problem);
+      const ca = fingerprintOf(cert.signatureKey);
+      return {
+        accepted: true,
+        source: 'known_hosts',
+        firstUse: false,
+        certificate: `${describeCertificate(cert)} signed by @cert-authority ${ca}`,
+      };
+    } catch (err) {
+      if (err instanceof CertificateError) return refuse(err.message);
+      throw err;
+    }
   }
 
   private decidePinned(offered: string, facts: ConnectFacts): HostKeyDecision {

@@ -12,7 +12,7 @@
 import { endpointThrough, openTcp } from './endpoint.js';
 import { SshError } from './errors.js';
 import { fingerprintOf, type HostKeyPolicy, keyTypeOf, type TrustSource } from './host-keys.js';
-import { connectSsh, type SshConnection, type Tunnel } from './ssh-client.js';
+import { type CertifiedLogin, connectSsh, type SshConnection, type Tunnel } from './ssh-client.js';
 
 /** How to log in to a host: a password, a private key, or the server's ssh-agent (socket path). */
 export interface LoginSpec {
@@ -20,6 +20,7 @@ export interface LoginSpec {
   password?: string | undefined;
   privateKey?: string | undefined;
   passphrase?: string | undefined;
+  certificate?: CertifiedLogin | undefined;
   agent?: string | undefined;
 }
 
@@ -40,6 +41,8 @@ export interface HopFacts {
   hostKeyTrust: TrustSource;
   firstUse: boolean;
   overrode?: 'known_hosts' | 'trust_on_first_use' | undefined;
+  /** The host certificate that vouched for the key (known_hosts' @cert-authority), in words. */
+  hostCertificate?: string | undefined;
 }
 
 export interface RouteOptions {
@@ -165,7 +168,9 @@ export class SshRoute {
       recorded === undefined
         ? this.options.hostKeys.forConnect(hop.host, hop.port, hop.hostFingerprint, tunnel.endpoint)
         : undefined;
-    let decision: { source: TrustSource; firstUse: boolean; overrode?: HopFacts['overrode'] } | undefined;
+    let decision:
+      | { source: TrustSource; firstUse: boolean; overrode?: HopFacts['overrode']; certificate?: string }
+      | undefined;
     let offered: string | undefined;
     const recordedType = recorded === undefined ? undefined : keyTypeOf(recorded);
     const connection = await connectSsh({
@@ -175,6 +180,7 @@ export class SshRoute {
       password: hop.password,
       privateKey: hop.privateKey,
       passphrase: hop.passphrase,
+      certificate: hop.certificate,
       agent: hop.agent,
       // A jump host only carries TCP: nothing runs there, so its agent is never forwarded.
       agentForward: false,
@@ -192,7 +198,7 @@ export class SshRoute {
         }
         const result = check?.check(key);
         if (result === undefined || !result.accepted) return result?.reason ?? 'no host-key check';
-        decision = { source: result.source, firstUse: result.firstUse, overrode: result.overrode };
+        decision = { ...result };
         return undefined;
       },
     }).catch((err: unknown) => {
@@ -220,6 +226,7 @@ export class SshRoute {
         hostKeyTrust: trust.source,
         firstUse: trust.firstUse,
         ...(trust.overrode === undefined ? {} : { overrode: trust.overrode }),
+        ...(trust.certificate === undefined ? {} : { hostCertificate: trust.certificate }),
       },
     };
   }

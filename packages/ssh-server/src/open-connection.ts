@@ -5,19 +5,28 @@
  * The tool (tools/connect.ts) only turns the request and the result into MCP shapes.
  */
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
+import {
+  CertificateError,
+  certifiedKey,
+  describeCertificate,
+  parseCertificateLine,
+  parsePrivateKey,
+} from './certificates.js';
 import { hostIsAllowed, type SshServerConfig } from './config.js';
 import type { ConnectionRegistry, ManagedConnection } from './connections.js';
 import { SshError } from './errors.js';
 import { fingerprintOf, type HostKeyPolicy, normalizeFingerprint, type TrustSource } from './host-keys.js';
 import { type HopFacts, type HopSpec, type LoginSpec, SshRoute } from './jump.js';
-import type { ConnectParams, Tunnel } from './ssh-client.js';
+import type { CertifiedLogin, ConnectParams, Tunnel } from './ssh-client.js';
 
 export interface LoginRequest {
   username: string;
   password?: string | undefined;
   privateKey?: string | undefined;
   passphrase?: string | undefined;
+  /** The OpenSSH user certificate of privateKey (the text of id_*-cert.pub). */
+  certificate?: string | undefined;
   /** Use the server's ssh-agent (--ssh-agent). */
   agent?: boolean | undefined;
 }
@@ -52,6 +61,8 @@ export interface OpenedConnection {
   firstUse: boolean;
   /** The pin was accepted over this record because the operator allows overrides. */
   overrode?: 'known_hosts' | 'trust_on_first_use' | undefined;
+  /** The host certificate that vouched for the key (known_hosts' @cert-authority), in words. */
+  hostCertificate?: string | undefined;
   agentForwarding: boolean;
   jumpHosts: HopFacts[];
 }
@@ -74,11 +85,19 @@ function loginSpec(login: LoginRequest, what: string, config: SshServerConfig): 
   if (login.passphrase !== undefined && login.privateKey === undefined) {
     throw new SshError('INVALID_INPUT', `${what}passphrase is only used with privateKey`);
   }
+  if (login.certificate !== undefined && login.privateKey === undefined) {
+    throw new SshError(
+      'INVALID_INPUT',
+      `${what}certificate needs the privateKey it certifies (an agent offers its certificates by itself)`,
+    );
+  }
+  let certificate: CertifiedLogin | undefined;
   if (login.privateKey !== undefined) {
-    const parsed = ssh2.utils.parseKey(login.privateKey, login.passphrase);
+    const parsed = parsePrivateKey(login.privateKey, login.passphrase);
     if (parsed instanceof Error) {
       throw new SshError('INVALID_INPUT', `${what}privateKey could not be used: ${parsed.message}`);
     }
+    if (login.certificate !== undefined) certificate = certify(parsed, login.certificate, what);
   }
   if (login.agent === true && config.sshAgent === undefined) {
     throw new SshError(
@@ -91,8 +110,22 @@ function loginSpec(login: LoginRequest, what: string, config: SshServerConfig): 
     password: login.password,
     privateKey: login.privateKey,
     passphrase: login.passphrase,
+    certificate,
     agent: login.agent === true ? config.sshAgent : undefined,
   };
+}
+
+/** Pairs privateKey with its certificate, or says in the field's name what is wrong with it. */
+function certify(privateKey: ParsedKey, text: string, what: string): CertifiedLogin {
+  try {
+    return {
+      key: certifiedKey(privateKey, text, Date.now()),
+      description: describeCertificate(parseCertificateLine(text)),
+    };
+  } catch (err) {
+    if (!(err instanceof CertificateError)) throw err;
+    throw new SshError('INVALID_INPUT', `${what}certificate ${err.message}`);
+  }
 }
 
 function checkAllowed(config: SshServerConfig, host: string, port: number, what: string): void {
@@ -173,7 +206,12 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
   let unused: Tunnel | undefined = first;
   const check = hostKeys.forConnect(host, port, pinOf(request.hostFingerprint), first.endpoint);
   let decision:
-    | { source: TrustSource; firstUse: boolean; overrode?: OpenedConnection['overrode'] }
+    | {
+        source: TrustSource;
+        firstUse: boolean;
+        overrode?: OpenedConnection['overrode'];
+        certificate?: string | undefined;
+      }
     | undefined;
   let offered: string | undefined;
   const agentForwarding = request.agentForward === true;
@@ -196,7 +234,12 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
       offered = fingerprintOf(key);
       const result = check.check(key);
       if (!result.accepted) return result.reason;
-      decision = { source: result.source, firstUse: result.firstUse, overrode: result.overrode };
+      decision = {
+        source: result.source,
+        firstUse: result.firstUse,
+        overrode: result.overrode,
+        certificate: result.certificate,
+      };
       return undefined;
     },
   };
@@ -239,6 +282,7 @@ export async function openConnection(request: ConnectRequest, deps: ConnectDeps)
     hostKeyTrust: trust.source,
     firstUse: trust.firstUse,
     overrode: trust.overrode,
+    hostCertificate: trust.certificate,
     agentForwarding,
     jumpHosts,
   };

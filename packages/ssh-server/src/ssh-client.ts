@@ -14,7 +14,7 @@
  */
 import type { Duplex } from 'node:stream';
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
-import ssh2, { type ConnectConfig, type SFTPWrapper, type Client as SshClient } from 'ssh2';
+import ssh2, { type ConnectConfig, type ParsedKey, type SFTPWrapper, type Client as SshClient } from 'ssh2';
 
 const { Client } = ssh2;
 
@@ -46,6 +46,8 @@ export interface ConnectParams {
   password?: string | undefined;
   privateKey?: string | undefined;
   passphrase?: string | undefined;
+  /** privateKey paired with its OpenSSH user certificate (certificates.ts): logs in instead of it. */
+  certificate?: CertifiedLogin | undefined;
   /** ssh-agent socket path. */
   agent?: string | undefined;
   /**
@@ -65,6 +67,12 @@ export interface ConnectParams {
   verifyHostKey(key: Buffer): string | undefined;
   /** Key types to ask the server for first (the ones on record for this host). */
   preferredHostKeyTypes?: string[] | undefined;
+}
+
+/** A private key with the user certificate it logs in with, and the certificate in words. */
+export interface CertifiedLogin {
+  key: ParsedKey;
+  description: string;
 }
 
 export interface SshConnection {
@@ -94,7 +102,8 @@ function connectError(err: Error & { level?: string; code?: string }, p: Connect
   if (err.level === 'client-authentication') {
     const methods = [
       p.password !== undefined && 'password',
-      p.privateKey !== undefined && 'publickey',
+      p.privateKey !== undefined &&
+        (p.certificate === undefined ? 'publickey' : `publickey with ${p.certificate.description}`),
       p.agent && 'agent',
     ]
       .filter(Boolean)
@@ -185,6 +194,8 @@ function handshake(params: ConnectParams, sock: Duplex | undefined): Promise<Ssh
   };
   if (params.password !== undefined) config.password = params.password;
   if (params.privateKey !== undefined) config.privateKey = params.privateKey;
+  // The patched ssh2 takes a parsed key: the private key that shows its certificate (certificates.ts).
+  if (params.certificate !== undefined) config.privateKey = params.certificate.key as never;
   if (params.passphrase !== undefined) config.passphrase = params.passphrase;
   if (params.agent !== undefined) config.agent = params.agent;
   // With this set, ssh2 requests agent forwarding on every session channel it opens (exec, shell;

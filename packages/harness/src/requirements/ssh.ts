@@ -177,13 +177,13 @@ export const sshRequirements: Requirement[] = [
   {
     id: 'ssh.cert.user',
     statement:
-      'OpenSSH user certificates: shows the ssh2 1.17 limit that blocks them (a certificate OpenSSH accepts fails at the signed request, and agent-held certificates are dropped)',
+      'logs in with an OpenSSH user certificate (privateKey + certificate, or held by the ssh-agent) where the key alone is refused; a certificate from an untrusted CA fails with AUTH_FAILED naming it, and an expired, host, or mismatched certificate is refused before dialling with INVALID_INPUT naming the field',
     source: issue13('5 (certificate auth)'),
   },
   {
     id: 'ssh.cert.host-ca',
     statement:
-      'a host trusted in known_hosts only through @cert-authority is refused with the reason (ssh2 cannot negotiate host certificates), not trusted on first use',
+      'a host trusted in known_hosts only through @cert-authority is reached through its host certificate (CA signature, host type, principal, validity checked; the certified key signs the key exchange); one signed by a CA not listed for the host, or @revoked, is refused and never trusted on first use',
     source: issue13('5 (host certificates)'),
   },
   {

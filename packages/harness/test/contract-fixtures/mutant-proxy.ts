@@ -273,7 +273,10 @@ class Mutation {
         replace({ ...reply, result: { ...result, tools: [...listed, ...missing] } });
       }
       if (call === undefined || !isDenial(result)) continue;
-      const overLimit = findRetryAfterMs(result.structuredContent) !== undefined;
+      // A limit denial carries retryAfterMs: in _meta["dev.bastion/error"] by the workspace's error-result
+      // convention (the forwarding core), in structuredContent for a gateway from before it.
+      const overLimit =
+        (findRetryAfterMs(result._meta) ?? findRetryAfterMs(result.structuredContent)) !== undefined;
       if (overLimit && this.overAdmits(arrivedAt, othersInFlight)) {
         replace({ ...reply, result: await this.upstream.call(call.params.name, argsOf(call)) });
       } else if (overLimit && this.mutant === 'no-retry-after') {

@@ -24,6 +24,17 @@ const hostShape = {
     .optional()
     .describe('Private key text (OpenSSH or PEM); kept in memory only, never logged or returned'),
   passphrase: z.string().optional().describe('Passphrase of an encrypted privateKey'),
+  certificate: z
+    .string()
+    .max(16_384)
+    .regex(
+      /^\s*[a-z0-9-]+-cert-v01@openssh\.com\s+[A-Za-z0-9+/]+=*(\s.*)?$/s,
+      'must be the text of an OpenSSH certificate file (id_*-cert.pub): "<type>-cert-v01@openssh.com <base64> [comment]"',
+    )
+    .optional()
+    .describe(
+      'OpenSSH user certificate of privateKey (the text of id_ed25519-cert.pub), signed by a CA the host trusts (TrustedUserCAKeys); logs in with privateKey instead of the plain key',
+    ),
   agent: z
     .boolean()
     .optional()
@@ -75,6 +86,7 @@ const hopOutput = z.object({
   hostKeyTrust: trust,
   firstUse: z.boolean(),
   overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+  hostCertificate: z.string().optional(),
 });
 
 /**
@@ -92,6 +104,10 @@ export const connectOutput = {
   hostKeyTrust: trust,
   firstUse: z.boolean(),
   overrode: z.enum(['known_hosts', 'trust_on_first_use']).optional(),
+  hostCertificate: z
+    .string()
+    .optional()
+    .describe('The host certificate that vouched for the host key (known_hosts @cert-authority)'),
   endpoint: z.string().describe('The address and port the connection reached (via the jump hosts)'),
   agentForwarding: z.boolean(),
   jumpHosts: z.array(hopOutput),
@@ -117,7 +133,7 @@ export function registerConnectTool(server: McpServer, ctx: ToolContext): void {
       title: 'Connect to an SSH server',
       description:
         'Opens an SSH connection and returns its connectionId for exec, uploadFile, downloadFile and disconnect. ' +
-        'Authenticate with password, privateKey (+ passphrase) or agent. The host key must match hostFingerprint, ' +
+        'Authenticate with password, privateKey (+ passphrase, + an OpenSSH user certificate) or agent (its keys and certificates). The host key must match hostFingerprint, ' +
         "the server's known_hosts file, or be trusted on first use if the server allows it; a refusal names the " +
         'fingerprint the server offered so a person can verify and pin it. jumpHosts reaches the host through a ' +
         'chain of SSH jump hosts (ProxyJump), each authenticated and verified the same way. Several connections, ' +
@@ -154,6 +170,7 @@ function connectedResult(opened: OpenedConnection): CallToolResult {
     hostKeyTrust: opened.hostKeyTrust,
     firstUse: opened.firstUse,
     ...(opened.overrode === undefined ? {} : { overrode: opened.overrode }),
+    ...(opened.hostCertificate === undefined ? {} : { hostCertificate: opened.hostCertificate }),
     endpoint: opened.endpoint,
     agentForwarding: opened.agentForwarding,
     jumpHosts: opened.jumpHosts,
@@ -164,7 +181,9 @@ function connectedResult(opened: OpenedConnection): CallToolResult {
         ? 'trusted on first use and pinned for this server'
         : 'matches the key trusted on first use'
       : opened.hostKeyTrust === 'known_hosts'
-        ? 'matches known_hosts'
+        ? opened.hostCertificate === undefined
+          ? 'matches known_hosts'
+          : `vouched for by its ${opened.hostCertificate}`
         : opened.overrode === undefined
           ? 'matches the pinned hostFingerprint'
           : `matches the pinned hostFingerprint, which overrode ${opened.overrode === 'known_hosts' ? 'known_hosts' : 'the key trusted on first use'} (the server allows overrides)`;
