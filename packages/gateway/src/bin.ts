@@ -8,6 +8,8 @@
  *   bastion-gateway audit verify FILE... [--key KEYFILE] [--head-dir DIR] [--no-head]
  *   bastion-gateway audit merge FILE...
  *   bastion-gateway audit key create KEYFILE
+ *   bastion-gateway admin create [--name NAME]
+ *   bastion-gateway pin --config gateway.json [--accept] [--server NAME ...] [--tool NAME ...]
  *   bastion-gateway schema [--policy]
  */
 
@@ -21,7 +23,8 @@ import { verifyAuditLogs } from './audit/report.js';
 import type { Clock } from './clock.js';
 import { gatewayConfigJsonSchema, loadConfigFile, policyJsonSchema } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
-import { createGrantToken, grantConfigEntry } from './grants.js';
+import { createAdminToken, createGrantToken, grantConfigEntry } from './grants.js';
+import { runPin } from './pins/cli.js';
 import { describeLoadError, formatProblems } from './policy/problems.js';
 import { StdioAgentChannel } from './stdio-agent.js';
 import { commandProblem } from './upstream/stdio-pipe.js';
@@ -223,6 +226,46 @@ grant
       `Token for grant '${label}' (shown once; only its SHA-256 is stored):\n\n  ${token}\n\n` +
         `Add under "grants" in the gateway config:\n\n${JSON.stringify(entry, null, 2)}\n`,
     );
+  });
+
+const admin = program.command('admin').description('the console (/console) and its JSON API');
+admin
+  .command('create')
+  .description('print a new admin token (shown once) and its entry for the config')
+  .option('--name <name>', 'who this admin is in audit rows (one token per person: "admin": { "accounts" })')
+  .action((flags: { name?: string }) => {
+    const { token, tokenSha256 } = createAdminToken();
+    const head = `Admin token for the console (shown once; only its SHA-256 is stored; not a grant token):\n\n  ${token}\n\n`;
+    if (flags.name === undefined) {
+      process.stdout.write(
+        `${head}Add to the gateway config:\n\n${JSON.stringify({ admin: { tokenSha256 } }, null, 2)}\n`,
+      );
+      return;
+    }
+    const account = { name: flags.name, tokenSha256 };
+    process.stdout.write(
+      `${head}Add this account to the gateway config's "admin": { "accounts": [...] }:\n\n` +
+        `${JSON.stringify(account, null, 2)}\n\nor, for the first admin:\n\n` +
+        `${JSON.stringify({ admin: { accounts: [account] } }, null, 2)}\n`,
+    );
+  });
+
+program
+  .command('pin')
+  .description(
+    "pin every upstream tool's definition in the config's pins file; list changed or new tools with their diff (exit 1), or accept them with --accept",
+  )
+  .requiredOption('--config <file>', 'gateway configuration (JSON) naming "pins": { "file" }')
+  .option('--accept', 'accept the changed and new definitions (of --server / --tool, when given)')
+  .option('--server <name...>', 'only these servers')
+  .option('--tool <name...>', 'only these tools')
+  .action(async (flags: { config: string; accept?: boolean; server?: string[]; tool?: string[] }) => {
+    try {
+      process.exitCode = await runPin(flags, (text) => process.stdout.write(text));
+    } catch (err) {
+      process.stderr.write(`${describeLoadError(err, 'bastion-gateway pin: ')}\n`);
+      process.exitCode = 2;
+    }
   });
 
 const audit = program.command('audit').description('the audit log');

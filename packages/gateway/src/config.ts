@@ -15,6 +15,7 @@ import {
   replicaAuditPath,
   resolveDeployment,
 } from './deployment.js';
+import { type OversightConfig, oversightConfigFields, resolveOversight } from './oversight-config.js';
 import type { CompiledPolicy } from './policy/compile.js';
 import { parsePolicy } from './policy/load.js';
 import { PolicyLoadError, type Problem, problemsFromZod, toPointer } from './policy/problems.js';
@@ -138,6 +139,7 @@ function configSchemaWith<P extends z.ZodType>(policy: P) {
           'The audit log. Absent: decisions are not recorded. "{replica}" in its path is replaced by the replica ' +
             'id; with shared counters (several replicas) each replica writes its own log, named by its replica id.',
         ),
+      ...oversightConfigFields(url),
       limits: z
         .strictObject({
           sessionsPerGrant: sessionCap
@@ -214,7 +216,8 @@ export interface AuditConfig {
   headDir: string;
 }
 
-export interface GatewayConfig extends DeploymentConfig {
+/** The deployment part (counters, replica id, tracing) is deployment.ts's; the oversight part (admin, approvals, pins) oversight-config.ts's. */
+export interface GatewayConfig extends DeploymentConfig, OversightConfig {
   servers: ReadonlyMap<string, ServerConfig>;
   grants: ReadonlyMap<string, GrantConfig>;
   /** Present only when the config explicitly allows anonymous access. */
@@ -370,6 +373,16 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
   const audit = doc.audit === undefined ? undefined : auditConfig(doc.audit, options, problems);
   // Each replica writes its own chain (and head checkpoint), named by its replica id.
   if (audit !== undefined) audit.path = replicaAuditPath(audit.path, deployment);
+  const oversight = resolveOversight(
+    doc,
+    {
+      baseDir: options.baseDir,
+      grantTokens: tokenOwner,
+      expand: (value, pointer) => expand(value, options.env, pointer, problems),
+    },
+    problems,
+  );
+
   if (problems.length > 0) throw new PolicyLoadError(problems, 'config');
   return {
     ...deployment,
@@ -383,6 +396,7 @@ export function resolveConfig(document: unknown, options: ResolveOptions): Gatew
       sessionIdleMs: doc.limits?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
       shutdownGraceMs: doc.limits?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
+    ...oversight,
   };
 }
 

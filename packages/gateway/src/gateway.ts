@@ -11,7 +11,7 @@ import { auditEntryFor } from './audit/log.js';
 import { openAuditLog } from './audit/open.js';
 import { type Clock, systemClock } from './clock.js';
 import { ANONYMOUS_GRANT, type GatewayConfig, LOCAL_GRANT } from './config.js';
-import { OPEN_GATE, ToolCatalogs, type ToolDefinitionGate, toolsOf } from './core/catalog.js';
+import { ToolCatalogs, type ToolDefinitionGate, toolsOf } from './core/catalog.js';
 import {
   type ChannelSession,
   type ChannelTransport,
@@ -21,9 +21,9 @@ import {
 } from './core/forward.js';
 import { openLegacyUpstream } from './era/legacy-session.js';
 import { ModernAgents } from './era/modern-agents.js';
-import { indexGrants } from './grants.js';
 import type { CounterStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
+import { createOversight, type Oversight } from './oversight.js';
 import type { CallContext, CallStep, Principal } from './pipeline/context.js';
 import { type CallPipeline, createCallPipeline } from './pipeline/index.js';
 import type { GrantResolution } from './pipeline/steps/resolve-grant.js';
@@ -45,10 +45,14 @@ export interface GatewayOptions {
   store?: StateStore;
   /** Counters only (the store's, unless given): kept for callers that bring their own counter store. */
   counters?: CounterStore;
-  /** Human approval step (a later issue), run after limits and before forwarding. */
+  /** Replaces the human approval step (pipeline/steps/approval.ts, run after conditions). */
   approval?: CallStep;
-  /** Reviews every upstream tool list (tool pinning, a later issue); keeps every tool by default. */
+  /** Replaces the review of every upstream tool list (tool pinning, pins/pins.ts); OPEN_GATE keeps every tool. */
   toolGate?: ToolDefinitionGate;
+  /** How often approvals, pins and grants another replica may change are read again (default 1-2 s). */
+  oversightPollMs?: number;
+  /** How long a 2026-era agent's retry waits for an approval before it is asked to come back (default 20 s). */
+  approvalLongPollMs?: number;
   /** Reconnect backoff towards upstreams. */
   backoff?: BackoffOptions;
   /** How long a request waits for an upstream reconnect in progress. */
@@ -94,6 +98,8 @@ export interface ListenOptions {
 
 export interface Gateway {
   readonly config: GatewayConfig;
+  /** Approvals, tool pins, grants made at run time and the console (oversight.ts). */
+  readonly oversight: Oversight;
   readonly metrics: GatewayMetrics;
   readonly servers: ReadonlyMap<string, ServerRuntime>;
   /** The principal a bearer token stands for on `path` (a server's URL), or undefined (401). */
@@ -167,6 +173,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       : await openStateStore(config, { logger, metrics }));
   if (audit === undefined)
     logger.warn('no audit log configured ("audit" in the config): decisions are not recorded');
+  const oversight = await createOversight({
+    config,
+    store,
+    clock,
+    logger,
+    runtimes,
+    audit,
+    ...(options.oversightPollMs === undefined ? {} : { pollMs: options.oversightPollMs }),
+    ...(options.approvalLongPollMs === undefined ? {} : { longPollMs: options.approvalLongPollMs }),
+  });
+  const grants = oversight.grants;
 
   function resolveGrant(principal: Principal, server: string): GrantResolution | undefined {
     const runtime = runtimes.get(server);
@@ -177,7 +194,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (principal.kind === 'local') {
       return withRefusal({ grant: LOCAL_GRANT, policy: runtime.policyFor(LOCAL_GRANT) });
     }
-    const grant = principal.kind === 'anonymous' ? config.anonymous : config.grants.get(principal.id);
+    const grant = principal.kind === 'anonymous' ? config.anonymous : grants.get(principal.id);
     if (grant === undefined || !grant.servers.has(server)) return undefined;
     return withRefusal({ grant: grant.label, policy: runtime.policyFor(grant.label) });
   }
@@ -213,8 +230,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const pipeline: CallPipeline = createCallPipeline({
     resolveGrant,
     counters: store.counters,
-    recorders: [recordAudit, metrics.record, logDecision],
-    ...(options.approval === undefined ? {} : { approval: options.approval }),
+    recorders: [recordAudit, metrics.record, logDecision, oversight.recordCall],
+    approval: options.approval ?? oversight.step,
     ...(tracing === undefined ? {} : { tracing: tracing.step }),
   });
 
@@ -227,7 +244,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const modernAgents = new ModernAgents(logger, (server) => metrics.upstreamReconnects.inc({ server }));
   const routes = new Map<string, CoreRoute>();
   for (const runtime of runtimes.values()) {
-    const catalogs = new ToolCatalogs(runtime.name, options.toolGate ?? OPEN_GATE, (tools) => {
+    const catalogs = new ToolCatalogs(runtime.name, options.toolGate ?? oversight.gate, (tools) => {
       runtime.updateCatalog(tools as never);
     });
     const upstream = upstreams.get(runtime.name);
@@ -257,9 +274,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     idleSessionMs: options.idleSessionMs ?? config.limits.sessionIdleMs,
   };
   const core: ForwardingCore = createForwardingCore(coreOptions);
+  oversight.bindCore(core);
   for (const runtime of runtimes.values()) runtime.onPolicyApplied(() => core.toolsChanged(runtime.name));
 
-  const grantIndex = indexGrants(config.grants.values());
   function authenticate(token: string | undefined, path?: string): Principal | undefined {
     const server = path === undefined ? undefined : SERVER_PATH.exec(path)?.[1];
     const reaches = (servers: ReadonlySet<string>) => server === undefined || servers.has(server);
@@ -269,7 +286,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ? { id: ANONYMOUS_GRANT, kind: 'anonymous' }
         : undefined;
     }
-    const grant = grantIndex.find(token);
+    const grant = grants.find(token);
     return grant !== undefined && reaches(grant.servers) ? { id: grant.label, kind: 'grant' } : undefined;
   }
 
@@ -332,10 +349,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           }),
       })),
       authenticate: (token, req) => authenticate(token, new URL(req.url ?? '/', 'http://localhost').pathname),
-      routes: { '/healthz': healthz, '/metrics': metricsRoute },
-      publicRoutes: ['/healthz'],
+      routes: { '/healthz': healthz, '/metrics': metricsRoute, ...oversight.routes },
+      publicRoutes: ['/healthz', ...oversight.publicRoutes],
+      apps: oversight.apps,
     });
     hosts.add(host);
+    oversight.listening(host.url);
     return host;
   }
 
@@ -348,6 +367,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await modernAgents.close();
       await upstreams.close();
       for (const runtime of runtimes.values()) runtime.close();
+      await oversight.close();
       await store.close();
       await tracing?.close().catch((err: unknown) => logger.warn({ err }, 'traces not all exported'));
       await audit?.close();
@@ -357,6 +377,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     config,
+    oversight,
     metrics,
     servers: runtimes,
     authenticate,

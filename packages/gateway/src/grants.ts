@@ -22,6 +22,15 @@ export function createGrantToken(): { token: string; tokenSha256: string } {
   return { token, tokenSha256: hashToken(token) };
 }
 
+/** Admin tokens look different from grant tokens, so a person can tell which one they hold. */
+export const ADMIN_TOKEN_PREFIX = 'bga_';
+
+/** A new admin token for the console (config `"admin": { "tokenSha256" }`): shown once, stored hashed. */
+export function createAdminToken(): { token: string; tokenSha256: string } {
+  const token = `${ADMIN_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { token, tokenSha256: hashToken(token) };
+}
+
 export interface GrantIndex {
   /** The grant a token belongs to, if any. */
   find(token: string): GrantConfig | undefined;

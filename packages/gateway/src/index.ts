@@ -1,3 +1,6 @@
+export type { ApprovalRecord, ApprovalStatus, ApprovalView } from './approvals/records.js';
+export { APPROVAL_REQUIRED_PREFIX, INPUT_KEY as APPROVAL_INPUT_KEY } from './approvals/waiting.js';
+export { SIGNATURE_HEADER, signWebhook } from './approvals/webhook.js';
 export { type ChainKey, canonicalJson, GENESIS, keyIdOf, rowHash } from './audit/chain.js';
 export { type Head, HeadError, headPathFor, readHead } from './audit/head.js';
 export {
@@ -36,6 +39,7 @@ export {
   type ServerConfig,
   type UpstreamConfig,
 } from './config.js';
+export type { ConsoleService, CounterView, PinChange } from './console/service.js';
 export { OPEN_GATE, type ToolDefinition, type ToolDefinitionGate } from './core/catalog.js';
 export type { ChannelSession, ChannelTransport } from './core/forward.js';
 export {
@@ -53,7 +57,10 @@ export {
   type OpenSessionOptions,
   type UpstreamCheck,
 } from './gateway.js';
+export { GrantBook, type GrantListing } from './grant-book.js';
 export {
+  ADMIN_TOKEN_PREFIX,
+  createAdminToken,
   createGrantToken,
   type GrantIndex,
   grantConfigEntry,
@@ -72,6 +79,11 @@ export {
   type ReserveResult,
 } from './limits/store.js';
 export { GatewayMetrics } from './metrics.js';
+export type { Oversight } from './oversight.js';
+export { definitionDiff, definitionHash, PINNED_FIELDS, pinnedPart } from './pins/definition.js';
+export { readLockFile, writeLockFile } from './pins/lock-file.js';
+export type { ToolPins } from './pins/pins.js';
+export type { LockFile, Pin, PinSet, Proposal } from './pins/records.js';
 export { compose, type Next, PipelineError, type Step } from './pipeline/compose.js';
 export type {
   CallContext,

@@ -4,7 +4,7 @@ import { tierSelection } from '../src/testing/tiers.js';
 describe('tier selection', () => {
   it('selects every tier and requires none by default', () => {
     const s = tierSelection({});
-    expect([...s.selected]).toEqual(['embedded', 'process', 'container', 'external']);
+    expect([...s.selected]).toEqual(['embedded', 'process', 'container', 'browser', 'external']);
     expect(s.required.size).toBe(0);
   });
 

@@ -99,6 +99,12 @@ export interface McpHttpHostOptions<P extends Principal = Principal> {
   routes?: Readonly<Record<string, RouteHandler>>;
   /** Routes that skip authentication (still Host-checked), e.g. `/healthz`. */
   publicRoutes?: ReadonlyArray<string>;
+  /**
+   * Web applications served under a path prefix (the gateway's console at `/console`): every
+   * method, after the Host and Origin checks, and without the bearer check, because they
+   * authenticate their own way (a cookie session for pages, their own token for their API).
+   */
+  apps?: ReadonlyArray<{ prefix: string; handle: RouteHandler }>;
   /** Interval of SSE comment heartbeats on event streams. Default 10 s (the MQTTX server's). */
   sseHeartbeatMs?: number;
   /** A 2025-era session with no open stream and no request for this long is closed. Default 10 min. */
@@ -306,6 +312,8 @@ export async function startMcpHttpHost<P extends Principal = Principal>(
       return;
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const app = options.apps?.find((a) => path === a.prefix || path.startsWith(`${a.prefix}/`));
+    if (app !== undefined) return app.handle(req, res);
     const plain = options.routes?.[path];
     const route = routes.get(path);
     if ((plain === undefined && route === undefined) || isOAuthDiscoveryPath(path)) {

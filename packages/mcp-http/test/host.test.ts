@@ -310,4 +310,32 @@ describe('mcp-http host', () => {
     expect(await (await fetch(`${host.url}/healthz`)).text()).toBe('ok');
     expect((await fetch(`${host.url}/private`)).status).toBe(401);
   });
+
+  it('hands every method under an app prefix to the app after the Host/Origin checks, without the bearer check', async () => {
+    const seen: string[] = [];
+    const host = await startEcho({
+      authenticate: bearerTokenAuthenticator('t'),
+      apps: [
+        {
+          prefix: '/console',
+          handle: (req, res) => {
+            seen.push(`${req.method} ${req.url}`);
+            res.end('app');
+          },
+        },
+      ],
+    });
+    expect(await (await fetch(`${host.url}/console`)).text()).toBe('app');
+    expect(await (await fetch(`${host.url}/console/api/x`, { method: 'POST', body: '{}' })).text()).toBe(
+      'app',
+    );
+    // A name that only starts like the prefix is not the app's.
+    expect((await fetch(`${host.url}/consoles`)).status).toBe(404);
+    // The guards still run first: a foreign Origin or Host never reaches the app.
+    expect((await fetch(`${host.url}/console`, { headers: { origin: 'http://evil.example' } })).status).toBe(
+      403,
+    );
+    expect(await statusWithHost(`${host.url}/console`, 'evil.example')).toBe(403);
+    expect(seen).toEqual(['GET /console', 'POST /console/api/x']);
+  });
 });

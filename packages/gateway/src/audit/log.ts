@@ -38,6 +38,10 @@ export interface AuditEntry {
   argKeys: string[];
   args: unknown;
   upstream: { outcome: string; latencyMs: number; code?: number } | null;
+  /** The approval a call waited for or redeemed, or a decision row's approval (approvals, issue 12). */
+  approval?: { id: string; status: string; decidedBy?: string };
+  /** Who decided, on the rows of people's decisions (an approval, a tool pin). */
+  decidedBy?: string;
 }
 
 /**
@@ -63,6 +67,7 @@ export function auditEntryFor(ctx: CallContext, time: string): AuditEntry {
     argKeys: Object.keys(ctx.args),
     args,
     upstream: ctx.upstream ?? null,
+    ...(ctx.approval === undefined ? {} : { approval: ctx.approval }),
   };
 }
 

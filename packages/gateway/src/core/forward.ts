@@ -192,7 +192,9 @@ export function createForwardingCore(options: CoreOptions) {
     const upstream = session.upstream;
     if (upstream === undefined) return;
     if (isResponse(message)) {
-      upstream.respond(message); // the agent's answer to a server-to-client request
+      // The agent's answer to a server-to-client request: the gateway's own (an approval), or the upstream's.
+      if (session.asked?.settle(message)) return;
+      upstream.respond(message);
       return;
     }
     if (!('id' in message)) {

@@ -251,6 +251,7 @@ export class LegacySessions {
       return { response: errorMessage(id, -32603, refusedNow ?? 'upstream not initialized') };
     }
     session.upstream = upstream;
+    session.clientCapabilities = init.capabilities;
     // A channel agent always listens; an HTTP agent does while it holds its GET stream.
     if (session.listening) upstream.listen(true);
     const { tasks: _tasks, ...capabilities } = presented.capabilities;

@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { SessionRecord } from '../store/store.js';
+import type { AgentRequests } from './agent-requests.js';
 import type { ToolCatalog } from './catalog.js';
 import type { Id, Wire } from './jsonrpc.js';
 import type { AgentChannel, EventStream, Reply } from './reply.js';
@@ -35,6 +36,10 @@ export class AgentSession {
   readonly inflight = new Map<Id, Reply>();
   logLevel: string | undefined;
   subscriptions: Set<string> | undefined;
+  /** The capabilities the agent declared at initialize (what the gateway may ask it: elicitation). */
+  clientCapabilities: Readonly<Record<string, unknown>> | undefined;
+  /** Requests of the gateway's own to the agent awaiting its answer (approvals), once there was one. */
+  asked: AgentRequests | undefined;
   lastActive: number;
   closed = false;
   /** What the session directory keeps of it (set once initialized; not for channel agents). */

@@ -20,6 +20,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
+import { agentOf, forwarded } from './agent-link.js';
 import { type ToolCatalog, type ToolCatalogs, toolsOf } from './catalog.js';
 import {
   errorMessage,
@@ -101,9 +102,9 @@ async function hasTool(caller: Caller, name: string): Promise<boolean> {
   return (await catalogOf(caller, true))?.has(name) ?? false;
 }
 
-/** A result of the gateway's own, as the caller's era writes it. */
+/** A result of the gateway's own, as the caller's era writes it (an `input_required` one stays so). */
 function inEra(caller: Caller, result: object): object {
-  return caller.era === 'modern' ? { ...result, resultType: 'complete' } : result;
+  return caller.era === 'modern' ? { resultType: 'complete', ...result } : result;
 }
 
 function answerFault(reply: Reply, id: Id, err: unknown, logger: Logger, caller?: Caller): void {
@@ -168,6 +169,7 @@ export async function callTool(
     principal: caller.principal,
     signal: reply.signal,
     ...withIncomingTrace(params._meta, caller.headers),
+    agent: agentOf(caller, request, reply),
     target: {
       hasTool: (tool) => hasTool(caller, tool),
       knowsTool: (tool) => peekCatalog(caller)?.has(tool) ?? false,
@@ -175,7 +177,8 @@ export async function callTool(
       inputSchema: (tool) => peekCatalog(caller)?.byName.get(tool)?.inputSchema,
       callTool: (signal) =>
         new Promise<CallToolResult>((resolve, reject) => {
-          const traced = tracedRequest(request, ctx.upstreamTrace, caller.headers);
+          // Without the gateway's own approval state, then with the gateway's span as trace parent.
+          const traced = tracedRequest(forwarded(request, ctx), ctx.upstreamTrace, caller.headers);
           caller.upstream.request(
             traced.request,
             {

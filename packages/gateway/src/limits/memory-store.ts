@@ -36,6 +36,10 @@ export class MemoryCounterStore implements CounterStore {
     return Promise.resolve(request.sliding ? this.reserveSliding(request) : this.reserveFixed(request));
   }
 
+  peek(request: Omit<ReserveRequest, 'max'>): Promise<number> {
+    return Promise.resolve(this.count(request.key, request.now));
+  }
+
   /** Number of keys held (expired ones included until the next sweep). */
   get size(): number {
     return this.entries.size;

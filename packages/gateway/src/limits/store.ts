@@ -29,6 +29,8 @@ export type ReserveResult = { ok: true; reservation: Reservation } | { ok: false
 
 export interface CounterStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Units held now for `key` in the window holding `now` (the console's counters; optional). */
+  peek?(request: Omit<ReserveRequest, 'max'>): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -18,7 +18,8 @@ export interface Principal {
 }
 
 export interface Decision {
-  decision: 'allow' | 'deny';
+  /** `pending`: the call waits for (or was sent off to wait for) a person's approval. */
+  decision: 'allow' | 'deny' | 'pending';
   /** JSON Pointer of the rule that decided, or `(default deny)`, `(hidden)`, `(default allow)`, ... */
   rule: string;
   reason: string;
@@ -61,6 +62,35 @@ export interface CallTarget {
   callTool(signal: AbortSignal): Promise<CallToolResult>;
 }
 
+/**
+ * The agent as the approval step sees it: its era, what it can be asked (elicitation modes it
+ * declared), and how: a 2025-era agent is sent a request within the call (`ask`); a 2026-era agent
+ * gets an `input_required` result and retries with `inputResponses` and the `requestState` echoed.
+ */
+export interface AgentLink {
+  era: 'legacy' | 'modern';
+  /** Elicitation modes the agent declared (an empty `elicitation: {}` means form only). */
+  elicitation: { form: boolean; url: boolean } | undefined;
+  /** 2026 era, a retried request: the state the gateway (or the upstream) handed out, echoed. */
+  requestState?: string;
+  /** 2026 era, a retried request: the answers to the input requests of the previous round. */
+  inputResponses?: Readonly<Record<string, unknown>>;
+  /** 2025 era: sends a request to the agent, related to this call, and resolves with its result. */
+  ask?(
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+  /** 2025 era: a notification to the agent, related to this call (`notifications/elicitation/complete`). */
+  notify?(method: string, params: Record<string, unknown>): void;
+}
+
+/** Quota reserved earlier for this call (when it was admitted for approval): limits settles it instead. */
+export interface PrepaidQuota {
+  /** Keeps the units (the call ran) or returns them (it did not). */
+  settle(ran: boolean): Promise<void>;
+}
+
 export interface CallContext {
   readonly requestId: string | number;
   /** The 2025-era session, or `grant:<label>` for a 2026-era request (which has none). */
@@ -82,6 +112,17 @@ export interface CallContext {
    * set by the conditions step; what conditions, limits and approval decide on.
    */
   effectiveArgs?: Readonly<Record<string, unknown>>;
+  /** The agent, as the forwarding core knows it (absent: it can be asked nothing). */
+  agent?: AgentLink;
+  /** Set by the approval step when the call redeems an approval whose quota was reserved at admission. */
+  prepaid?: PrepaidQuota;
+  /**
+   * Set by the approval step: the gateway's own `requestState` and `inputResponses` keys, which the
+   * forwarded call must not carry to the upstream.
+   */
+  consumedInput?: { requestState: boolean; keys: ReadonlyArray<string> };
+  /** The approval this call waited for or redeemed (for the audit row). */
+  approval?: { id: string; status: string; decidedBy?: string };
   decision?: Decision;
   upstream?: UpstreamOutcome;
   /** The agent's W3C trace context (`traceparent`, `tracestate`), from `_meta` or the HTTP header. */

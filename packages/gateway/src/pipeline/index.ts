@@ -2,12 +2,15 @@
  * The call pipeline, composed once at start-up. Read top to bottom for the order of a call; steps
  * that act on the way back (limits commit or roll back, audit records) do so after `next()` returns:
  *
- *   audit -> authenticate -> resolve grant -> hide/deny -> known tool -> conditions -> limits (reserve)
- *         -> [approval] -> forward
+ *   audit -> authenticate -> resolve grant -> hide/deny -> known tool -> conditions -> [approval]
+ *         -> limits (reserve) -> forward
  *         <- limits (commit / roll back) <- audit (record)
  *
- * `approval` is the slot for the later issue's human approval step: a CallStep placed between the
- * limits and the forward, so it sees the reserved quota and can still stop the call.
+ * `approval` is the slot for human approval (pipeline/steps/approval.ts). It sits before limits
+ * because it reserves the quota itself when it admits a call for approval (so a call waiting for a
+ * person holds its units, which are returned on a denial or a timeout), and a call that redeems an
+ * approval passes its already reserved units on to the limits step (`ctx.prepaid`) instead of being
+ * counted, or refused, a second time.
  */
 import type { CounterStore } from '../limits/store.js';
 import { compose } from './compose.js';
@@ -25,7 +28,7 @@ export interface CallPipelineOptions {
   resolveGrant: GrantResolver;
   counters: CounterStore;
   recorders: ReadonlyArray<DecisionRecorder>;
-  /** Runs after limits and before forward (human approval, a later issue). */
+  /** Human approval: runs after conditions and before limits (see above). */
   approval?: CallStep;
   /** Outermost, so that its span covers every step and sees the decision (tracing.ts). */
   tracing?: CallStep;
@@ -40,8 +43,8 @@ export function callPipelineSteps(options: CallPipelineOptions): CallStep[] {
     visibilityStep,
     knownToolStep,
     conditionsStep,
-    limitsStep(options.counters),
     ...(options.approval === undefined ? [] : [options.approval]),
+    limitsStep(options.counters),
     forwardStep,
   ];
 }

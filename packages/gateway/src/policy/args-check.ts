@@ -75,7 +75,7 @@ export function checkArgPaths(policy: CompiledPolicy, tools: ReadonlyMap<string,
     const tool = tools.get(name);
     if (tool === undefined) continue;
     const root = asSchema(tool.inputSchema) ?? {};
-    for (const condition of [...rule.require, ...rule.denyIf]) {
+    for (const condition of [...rule.require, ...rule.denyIf, ...rule.requireApprovalIf]) {
       if (!pathExists(root, condition.argPath, root)) {
         problems.push({
           pointer: `${condition.pointer}/path`,

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { type CompiledCondition, compileCondition } from './conditions.js';
 import { escapePointerSegment, type Problem } from './problems.js';
-import type { LimitDocument, PolicyDocument, WindowName } from './schema.js';
+import type { ApprovalDocument, Approver, LimitDocument, PolicyDocument, WindowName } from './schema.js';
 
 export type LimitScope = 'grant' | 'session' | 'global';
 
@@ -19,15 +19,28 @@ export interface CompiledLimit {
   readonly sliding: boolean;
 }
 
+/** How a call that needs approval waits, and who may decide (extension). */
+export interface CompiledApproval {
+  readonly timeoutMs: number;
+  readonly onTimeout: 'deny';
+  readonly approvers: ReadonlyArray<Approver>;
+}
+
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
+
 export interface CompiledRule {
   /** `/tools/<name>` */
   readonly pointer: string;
-  readonly action: 'allow' | 'deny';
+  readonly action: 'allow' | 'deny' | 'require_approval';
   readonly reason: string | undefined;
   readonly onDeny: string | undefined;
   readonly limits: ReadonlyArray<CompiledLimit>;
   readonly require: ReadonlyArray<CompiledCondition>;
   readonly denyIf: ReadonlyArray<CompiledCondition>;
+  /** Conditions any one of which makes a call need approval. */
+  readonly requireApprovalIf: ReadonlyArray<CompiledCondition>;
+  /** Present when some call of this tool can need approval. */
+  readonly approval: CompiledApproval | undefined;
 }
 
 export interface CompiledPolicy {
@@ -48,6 +61,22 @@ const WINDOW_MS: Record<WindowName, number> = {
   hour: 3_600_000,
   day: 86_400_000,
 };
+
+const DURATION_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30s", "10m", "2h", "1d", or whole seconds, in milliseconds. */
+export function durationMs(duration: string | number): number {
+  if (typeof duration === 'number') return duration * 1000;
+  return Number(duration.slice(0, -1)) * (DURATION_UNIT_MS[duration.slice(-1)] ?? 1000);
+}
+
+function compileApproval(document: ApprovalDocument | undefined): CompiledApproval {
+  return {
+    timeoutMs: document?.timeout === undefined ? DEFAULT_APPROVAL_TIMEOUT_MS : durationMs(document.timeout),
+    onTimeout: 'deny',
+    approvers: document?.approvers === undefined ? ['console'] : [...new Set(document.approvers)],
+  };
+}
 
 export function windowMs(window: LimitDocument['window']): number {
   return typeof window === 'number' ? window * 1000 : WINDOW_MS[window];
@@ -98,6 +127,13 @@ export function compilePolicy(document: PolicyDocument): { policy: CompiledPolic
       limits: (rule.limits ?? []).map((l, i) => track(compileLimit(l, `${base}/limits/${i}`))),
       require: (rule.require ?? []).map((c, i) => compileCondition(c, `${base}/require/${i}`)),
       denyIf: (rule.deny_if ?? []).map((c, i) => compileCondition(c, `${base}/deny_if/${i}`)),
+      requireApprovalIf: (rule.require_approval_if ?? []).map((c, i) =>
+        compileCondition(c, `${base}/require_approval_if/${i}`),
+      ),
+      approval:
+        rule.action === 'require_approval' || rule.require_approval_if !== undefined
+          ? compileApproval(rule.approval)
+          : undefined,
     });
   }
   const hide = document.hide ?? [];
@@ -135,5 +171,11 @@ export function isCallable(policy: CompiledPolicy, tool: string): boolean {
 export function mayDenyAfterListing(policy: CompiledPolicy, tool: string): boolean {
   const rule = ruleFor(policy, tool);
   if (policy.allToolsLimits.length > 0) return true;
-  return rule !== undefined && (rule.limits.length > 0 || rule.require.length > 0 || rule.denyIf.length > 0);
+  return (
+    rule !== undefined &&
+    (rule.limits.length > 0 ||
+      rule.require.length > 0 ||
+      rule.denyIf.length > 0 ||
+      rule.approval !== undefined)
+  );
 }

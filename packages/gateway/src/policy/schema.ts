@@ -139,18 +139,72 @@ export const conditionSchema = z
   .describe('A test on one argument of the call.')
   .meta({ id: 'GatewayPolicyCondition' });
 
+/** A duration: "30s", "10m", "2h", "1d", or a whole number of seconds. */
+export const durationSchema = z.union(
+  [
+    z
+      .string()
+      .regex(/^[1-9]\d*(s|m|h|d)$/, { error: 'expected a duration such as "30s", "10m", "2h" or "1d"' }),
+    z.number().int().positive(),
+  ],
+  { error: 'expected a duration such as "30s", "10m", "2h", "1d", or a number of seconds' },
+);
+
+export const APPROVERS = ['console', 'user'] as const;
+
+export const approvalSchema = z
+  .strictObject({
+    timeout: durationSchema
+      .optional()
+      .describe(
+        'How long a call may wait for a decision (default "10m"); an approved call must be made within it.',
+      ),
+    on_timeout: z
+      .literal('deny', { error: 'expected "deny": a call nobody decided on is never run' })
+      .optional()
+      .describe('What a call nobody decided on in time gets: "deny" (the only choice).'),
+    approvers: z
+      .array(z.enum(APPROVERS))
+      .min(1)
+      .optional()
+      .describe(
+        'Who may decide: "console" (an admin in the gateway console, the default) and "user" (the person ' +
+          'at the agent, asked through MCP elicitation in form mode).',
+      ),
+  })
+  .describe('Extension: how a call that needs approval waits and who may approve it.')
+  .meta({ id: 'GatewayPolicyApproval' });
+
 export const ruleSchema = z
   .strictObject({
     action: z
-      .enum(['allow', 'deny'])
+      .enum(['allow', 'deny', 'require_approval'])
       .optional()
-      .describe('Extension (seed pages): "deny" keeps the tool listed but refuses every call.'),
+      .describe(
+        'Extension (seed pages): "deny" keeps the tool listed but refuses every call; "require_approval" ' +
+          'needs a person to approve each call.',
+      ),
     reason: z.string().optional().describe('Why a call is denied; shown to the agent.'),
     limits: z.array(limitSchema).optional(),
     require: z.array(conditionSchema).optional().describe('Conditions that must all hold.'),
     deny_if: z.array(conditionSchema).optional().describe('Conditions any one of which denies the call.'),
     on_deny: z.string().optional().describe('The message given to the agent when this rule denies.'),
+    require_approval_if: z
+      .array(conditionSchema)
+      .optional()
+      .describe('Extension: conditions any one of which makes the call need approval.'),
+    approval: approvalSchema.optional(),
   })
+  .refine(
+    (rule) =>
+      rule.approval === undefined ||
+      rule.action === 'require_approval' ||
+      rule.require_approval_if !== undefined,
+    {
+      path: ['approval'],
+      error: '"approval" applies only with "action": "require_approval" or a "require_approval_if" list',
+    },
+  )
   .describe('What applies to one tool. Under default "deny", {} allows the tool.')
   .meta({ id: 'GatewayPolicyRule' });
 
@@ -214,6 +268,8 @@ export type LimitDocument = z.infer<typeof limitSchema>;
 export type ConditionDocument = z.infer<typeof conditionSchema>;
 export type NotificationsDocument = z.infer<typeof notificationsSchema>;
 export type NotificationAsToolDocument = z.infer<typeof notificationAsToolSchema>;
+export type ApprovalDocument = z.infer<typeof approvalSchema>;
+export type Approver = (typeof APPROVERS)[number];
 
 function isValidRegex(source: string): boolean {
   try {

@@ -193,7 +193,7 @@ export function testCommand(ctx: CliContext): Command {
         .join(', ')}`,
       'all',
     )
-    .option('--tiers <list>', 'real-service tiers to run (embedded,process,container,external)', tierList)
+    .option('--tiers <list>', `real-service tiers to run (${TIERS.join(',')})`, tierList)
     .option('--require-tiers <list>', 'tiers whose absence fails the run instead of skipping', tierList)
     .option('--report <dir>', 'write junit.xml and report.json there')
     .option('--grep <pattern>', 'only tests whose name matches this regular expression')

@@ -11,6 +11,7 @@ import { gatewayRequirements } from './gateway.js';
 import { harnessRequirements } from './harness.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
+import { oversightRequirements } from './oversight.js';
 import { reconnectRequirements } from './reconnect.js';
 import { replicasRequirements } from './replicas.js';
 import { sandboxRequirements } from './sandbox.js';
@@ -24,6 +25,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...mqttRequirements,
   ...sshRequirements,
   ...gatewayRequirements,
+  ...oversightRequirements,
   ...reconnectRequirements,
   ...replicasRequirements,
   ...sandboxRequirements,

@@ -80,7 +80,9 @@ export function banner(info: SandboxInfo): string {
     ...(info.anonymous
       ? [`${pad('Anonymous')}allowed too (--anonymous): calls without a token pass the same policy`]
       : []),
-    `${pad('Policy')}${info.policyPath}   (edit and save: the gateway reloads it)`,
+    `${pad('Console')}${info.console.url}   (approve calls, accept changed tools, grants)`,
+    `${pad('Admin token')}${info.console.token}   (new each run; sign in to the console with it)`,
+    `${pad('Policy')}${info.policyPath}   (edit and save: the gateway reloads it; uploadFile needs approval)`,
     `${pad('Audit log')}${info.auditPath}`,
     '',
     'Targets (what the agent connects to through the tools)',

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  createAdminToken,
   createGateway,
   createGrantToken,
   describeLoadError,
@@ -69,6 +70,8 @@ export interface SandboxInfo {
   gateway: { url: string; port: number; servers: { mqtt: ServerUrls; ssh: ServerUrls } };
   /** The grant's bearer token, new each run. */
   token: string;
+  /** The gateway's console (approvals, tool pins, grants) and its admin token, new each run. */
+  console: { url: string; token: string };
   anonymous: boolean;
   broker: { implementation: string; host: string; port: number; url: string };
   ssh: {
@@ -195,6 +198,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
 
     const grant = createGrantToken();
+    const admin = createAdminToken();
     const auditPath = join(workDir, 'audit.jsonl');
     const authorization = { Authorization: `Bearer ${upstreamToken}` };
     const config = resolveConfig(
@@ -216,6 +220,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         grants: { sandbox: { tokenSha256: grant.tokenSha256, servers: ['mqtt', 'ssh'] } },
         ...(options.anonymous ? { anonymous: { servers: ['mqtt', 'ssh'] } } : {}),
         audit: auditPath,
+        admin: { tokenSha256: admin.tokenSha256, name: 'sandbox admin' },
+        pins: { file: join(workDir, 'pins.json') },
       },
       { baseDir: workDir },
     );
@@ -278,6 +284,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       workDir,
       gateway: { url: base, port: front.port, servers: { mqtt: urls('mqtt'), ssh: urls('ssh') } },
       token: grant.token,
+      console: { url: `${base}/console`, token: admin.token },
       anonymous: options.anonymous,
       broker: {
         implementation: broker.implementation,

@@ -43,8 +43,10 @@ export const SUITES: Readonly<Record<SuiteName, SuiteDefinition>> = {
   },
   gateway: {
     name: 'gateway',
-    description: 'the policy gateway: deny, hide, conditions, limits, audit, bypass attempts, proxying',
-    files: [/^gateway-.*\.test\.ts$/, /^contract-gateway.*\.test\.ts$/],
+    description:
+      'the policy gateway: deny, hide, conditions, limits, audit, bypass attempts, proxying, approvals, tool pins, the console (in Chromium too)',
+    // console-*: the console's browser tier, whose requirements are gateway.console.browser-*.
+    files: [/^gateway-.*\.test\.ts$/, /^contract-gateway.*\.test\.ts$/, /^console-.*\.test\.ts$/],
     requirementPrefixes: ['gateway.'],
   },
   reconnect: {

@@ -4,6 +4,7 @@
  *   embedded  - in-process (Aedes, the ssh2-based SSH host)
  *   process   - a real binary on PATH (mosquitto, sshd, redis-server) on a random loopback port
  *   container - testcontainers
+ *   browser   - Debian's headless Chromium, driven by playwright-core (the gateway console's tests)
  *   external  - an address given by environment variable
  *
  * BASTION_TIERS=embedded,process   runs only those tiers (default: all).
@@ -16,7 +17,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { runState } from './run-state.js';
 
-export const TIERS = ['embedded', 'process', 'container', 'external'] as const;
+export const TIERS = ['embedded', 'process', 'container', 'browser', 'external'] as const;
 export type Tier = (typeof TIERS)[number];
 
 /**

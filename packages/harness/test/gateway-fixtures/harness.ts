@@ -13,6 +13,7 @@ import {
   errorDetails,
   type Gateway,
   type GatewayOptions,
+  OPEN_GATE,
   type Principal,
   resolveConfig,
 } from '@bastion/gateway';
@@ -163,6 +164,9 @@ export async function startGateway(
     config: resolveConfig(document, { baseDir: dir }),
     logger: silent,
     backoff: { initialMs: 20, maxMs: 200 },
+    // These suites test the proxy itself, whose fixtures add and change tools at run time; tool
+    // pinning (on in every real gateway) would withhold those, and has suites of its own.
+    toolGate: OPEN_GATE,
     ...gatewayOptions,
   });
   const clients: Client[] = [];

@@ -19,10 +19,16 @@ import { gatewayError } from '../denial.js';
 export const forwardStep: CallStep = {
   name: 'forward',
   run: async (ctx) => {
+    const approval = ctx.approval;
     ctx.decision = {
       decision: 'allow',
       rule: ctx.rule?.pointer ?? '(default allow)',
-      reason: ctx.rule === undefined ? 'allowed by default' : 'allowed by rule',
+      reason:
+        approval !== undefined
+          ? `approved by ${approval.decidedBy ?? 'an approver'} (approval ${approval.id})`
+          : ctx.rule === undefined
+            ? 'allowed by default'
+            : 'allowed by rule',
     };
     const started = performance.now();
     const latencyMs = () => Math.round((performance.now() - started) * 1000) / 1000;

@@ -8,6 +8,9 @@
  * A shared counter store that cannot be asked (Redis down or too slow) fails closed: the call is
  * denied with COUNTERS_UNAVAILABLE and the limit's pointer, never admitted uncounted. A call with no
  * limit never asks the store, so it passes while Redis is down.
+ *
+ * A call that redeems an approval brings the units reserved when it was admitted for approval
+ * (`ctx.prepaid`): it is not counted twice, and is not refused for the units its own approval holds.
  */
 
 import {
@@ -17,7 +20,7 @@ import {
   type ReserveResult,
 } from '../../limits/store.js';
 import type { CompiledLimit } from '../../policy/compile.js';
-import type { CallContext, CallStep, UpstreamOutcomeKind } from '../context.js';
+import type { CallContext, CallStep, CallToolResult, UpstreamOutcomeKind } from '../context.js';
 import { deny } from '../denial.js';
 
 /**
@@ -30,7 +33,7 @@ const NOT_RUN: ReadonlySet<UpstreamOutcomeKind> = new Set([
   'input_required',
 ]);
 
-function scopeKey(limit: CompiledLimit, ctx: CallContext): string {
+function scopeKey(limit: CompiledLimit, ctx: Pick<CallContext, 'grant' | 'sessionId'>): string {
   switch (limit.scope) {
     case 'grant':
       return `grant:${ctx.grant ?? ''}`;
@@ -42,7 +45,10 @@ function scopeKey(limit: CompiledLimit, ctx: CallContext): string {
 }
 
 /** Counters are per server: two servers' policies may both name a counter `calls`. */
-function counterKey(limit: CompiledLimit, ctx: CallContext): string {
+export function counterKey(
+  limit: CompiledLimit,
+  ctx: Pick<CallContext, 'server' | 'grant' | 'sessionId'>,
+): string {
   return JSON.stringify([ctx.server, limit.counter, scopeKey(limit, ctx)]);
 }
 
@@ -62,47 +68,72 @@ function applicableLimits(ctx: CallContext): CompiledLimit[] {
   return [...byCounter.values()];
 }
 
+export type LimitsOutcome = { ok: true; held: Reservation[] } | { ok: false; denial: CallToolResult };
+
+/**
+ * Reserves one unit in every counter that applies to the call, or none: when one is exhausted the
+ * units already taken are returned and the denial (with the limit's pointer and `retryAfterMs`) is
+ * recorded on the context. Also used by the approval step, which reserves when it admits a call.
+ */
+export async function reserveLimits(store: CounterStore, ctx: CallContext): Promise<LimitsOutcome> {
+  const held: Reservation[] = [];
+  for (const limit of applicableLimits(ctx)) {
+    let result: ReserveResult;
+    try {
+      result = await store.reserve({
+        key: counterKey(limit, ctx),
+        windowMs: limit.windowMs,
+        max: limit.max,
+        now: ctx.now,
+        sliding: limit.sliding,
+      });
+    } catch (err) {
+      await Promise.all(held.map((r) => r.rollback()));
+      if (!(err instanceof CounterStoreUnavailableError)) throw err;
+      return { ok: false, denial: countersUnavailable(ctx, limit, err) };
+    }
+    if (!result.ok) {
+      await Promise.all(held.map((r) => r.rollback()));
+      const seconds = Math.ceil(result.retryAfterMs / 1000);
+      return {
+        ok: false,
+        denial: deny(ctx, {
+          rule: limit.pointer,
+          reason:
+            ctx.rule?.onDeny ??
+            `rate limit reached: at most ${limit.max} call(s) per ${describeWindow(limit.windowMs)} ` +
+              `(counter '${limit.counter}'); retry in ${seconds} s`,
+          retryAfterMs: result.retryAfterMs,
+        }),
+      };
+    }
+    held.push(result.reservation);
+  }
+  return { ok: true, held };
+}
+
+/** Whether the call ran upstream (so its units are kept), from its outcome. */
+export function callRan(ctx: CallContext): boolean {
+  // No upstream outcome: a later step stopped the call before it was forwarded.
+  const outcome = ctx.upstream?.outcome;
+  return outcome !== undefined && !NOT_RUN.has(outcome);
+}
+
 export function limitsStep(store: CounterStore): CallStep {
   return {
     name: 'limits',
     run: async (ctx, next) => {
-      const limits = applicableLimits(ctx);
-      if (limits.length === 0) return next();
-      const held: Reservation[] = [];
-      for (const limit of limits) {
-        let result: ReserveResult;
-        try {
-          result = await store.reserve({
-            key: counterKey(limit, ctx),
-            windowMs: limit.windowMs,
-            max: limit.max,
-            now: ctx.now,
-            sliding: limit.sliding,
-          });
-        } catch (err) {
-          await Promise.all(held.map((r) => r.rollback()));
-          if (!(err instanceof CounterStoreUnavailableError)) throw err;
-          return countersUnavailable(ctx, limit, err);
-        }
-        if (!result.ok) {
-          await Promise.all(held.map((r) => r.rollback()));
-          const seconds = Math.ceil(result.retryAfterMs / 1000);
-          return deny(ctx, {
-            rule: limit.pointer,
-            reason:
-              ctx.rule?.onDeny ??
-              `rate limit reached: at most ${limit.max} call(s) per ${describeWindow(limit.windowMs)} ` +
-                `(counter '${limit.counter}'); retry in ${seconds} s`,
-            retryAfterMs: result.retryAfterMs,
-          });
-        }
-        held.push(result.reservation);
-      }
-      const settle = () => {
-        // No upstream outcome: a later step (approval) stopped the call before it was forwarded.
-        const outcome = ctx.upstream?.outcome;
-        const notRun = outcome === undefined || NOT_RUN.has(outcome);
-        return Promise.all(held.map((r) => (notRun ? r.rollback() : r.commit())));
+      // Admitted for approval earlier: its units were reserved then, and are settled here.
+      const prepaid = ctx.prepaid;
+      const reserved =
+        prepaid === undefined ? await reserveLimits(store, ctx) : { ok: true as const, held: [] };
+      if (!reserved.ok) return reserved.denial;
+      const { held } = reserved;
+      if (held.length === 0 && prepaid === undefined) return next();
+      const settle = async () => {
+        const ran = callRan(ctx);
+        await Promise.all(held.map((r) => (ran ? r.commit() : r.rollback())));
+        await prepaid?.settle(ran);
       };
       try {
         const result = await next();
