@@ -27,12 +27,16 @@ export interface ExecChannel {
   readonly finished: Promise<ExecExit>;
 }
 
-export function wrapChannel(channel: ClientChannel): ExecChannel {
+/**
+ * How a session channel (exec or shell) ends: the exit status or signal it reports, or a lost
+ * connection when it closes without one. Never rejects: channel errors end in 'close'.
+ */
+export function channelFinished(channel: ClientChannel): Promise<ExecExit> {
   let exitCode: number | null = null;
   let signal: string | null = null;
   let exited = false;
   channel.on('error', () => {
-    // Channel errors end in 'close', which settles `finished`.
+    // Channel errors end in 'close', which settles the promise.
   });
   channel.stderr.on('error', () => {});
   channel.on('exit', (code: number | null, sig?: string) => {
@@ -40,9 +44,13 @@ export function wrapChannel(channel: ClientChannel): ExecChannel {
     if (typeof code === 'number') exitCode = code;
     if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
   });
-  const finished = new Promise<ExecExit>((resolve) => {
+  return new Promise<ExecExit>((resolve) => {
     channel.on('close', () => resolve({ exitCode, signal, connectionLost: !exited }));
   });
+}
+
+export function wrapChannel(channel: ClientChannel): ExecChannel {
+  const finished = channelFinished(channel);
   return {
     onStdout: (listener) => channel.on('data', listener),
     onStderr: (listener) => channel.stderr.on('data', listener),

@@ -4,6 +4,7 @@
  * opens it; shells.ts owns it.
  */
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
+import { channelFinished } from './exec-channel.js';
 import type { ExecExit, SshSignal } from './ssh-client.js';
 
 export interface PtyOptions {
@@ -31,21 +32,7 @@ export function ptyWindow(options: PtyOptions): PseudoTtyOptions {
 }
 
 export function wrapShellChannel(channel: ClientChannel): ShellChannel {
-  let exitCode: number | null = null;
-  let signal: string | null = null;
-  let exited = false;
-  channel.on('error', () => {
-    // Channel errors end in 'close', which settles `finished`.
-  });
-  channel.stderr.on('error', () => {});
-  channel.on('exit', (code: number | null, sig?: string) => {
-    exited = true;
-    if (typeof code === 'number') exitCode = code;
-    if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
-  });
-  const finished = new Promise<ExecExit>((resolve) => {
-    channel.on('close', () => resolve({ exitCode, signal, connectionLost: !exited }));
-  });
+  const finished = channelFinished(channel);
   return {
     onData(listener) {
       channel.on('data', listener);
