@@ -71,6 +71,13 @@ export interface SshContainerHost extends SshHostTarget {
   exec(command: string[], ok?: ReadonlyArray<number>): Promise<string>;
 }
 
+/** The host port of a published sshd container (its ports are keyed by string to allow none). */
+function publishedSshPort(ports: Readonly<Record<string, number>>): number {
+  const port = ports.ssh;
+  if (port === undefined) throw new Error('the sshd container has no published port');
+  return port;
+}
+
 export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.env): Promise<SshHostTarget> {
   return startSshContainer(env);
 }
@@ -99,13 +106,15 @@ export async function startSshContainer(
     ready: (host, ports) =>
       unpublished !== undefined
         ? unpublished.ready()
-        : waitForGreeting(ports.ssh ?? 0, host, {
+        : waitForGreeting(publishedSshPort(ports), host, {
             what: 'SSH banner',
             ready: (chunk) => chunk.toString('latin1').startsWith('SSH-'),
           }),
   });
-  const host = unpublished !== undefined && containerName !== undefined ? containerName : container.host;
-  const port = unpublished !== undefined ? 22 : (container.ports.ssh ?? 22);
+  const [host, port] =
+    unpublished !== undefined && containerName !== undefined
+      ? [containerName, 22]
+      : [container.host, publishedSshPort(container.ports)];
   let hostKey: SshHostKey = { publicKey: '', fingerprint: '' };
   const readHostKey = async () => {
     const publicKey = (await container.exec(['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).trim();
