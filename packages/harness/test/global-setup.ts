@@ -17,7 +17,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { removeRunContainers } from '../src/targets/container.js';
+import { removeRunContainers, removeRunNetworks } from '../src/targets/container.js';
 import { createSharedTestPki } from '../src/targets/mqtt/tls.js';
 import { containerTierPreflight } from '../src/targets/preflight.js';
 import { RUN_DIR_ENV, RUN_ID_ENV, type RunScope, sweepRun } from '../src/targets/run-scope.js';
@@ -66,17 +66,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     unhook();
     let containers = 0;
+    let networks = 0;
     try {
       containers = await removeRunContainers(scope.id);
+      networks = await removeRunNetworks(scope.id);
     } catch {
       // No engine: then no container either; sweepRun tries the CLI as well.
     }
     const swept = sweepRun(scope);
     containers += swept.containers;
-    if (swept.killed.length > 0 || containers > 0) {
+    if (swept.killed.length > 0 || containers > 0 || networks > 0) {
       // Something a test started outlived it: cleaned up here, and said so, because it is a leak.
       process.stderr.write(
-        `bastion: the run left ${swept.killed.length} process(es) [${swept.killed.join(', ')}] and ${containers} container(s) running; removed them\n`,
+        `bastion: the run left ${swept.killed.length} process(es) [${swept.killed.join(', ')}], ${containers} container(s) and ${networks} network(s); removed them\n`,
       );
     }
     delete process.env[RUN_DIR_ENV];

@@ -1,7 +1,7 @@
 /**
  * What keeps a run from leaving anything behind: the global setup's run state reaches the tests, the
  * targets' temp files live under the run directory, and the sweep kills what a dead worker would
- * have left running and removes the run's containers.
+ * have left running and removes the run's containers and networks.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient } from 'testcontainers';
 import { describe, expect, it } from 'vitest';
-import { dockerAvailability, imageFor, removeRunContainers } from '../src/targets/container.js';
+import {
+  dockerAvailability,
+  imageFor,
+  removeRunContainers,
+  removeRunNetworks,
+} from '../src/targets/container.js';
 import { makeTempDir, RUN_LABEL, type RunScope, sweepRun, trackChild } from '../src/targets/run-scope.js';
 import { runState } from '../src/testing/run-state.js';
 import { describeEachTier, type TargetProvider, tierSelection } from '../src/testing/tiers.js';
@@ -80,6 +85,31 @@ describeEachTier('run scope containers', [dockerProvider], () => {
     expect(await removeRunContainers(scope.id)).toBe(2);
     const left = await client.container.dockerode.listContainers({
       all: true,
+      filters: { label: [`${RUN_LABEL}=${scope.id}`] },
+    });
+    expect(left).toEqual([]);
+    sweepRun(scope);
+  });
+
+  it('removes every network labelled with the run, once its containers are gone', async () => {
+    const scope = scratchScope();
+    const client = await getContainerRuntimeClient();
+    const labels = { [RUN_LABEL]: scope.id };
+    const network = await client.container.dockerode.createNetwork({
+      Name: `bastion-scope-${scope.id}`,
+      Internal: true,
+      Labels: labels,
+    });
+    const image = imageFor('BASTION_MOSQUITTO_IMAGE', 'eclipse-mosquitto:2');
+    await new GenericContainer(image)
+      .withLabels(labels)
+      .withNetworkMode(network.id)
+      .withCommand(['sleep', '600'])
+      .start();
+
+    expect(await removeRunContainers(scope.id)).toBe(1);
+    expect(await removeRunNetworks(scope.id)).toBe(1);
+    const left = await client.container.dockerode.listNetworks({
       filters: { label: [`${RUN_LABEL}=${scope.id}`] },
     });
     expect(left).toEqual([]);

@@ -1,13 +1,17 @@
 /**
- * Jump hosts (ProxyJump) against real sshd: the target listens in a network namespace that only the
- * jump host's namespace can reach (src/targets/ssh/jump-network.ts), so every connection the tests
- * open to it has gone through the jump host.
+ * Jump hosts (ProxyJump) against real sshd, on two topologies where the target is reachable only
+ * through the jump host, so every connection the tests open to it has gone through the jump host:
+ *  - process tier: the target listens in a network namespace that only the jump host's namespace can
+ *    reach (src/targets/ssh/jump-network.ts);
+ *  - container tier: the target container is on an internal Docker network only, and the jump
+ *    container, also on that network, is the only one published (src/targets/ssh/jump-containers.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { sshJumpContainersProvider } from '../src/targets/ssh/jump-containers.js';
 import { type JumpNetwork, sshJumpNetworkProvider } from '../src/targets/ssh/jump-network.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import {
@@ -42,7 +46,10 @@ interface Connected {
   offeredFingerprint?: string;
 }
 
-describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
+/** `host:port`, as the server names an endpoint (and the jump host's, which is not on port 22 everywhere). */
+const at = (host: string, port: number) => `${host}:${port}`;
+
+describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider, sshJumpContainersProvider], (ctx) => {
   const logs = new LogCapture();
   const servers: SshServerUnderTest[] = [];
   let server: SshServerUnderTest;
@@ -77,9 +84,12 @@ describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
     // The topology itself: no way to the target from here, one from the jump host.
     expect(await net.reachableFromHere(1_500)).toBe(false);
     expect(await net.reachableFromJump()).toBe(true);
+    const inner = await net.innerAddresses();
     const client = await server.session();
+    // At the address the jump host reaches it by: refused or unanswered from here.
     const direct = await callTool(client, 'connect', {
       ...connectArgs(net.target, 'password'),
+      host: inner.target,
       readyTimeoutMs: 1_500,
     });
     expect(direct.isError).toBe(true);
@@ -92,13 +102,14 @@ describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
     });
     expect(result.isError, result.text).toBe(false);
     expect(result.structured.fingerprint).toBe(net.target.hostKey.fingerprint);
-    expect(result.structured.endpoint).toBe(`${net.target.host}:22 via ${net.jump.host}:22`);
+    const jumpAt = at(net.jump.host, net.jump.port);
+    expect(result.structured.endpoint).toBe(`${at(net.target.host, net.target.port)} via ${jumpAt}`);
     expect(result.structured.jumpHosts).toEqual([
       {
         host: net.jump.host,
-        port: 22,
+        port: net.jump.port,
         username: net.jump.keyLogin.username,
-        endpoint: `${net.jump.host}:22`,
+        endpoint: jumpAt,
         fingerprint: net.jump.hostKey.fingerprint,
         hostKeyTrust: 'pinned',
         firstUse: false,
@@ -110,18 +121,19 @@ describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
       command: 'echo "$SSH_CONNECTION"',
     });
     const [from, , to] = String(seen.structured.stdout).trim().split(' ');
-    expect(to).toBe(net.target.host);
-    expect(from).toBe(net.target.host.replace(/\.6$/, '.5'));
+    expect(to).toBe(inner.target);
+    expect(from).toBe(inner.jump);
 
     // Two hops: the jump host again, reached from itself, logging in with a password this time.
+    const { host: insideHost, port: insidePort } = net.jumpFromInside;
     const chained = await callTool<Connected>(client, 'connect', {
       ...connectArgs(net.target, 'key'),
-      jumpHosts: [jumpArgs(net), connectArgs(net.jump, 'password')],
+      jumpHosts: [jumpArgs(net), connectArgs(net.jump, 'password', { host: insideHost, port: insidePort })],
     });
     expect(chained.isError, chained.text).toBe(false);
     expect(chained.structured.jumpHosts.map((h) => [h.username, h.endpoint])).toEqual([
-      [net.jump.keyLogin.username, `${net.jump.host}:22`],
-      [net.jump.passwordLogin?.username, `${net.jump.host}:22 via ${net.jump.host}:22`],
+      [net.jump.keyLogin.username, jumpAt],
+      [net.jump.passwordLogin?.username, `${at(insideHost, insidePort)} via ${jumpAt}`],
     ]);
     const who = await callTool(client, 'exec', {
       connectionId: chained.structured.connectionId,
@@ -144,7 +156,9 @@ describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
       hop: 1,
       offeredFingerprint: net.jump.hostKey.fingerprint,
     });
-    expect(unverified.text).toContain(`jump host 1 of 1 (${net.jump.keyLogin.username}@${net.jump.host}:22)`);
+    expect(unverified.text).toContain(
+      `jump host 1 of 1 (${net.jump.keyLogin.username}@${at(net.jump.host, net.jump.port)})`,
+    );
 
     // A wrong pin on the hop.
     const wrongPin = await callTool<Connected>(client, 'connect', {
@@ -168,7 +182,9 @@ describeEachTier('ssh-server jump hosts', [sshJumpNetworkProvider], (ctx) => {
 
     // known_hosts for the hop and trust on first use for the target, where the server allows it.
     const knownHosts = join(dir, 'known_hosts');
-    writeFileSync(knownHosts, `${net.jump.host} ${net.jump.hostKey.publicKey}\n`);
+    // OpenSSH's known_hosts names a host on another port than 22 as [host]:port.
+    const jumpName = net.jump.port === 22 ? net.jump.host : `[${net.jump.host}]:${net.jump.port}`;
+    writeFileSync(knownHosts, `${jumpName} ${net.jump.hostKey.publicKey}\n`);
     const tofu = await startSshMcpServer({ knownHostsFile: knownHosts, trustOnFirstUse: true }, logs);
     servers.push(tofu);
     const { hostFingerprint: __, ...targetUnpinned } = target;

@@ -82,6 +82,11 @@ class ReadinessCheckedByCaller implements WaitStrategy {
 export interface TargetContainerSpec<P extends string> {
   /** Shown in errors. */
   name: string;
+  /**
+   * The container's Docker name, which is also its DNS name on a user-defined network: a container
+   * that is not published is reached by it from the others (the jump-host topology).
+   */
+  containerName?: string;
   image: string;
   /** Container ports by name; each is published on a free port of 127.0.0.1. */
   ports: Readonly<Record<P, number>>;
@@ -135,6 +140,7 @@ export async function startTargetContainer<P extends string>(
     .withLoopbackPorts(mappings)
     .withWaitStrategy(new ReadinessCheckedByCaller())
     .withLabels(containerLabels());
+  if (spec.containerName !== undefined) definition = definition.withName(spec.containerName);
   if (spec.command !== undefined) definition = definition.withCommand(spec.command);
   if (spec.files !== undefined && spec.files.length > 0)
     definition = definition.withCopyContentToContainer([...spec.files]);
@@ -226,5 +232,18 @@ export async function removeRunContainers(runId: string): Promise<number> {
   for (const info of ours) {
     await client.container.getById(info.Id).remove({ force: true });
   }
+  return ours.length;
+}
+
+/**
+ * Removes the networks a run left behind (labelled like its containers; remove the containers first,
+ * since a network with a container attached cannot be removed).
+ */
+export async function removeRunNetworks(runId: string): Promise<number> {
+  const client = await getContainerRuntimeClient();
+  const ours = await client.container.dockerode.listNetworks({
+    filters: { label: [`${RUN_LABEL}=${runId}`] },
+  });
+  for (const info of ours) await client.container.dockerode.getNetwork(info.Id).remove();
   return ours.length;
 }

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { lacksFrom } from '../../testing/tiers.js';
-import { dockerAvailability, startTargetContainer } from '../container.js';
+import { dockerAvailability, startTargetContainer, type TargetContainerSpec } from '../container.js';
 import { waitForGreeting } from '../process.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
@@ -37,25 +37,84 @@ async function sshdImage(env: NodeJS.ProcessEnv): Promise<string> {
   return SSHD_BUILT_IMAGE;
 }
 
+/**
+ * Where an sshd container goes beyond the default (published on 127.0.0.1, on Docker's default
+ * bridge): a user-defined network, and for a host that only other containers reach, no published
+ * port at all (the jump-host topology, jump-containers.ts).
+ */
+export interface SshContainerPlacement {
+  /** Docker container name: the DNS name the other containers of its network reach it by. */
+  containerName?: string;
+  network?: TargetContainerSpec<string>['network'];
+  /**
+   * Not published: the host is `containerName`:22 on its network only, and `ready` says when its
+   * sshd answers there (a check made from a container that can reach it).
+   */
+  unpublished?: { ready(): Promise<void> };
+  /**
+   * Host keys of its own, made at the container's first start. The image's are made when it is
+   * built, so every container of it presents the same key, and two of them side by side (a jump
+   * host and its target) could not tell a wrong key from the right one.
+   */
+  ownHostKeys?: boolean;
+}
+
+/** The image's command, with host keys replaced once (a marker file keeps them across restarts). */
+const OWN_HOST_KEYS_COMMAND = [
+  'sh',
+  '-c',
+  'if [ ! -e /etc/ssh/.bastion-own-keys ]; then rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && touch /etc/ssh/.bastion-own-keys; fi && exec /usr/sbin/sshd -D -e',
+];
+
+/** An sshd container, with a way to run commands in it (the topology checks of jump-containers.ts). */
+export interface SshContainerHost extends SshHostTarget {
+  exec(command: string[], ok?: ReadonlyArray<number>): Promise<string>;
+}
+
+/** The host port of a published sshd container (its ports are keyed by string to allow none). */
+function publishedSshPort(ports: Readonly<Record<string, number>>): number {
+  const port = ports.ssh;
+  if (port === undefined) throw new Error('the sshd container has no published port');
+  return port;
+}
+
 export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.env): Promise<SshHostTarget> {
+  return startSshContainer(env);
+}
+
+export async function startSshContainer(
+  env: NodeJS.ProcessEnv = process.env,
+  placement: SshContainerPlacement = {},
+): Promise<SshContainerHost> {
   const password = randomPassword();
   const key = generateLoginKey();
-  const container = await startTargetContainer({
-    name: 'sshd',
+  const { unpublished, containerName } = placement;
+  if (unpublished !== undefined && containerName === undefined) {
+    throw new Error('an unpublished sshd container needs a containerName to be reached by');
+  }
+  const container = await startTargetContainer<string>({
+    name: containerName ?? 'sshd',
     image: await sshdImage(env),
-    ports: { ssh: 22 },
+    ports: unpublished === undefined ? { ssh: 22 } : {},
+    ...(containerName === undefined ? {} : { containerName }),
+    ...(placement.ownHostKeys === true ? { command: OWN_HOST_KEYS_COMMAND } : {}),
+    ...(placement.network === undefined ? {} : { network: placement.network }),
     files: [
       { content: `bastion-pw:${password}\n`, target: '/run/bastion-pw.txt', mode: 0o600 },
       { content: `${key.publicKey}\n`, target: '/home/bastion-key/.ssh/authorized_keys', mode: 0o600 },
     ],
     ready: (host, ports) =>
-      waitForGreeting(ports.ssh, host, {
-        what: 'SSH banner',
-        ready: (chunk) => chunk.toString('latin1').startsWith('SSH-'),
-      }),
+      unpublished !== undefined
+        ? unpublished.ready()
+        : waitForGreeting(publishedSshPort(ports), host, {
+            what: 'SSH banner',
+            ready: (chunk) => chunk.toString('latin1').startsWith('SSH-'),
+          }),
   });
-  const { host } = container;
-  const port = container.ports.ssh;
+  const [host, port] =
+    unpublished !== undefined && containerName !== undefined
+      ? [containerName, 22]
+      : [container.host, publishedSshPort(container.ports)];
   let hostKey: SshHostKey = { publicKey: '', fingerprint: '' };
   const readHostKey = async () => {
     const publicKey = (await container.exec(['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).trim();
@@ -115,6 +174,7 @@ export async function startSshContainerTarget(env: NodeJS.ProcessEnv = process.e
     },
     logs: () => container.logs(),
     secrets: () => [password, key.privateKey],
+    exec: (command, ok) => container.exec(command, ok),
     stop: () => container.stop(),
   };
 }

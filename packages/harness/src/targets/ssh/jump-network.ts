@@ -1,6 +1,7 @@
 /**
  * A target SSH host that only a jump host can reach, for the ProxyJump tests (process tier): two
- * real sshd processes in two network namespaces of their own.
+ * real sshd processes in two network namespaces of their own. The container tier's topology is in
+ * jump-containers.ts.
  *
  *   this machine --veth 10.A.B.0/30-- [jump ns: sshd on 10.A.B.2:22] --veth 10.A.B.4/30-- [target ns: sshd on 10.A.B.6:22]
  *
@@ -18,23 +19,51 @@ import { promisify } from 'node:util';
 import type { Availability, TargetProvider } from '../../testing/tiers.js';
 import { findBinary } from '../process.js';
 import { SshdHost, sshdAvailability, sshTestUsersProblem } from './sshd.js';
+import type { SshHostTarget } from './types.js';
 
 const run = promisify(execFile);
 const PREFIX = 'bastion-jump-';
 
 export interface JumpNetwork {
-  readonly tier: 'process';
+  readonly tier: 'process' | 'container';
   /** Reachable from here, at jump.host:jump.port. */
-  readonly jump: SshdHost;
+  readonly jump: SshHostTarget;
   /** Listening at target.host:target.port, an address only the jump host can reach. */
-  readonly target: SshdHost;
-  /** Whether the target's SSH banner reaches this process within `timeoutMs`. */
+  readonly target: SshHostTarget;
+  /** The jump host's sshd as the jump host itself reaches it (a second hop through the first). */
+  readonly jumpFromInside: { host: string; port: number };
+  /**
+   * The addresses of the link between the two hosts: the target's, and the jump host's that the
+   * target sees connections come from. Read again each time (a restarted container may get another).
+   */
+  innerAddresses(): Promise<{ jump: string; target: string }>;
+  /** Whether the target's SSH banner reaches this process, at its inner address, within `timeoutMs`. */
   reachableFromHere(timeoutMs: number): Promise<boolean>;
-  /** Whether a TCP connection from inside the jump namespace to the target completes. */
+  /** Whether a TCP connection from inside the jump host to the target completes. */
   reachableFromJump(): Promise<boolean>;
   /** Established TCP connections into each sshd: none once every SSH connection is closed. */
   establishedSessions(): Promise<{ jump: number; target: number }>;
   stop(): Promise<void>;
+}
+
+/**
+ * Whether an SSH banner arrives from host:port within `timeoutMs`. A banner, not a TCP connect: a
+ * transparent proxy on the default route may accept any TCP connection, but only an sshd says
+ * `SSH-2.0-OpenSSH...`.
+ */
+export function sshBannerArrives(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-')));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
 }
 
 function ip(...args: string[]): void {
@@ -160,21 +189,9 @@ export async function startJumpNetwork(): Promise<JumpNetwork> {
     tier: 'process',
     jump: jumpHost,
     target: targetHost,
-    reachableFromHere: (timeoutMs) =>
-      new Promise<boolean>((resolve) => {
-        // An SSH banner, not a TCP connect: a transparent proxy on the default route may accept any
-        // TCP connection, but only the target's sshd says `SSH-2.0-OpenSSH...`.
-        const socket = connect({ host: targetHost.host, port: targetHost.port });
-        const done = (ok: boolean) => {
-          clearTimeout(timer);
-          socket.destroy();
-          resolve(ok);
-        };
-        const timer = setTimeout(() => done(false), timeoutMs);
-        socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-')));
-        socket.once('error', () => done(false));
-        socket.once('close', () => done(false));
-      }),
+    jumpFromInside: { host: jumpHost.host, port: jumpHost.port },
+    innerAddresses: async () => ({ jump: `${net}.5`, target: targetHost.host }),
+    reachableFromHere: (timeoutMs) => sshBannerArrives(targetHost.host, targetHost.port, timeoutMs),
     reachableFromJump: () =>
       run('ip', [
         'netns',
