@@ -43,6 +43,13 @@ export interface TargetProvider<T extends Stoppable, C extends string = never> {
   availability(): Availability;
   start(): Promise<T>;
   lacks?(need: C): string | undefined;
+  /**
+   * Needs the setup is meant to provide (an image new enough), as against what this kind of target
+   * can never do: when the tier is required (BASTION_REQUIRE_TIERS), lacking one of them fails the
+   * test with the reason instead of skipping it. (A method, like `lacks`, so that a provider with
+   * capabilities still fits a list of providers that need none.)
+   */
+  mustHaveWhenRequired?(need: C): boolean;
 }
 
 /**
@@ -158,6 +165,13 @@ export function describeEachTier<T extends Stoppable, C extends string = never>(
       itWith: (...needs) => {
         const reason = lackingReason(provider, needs);
         if (reason === undefined) return (title, fn, timeout) => it(title, fn, timeout);
+        const mustHave = needs.filter((n) => provider.mustHaveWhenRequired?.(n) === true);
+        if (selection.required.has(provider.tier) && lackingReason(provider, mustHave) !== undefined) {
+          return (title) =>
+            it(`${title} (required by BASTION_REQUIRE_TIERS)`, () => {
+              throw new Error(`the ${provider.tier} tier must run this test but cannot: ${reason}`);
+            });
+        }
         return (title, fn, timeout) => it.skip(`${title} (skipped: ${reason})`, fn, timeout);
       },
     };

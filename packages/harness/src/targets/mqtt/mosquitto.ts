@@ -20,7 +20,10 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-/** What every Mosquitto 2 here can do; `takeoverReason` depends on the version (processCapabilities). */
+/**
+ * What every Mosquitto 2 here can do; `takeoverReason` depends on the version (processCapabilities,
+ * and the container tier's containerCapabilities).
+ */
 export const CAPABILITIES: MqttBrokerCapabilities = {
   mqtt5: true,
   tls: true,
@@ -30,7 +33,19 @@ export const CAPABILITIES: MqttBrokerCapabilities = {
   takeoverReason: false,
 };
 
-/** `mosquitto -h`'s first line, e.g. [2, 0, 11]; undefined when it cannot be run. */
+/** The version in `mosquitto -h`'s first line ("mosquitto version 2.0.21"), e.g. [2, 0, 21]. */
+export function parseMosquittoVersion(output: string): number[] | undefined {
+  const match = /mosquitto version (\d+)\.(\d+)\.(\d+)/.exec(output);
+  return match === null ? undefined : match.slice(1, 4).map(Number);
+}
+
+/** Mosquitto sends DISCONNECT 0x8E to a taken-over MQTT 5 connection from 2.0.15 on. */
+export function sendsTakeoverReason(version: ReadonlyArray<number>): boolean {
+  const [major = 0, minor = 0, patch = 0] = version;
+  return major > 2 || (major === 2 && (minor > 0 || patch >= 15));
+}
+
+/** The PATH's `mosquitto -h` version; undefined when it cannot be run. */
 function mosquittoVersion(): number[] | undefined {
   const binary = findBinary('mosquitto');
   if (binary === undefined) return undefined;
@@ -41,22 +56,23 @@ function mosquittoVersion(): number[] | undefined {
     // Some versions exit non-zero after printing the usage.
     output = String((err as { stdout?: unknown }).stdout ?? '');
   }
-  const match = /mosquitto version (\d+)\.(\d+)\.(\d+)/.exec(output);
-  return match === null ? undefined : match.slice(1, 4).map(Number);
+  return parseMosquittoVersion(output);
 }
 
 let processCapabilitiesCache: MqttBrokerCapabilities | undefined;
 /** The process tier's Mosquitto: 0x8E on a takeover from 2.0.15 on. */
 export function processCapabilities(): MqttBrokerCapabilities {
   if (processCapabilitiesCache === undefined) {
-    const [major = 0, minor = 0, patch = 0] = mosquittoVersion() ?? [];
-    const atLeast2015 = major > 2 || (major === 2 && (minor > 0 || patch >= 15));
-    processCapabilitiesCache = { ...CAPABILITIES, takeoverReason: atLeast2015 };
+    const version = mosquittoVersion();
+    processCapabilitiesCache = {
+      ...CAPABILITIES,
+      takeoverReason: version !== undefined && sendsTakeoverReason(version),
+    };
   }
   return processCapabilitiesCache;
 }
 
-const TAKEOVER_REASON_LACK =
+export const TAKEOVER_REASON_LACK =
   'this Mosquitto closes a taken-over MQTT 5 connection without DISCONNECT 0x8E (sent since 2.0.15)';
 
 /**
