@@ -73,6 +73,22 @@ export function lackingReason<C extends string>(
 }
 
 /**
+ * What `itWith(...needs)` declares on `provider`'s tier: the test itself, a skip with the reason, or
+ * (a required tier lacking one of its `mustHaveWhenRequired` needs) a failing test with the reason.
+ */
+export function needsDecision<C extends string>(
+  provider: TargetProvider<Stoppable, C>,
+  needs: ReadonlyArray<C>,
+  selection: TierSelection,
+): { outcome: 'run' } | { outcome: 'skip' | 'fail'; reason: string } {
+  const reason = lackingReason(provider, needs);
+  if (reason === undefined) return { outcome: 'run' };
+  const mustHave = needs.filter((need) => provider.mustHaveWhenRequired?.(need) === true);
+  const failing = selection.required.has(provider.tier) && lackingReason(provider, mustHave) !== undefined;
+  return { outcome: failing ? 'fail' : 'skip', reason };
+}
+
+/**
  * The same providers, with those lacking one of `needs` turned into a skip with the reason, so that
  * the summary says why a tier did not run these tests (rather than leaving it out unseen).
  */
@@ -163,10 +179,10 @@ export function describeEachTier<T extends Stoppable, C extends string = never>(
       },
       lacks: (...needs) => lackingReason(provider, needs),
       itWith: (...needs) => {
-        const reason = lackingReason(provider, needs);
-        if (reason === undefined) return (title, fn, timeout) => it(title, fn, timeout);
-        const mustHave = needs.filter((n) => provider.mustHaveWhenRequired?.(n) === true);
-        if (selection.required.has(provider.tier) && lackingReason(provider, mustHave) !== undefined) {
+        const decided = needsDecision(provider, needs, selection);
+        if (decided.outcome === 'run') return (title, fn, timeout) => it(title, fn, timeout);
+        const { reason } = decided;
+        if (decided.outcome === 'fail') {
           return (title) =>
             it(`${title} (required by BASTION_REQUIRE_TIERS)`, () => {
               throw new Error(`the ${provider.tier} tier must run this test but cannot: ${reason}`);

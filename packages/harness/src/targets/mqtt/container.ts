@@ -19,13 +19,13 @@ import { lacksFrom } from '../../testing/tiers.js';
 import { dockerAvailability, imageFor, startTargetContainer } from '../container.js';
 import { makeTempDir } from '../run-scope.js';
 import {
-  CAPABILITIES,
   type MosquittoPorts,
+  mosquittoCapabilities,
   mosquittoConfig,
   mosquittoPasswordLine,
   mosquittoTarget,
+  PERSISTENCE_LACK,
   parseMosquittoVersion,
-  sendsTakeoverReason,
   TAKEOVER_REASON_LACK,
 } from './mosquitto.js';
 import { createTestPki, opensslAvailable } from './tls.js';
@@ -68,19 +68,19 @@ async function brokerAnswers(host: string, port: number, timeoutMs = 20_000): Pr
 
 /** The container tier's capabilities as far as the run's check knows its image's version. */
 export function containerCapabilities(): MqttBrokerCapabilities {
-  const version = runState()?.containerMosquitto?.version;
-  return { ...CAPABILITIES, takeoverReason: version !== undefined && sendsTakeoverReason(version) };
+  return mosquittoCapabilities(runState()?.containerMosquitto?.version);
 }
 
-function takeoverReasonLack(): string {
+/** Why the image's Mosquitto lacks a capability its version decides (`lack` is the version's why). */
+function versionLack(lack: string): string {
   const probed = runState()?.containerMosquitto;
   if (probed === undefined) {
-    return "the image's Mosquitto version, which decides whether it sends 0x8E, is read by the run's container-tier check, which did not run";
+    return "the image's Mosquitto version, which decides this, is read by the run's container-tier check, which did not run";
   }
   if (probed.version === undefined) {
     return `the Mosquitto version of ${probed.image} could not be read (${probed.error ?? 'no output'})`;
   }
-  return `${probed.image} has Mosquitto ${probed.version.join('.')}: ${TAKEOVER_REASON_LACK}`;
+  return `${probed.image} has Mosquitto ${probed.version.join('.')}: ${lack}`;
 }
 
 export async function startMosquittoContainer(
@@ -136,10 +136,7 @@ export async function startMosquittoContainer(
     }
     return mosquittoTarget({
       tier: 'container',
-      capabilities: {
-        ...CAPABILITIES,
-        takeoverReason: version !== undefined && sendsTakeoverReason(version),
-      },
+      capabilities: mosquittoCapabilities(version),
       host: container.host,
       ports: container.ports,
       credentials,
@@ -172,7 +169,10 @@ export const containerMqttBrokerProvider: MqttBrokerProvider = {
   },
   start: () => startMosquittoContainer(),
   lacks: (need) =>
-    lacksFrom('Mosquitto', containerCapabilities(), { takeoverReason: takeoverReasonLack() })(need),
+    lacksFrom('Mosquitto', containerCapabilities(), {
+      takeoverReason: versionLack(TAKEOVER_REASON_LACK),
+      persistence: versionLack(PERSISTENCE_LACK),
+    })(need),
   // CI requires the container tier and builds an image with a newer Mosquitto for it: a broker that
   // cannot test the takeover reason code there is a broken setup, not a reason to skip.
   mustHaveWhenRequired: (need) => need === 'takeoverReason',
