@@ -6,9 +6,10 @@
  *
  * Image: BASTION_MOSQUITTO_IMAGE, default `eclipse-mosquitto:2` (anything with /usr/sbin/mosquitto
  * and a `mosquitto` user works; scripts/prepare-containers.sh builds one from Debian trixie where no
- * registry is reachable). Whether it sends 0x8E on a takeover depends on its version: the run's
- * check reads it before tests are declared (containerCapabilities), and each started broker reads
- * its own, so a target never claims what its broker does not do.
+ * registry is reachable). What it can do (0x8E on a takeover, queues for offline sessions) depends
+ * on its version (mosquittoCapabilities): the run's check reads it before tests are declared
+ * (containerCapabilities), and each started broker reads its own, so a target never claims what its
+ * broker does not do.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
