@@ -15,6 +15,7 @@ STATE_DIR="${BASTION_DOCKER_STATE:-/var/lib/bastion-docker}"
 SOCK="${BASTION_DOCKER_SOCK:-/run/bastion-docker.sock}"
 BASE_IMAGE="local/bastion-base:bookworm"
 SSHD_IMAGE="local/bastion-sshd:bookworm"
+MOSQUITTO_IMAGE="local/bastion-mosquitto:trixie"
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 
 export DOCKER_HOST="unix://$SOCK"
@@ -50,6 +51,32 @@ if ! docker image inspect "$SSHD_IMAGE" >/dev/null 2>&1; then
   DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE_IMAGE" -t "$SSHD_IMAGE" "$HERE/docker/sshd" >/dev/null
 fi
 
+# The container tier's MQTT broker comes from Debian trixie (Mosquitto 2.0.21), not from the bookworm
+# base: bookworm's 2.0.11 closes a taken-over MQTT 5 connection without DISCONNECT 0x8E (sent since
+# 2.0.15), so the reason-code path of a client-id takeover could be tested on no tier. Only mosquitto
+# is installed (the harness's readiness check is a CONNECT from the host; its start command needs sh,
+# mkdir and chown, which minbase has). Built once, like the base image.
+build_mosquitto_image() {
+  docker image inspect "$MOSQUITTO_IMAGE" >/dev/null 2>&1 && return 0
+  local mirror rootfs
+  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  rootfs="$(mktemp -d)"
+  log "building $MOSQUITTO_IMAGE with debootstrap (trixie) from $mirror"
+  if ! debootstrap --variant=minbase --include=mosquitto trixie "$rootfs" "$mirror" \
+    >"$STATE_DIR/debootstrap-mosquitto.log" 2>&1; then
+    log "debootstrap (trixie) failed:"
+    tail -20 "$STATE_DIR/debootstrap-mosquitto.log" >&2
+    rm -rf "$rootfs"
+    exit 1
+  fi
+  # The downloaded .debs and package lists are half the tree and nothing runs from them.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["/usr/sbin/mosquitto"]' - "$MOSQUITTO_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+}
+build_mosquitto_image
+
 # The replicas topology's images (gateway, bastion-mqtt, bastion-ssh, the load balancer) are built
 # from this checkout every time: they must run the code under test, not an earlier build.
 if [ "${BASTION_SKIP_IMAGE_BUILD:-}" = "1" ]; then
@@ -61,7 +88,7 @@ fi
 
 echo "export DOCKER_HOST=$DOCKER_HOST"
 echo "export TESTCONTAINERS_RYUK_DISABLED=true"
-echo "export BASTION_MOSQUITTO_IMAGE=$BASE_IMAGE"
+echo "export BASTION_MOSQUITTO_IMAGE=$MOSQUITTO_IMAGE"
 echo "export BASTION_REDIS_IMAGE=$BASE_IMAGE"
 echo "export BASTION_SSHD_IMAGE=$SSHD_IMAGE"
 if [ -n "$images" ]; then echo "$images"; fi

@@ -4,7 +4,8 @@
  *     directory, every child process is recorded in it, every container is labelled with the id;
  *   - the test PKI, made once and copied by each broker that needs TLS;
  *   - the container tier's check (engine answers, images pulled or built), so a tier that cannot
- *     run is reported with its reason by every suite instead of failing one start at a time.
+ *     run is reported with its reason by every suite instead of failing one start at a time, and
+ *     its Mosquitto's version, which decides which MQTT tests that tier runs.
  * The state goes to test files through `provide` (read with testing/run-state.ts); the variables go
  * to the workers and the processes they start through the environment.
  *
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { removeRunContainers, removeRunNetworks } from '../src/targets/container.js';
 import { createSharedTestPki } from '../src/targets/mqtt/tls.js';
-import { containerTierPreflight } from '../src/targets/preflight.js';
+import { containerMosquitto, containerTierPreflight } from '../src/targets/preflight.js';
 import { RUN_DIR_ENV, RUN_ID_ENV, type RunScope, sweepRun } from '../src/targets/run-scope.js';
 import type { BastionRunState } from '../src/testing/run-state.js';
 import { tierSelection } from '../src/testing/tiers.js';
@@ -55,7 +56,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const state: BastionRunState = { id: scope.id, dir: scope.dir, pkiDir: null, preflight: {} };
   try {
     state.pkiDir = (await createSharedTestPki()) ?? null;
-    if (tierSelection().selected.has('container')) state.preflight.container = await containerTierPreflight();
+    if (tierSelection().selected.has('container')) {
+      state.preflight.container = await containerTierPreflight();
+      if (state.preflight.container.available) state.containerMosquitto = await containerMosquitto();
+    }
   } catch (err) {
     unhook();
     sweepRun(scope);

@@ -1,8 +1,9 @@
 /** The broker targets themselves: every listener takes the client it is meant for and refuses others. */
 import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../src/suites/wait.js';
 import { type MqttBrokerTarget, type MqttListener, mqttBrokerProviders } from '../src/targets/mqtt/index.js';
+import { mosquittoCapabilities, parseMosquittoVersion } from '../src/targets/mqtt/mosquitto.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 
 async function tryConnect(l: MqttListener, options: IClientOptions): Promise<MqttClient> {
@@ -19,6 +20,12 @@ function optionsFor(target: MqttBrokerTarget, l: MqttListener): IClientOptions {
 }
 
 describeEachTier('MQTT broker target', mqttBrokerProviders, (ctx) => {
+  it('has the capabilities its tier declared before it started (which decided the tests declared)', () => {
+    const provider = mqttBrokerProviders.find((p) => p.tier === ctx.tier);
+    // The container tier's come from the run's check of the image, the broker's from itself.
+    expect(ctx.target().capabilities).toEqual(provider?.capabilities);
+  });
+
   it('accepts the intended client on every listener it declares', async () => {
     const target = ctx.target();
     const declared = Object.values(target.listeners);
@@ -88,4 +95,26 @@ describeEachTier('MQTT broker target', mqttBrokerProviders, (ctx) => {
       await back.endAsync();
     },
   );
+});
+
+describe("a Mosquitto's capabilities by its version", () => {
+  it('reads the version from the first line of mosquitto -h', () => {
+    expect(
+      parseMosquittoVersion('mosquitto version 2.0.21\n\nmosquitto is an MQTT v5.0/v3.1.1/v3.1 broker.'),
+    ).toEqual([2, 0, 21]);
+    expect(parseMosquittoVersion('sh: 1: /usr/sbin/mosquitto: not found')).toBeUndefined();
+  });
+
+  it('sends 0x8E from 2.0.15, and queues for offline sessions (per_listener_settings) before 2.0.12 and after 2.0.22', () => {
+    const of = (v: number[]) => {
+      const c = mosquittoCapabilities(v);
+      return { takeoverReason: c.takeoverReason, persistence: c.persistence };
+    };
+    expect(of([2, 0, 11])).toEqual({ takeoverReason: false, persistence: true });
+    expect(of([2, 0, 12])).toEqual({ takeoverReason: false, persistence: false });
+    expect(of([2, 0, 15])).toEqual({ takeoverReason: true, persistence: false });
+    expect(of([2, 0, 21])).toEqual({ takeoverReason: true, persistence: false });
+    expect(of([2, 0, 23])).toEqual({ takeoverReason: true, persistence: true });
+    expect(of([2, 1, 0])).toEqual({ takeoverReason: true, persistence: true });
+  });
 });

@@ -4,8 +4,11 @@
  * that no test pays for it and a tier that cannot run says why before any test starts.
  */
 import { GenericContainer, getContainerRuntimeClient, ImageName } from 'testcontainers';
+import type { BastionRunState } from '../testing/run-state.js';
 import type { Availability } from '../testing/tiers.js';
 import { dockerAvailability, imageFor } from './container.js';
+import { parseMosquittoVersion } from './mqtt/mosquitto.js';
+import { containerLabels } from './run-scope.js';
 import { SSHD_BUILT_IMAGE, SSHD_DOCKERFILE_DIR } from './ssh/container.js';
 
 /** Image variables of the container tier and their public defaults. */
@@ -54,4 +57,39 @@ export async function containerTierPreflight(env: NodeJS.ProcessEnv = process.en
     }
   }
   return { available: true };
+}
+
+/**
+ * The Mosquitto version of BASTION_MOSQUITTO_IMAGE, from `mosquitto -h` in a throwaway container
+ * (labelled with the run, so the sweep removes it if this is interrupted). Run once per run, after
+ * the check above found the image.
+ */
+export async function containerMosquitto(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NonNullable<BastionRunState['containerMosquitto']>> {
+  const image = imageFor('BASTION_MOSQUITTO_IMAGE', 'eclipse-mosquitto:2', env);
+  try {
+    const client = await getContainerRuntimeClient();
+    // A TTY, so that the logs come back as plain text rather than Docker's multiplexed frames.
+    const container = await client.container.dockerode.createContainer({
+      Image: image,
+      Cmd: ['/usr/sbin/mosquitto', '-h'],
+      Tty: true,
+      Labels: containerLabels(),
+    });
+    try {
+      await container.start();
+      await container.wait();
+      const output = (await container.logs({ stdout: true, stderr: true })).toString('utf8');
+      const version = parseMosquittoVersion(output);
+      if (version === undefined) {
+        return { image, error: `no version in its mosquitto -h: ${output.slice(0, 200).trim()}` };
+      }
+      return { image, version };
+    } finally {
+      await container.remove({ force: true });
+    }
+  } catch (err) {
+    return { image, error: (err as Error).message };
+  }
 }

@@ -13,6 +13,12 @@ export interface BastionRunState {
   pkiDir: string | null;
   /** Per tier, the outcome of its one-time check; a tier with no entry was not checked. */
   preflight: Partial<Record<Tier, Availability>>;
+  /**
+   * The container tier's Mosquitto (BASTION_MOSQUITTO_IMAGE) as its check found it: the version
+   * decides which tests it can run (0x8E on a takeover from 2.0.15 on), and tests are declared
+   * before any broker starts. `version` is absent when it could not be read (`error` says why).
+   */
+  containerMosquitto?: { image: string; version?: number[]; error?: string };
 }
 
 declare module 'vitest' {

@@ -43,6 +43,13 @@ export interface TargetProvider<T extends Stoppable, C extends string = never> {
   availability(): Availability;
   start(): Promise<T>;
   lacks?(need: C): string | undefined;
+  /**
+   * Needs the setup is meant to provide (an image new enough), as against what this kind of target
+   * can never do: when the tier is required (BASTION_REQUIRE_TIERS), lacking one of them fails the
+   * test with the reason instead of skipping it. (A method, like `lacks`, so that a provider with
+   * capabilities still fits a list of providers that need none.)
+   */
+  mustHaveWhenRequired?(need: C): boolean;
 }
 
 /**
@@ -63,6 +70,22 @@ export function lackingReason<C extends string>(
 ): string | undefined {
   const reasons = needs.map((need) => provider.lacks?.(need)).filter((r) => r !== undefined);
   return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
+
+/**
+ * What `itWith(...needs)` declares on `provider`'s tier: the test itself, a skip with the reason, or
+ * (a required tier lacking one of its `mustHaveWhenRequired` needs) a failing test with the reason.
+ */
+export function needsDecision<C extends string>(
+  provider: TargetProvider<Stoppable, C>,
+  needs: ReadonlyArray<C>,
+  selection: TierSelection,
+): { outcome: 'run' } | { outcome: 'skip' | 'fail'; reason: string } {
+  const reason = lackingReason(provider, needs);
+  if (reason === undefined) return { outcome: 'run' };
+  const mustHave = needs.filter((need) => provider.mustHaveWhenRequired?.(need) === true);
+  const failing = selection.required.has(provider.tier) && lackingReason(provider, mustHave) !== undefined;
+  return { outcome: failing ? 'fail' : 'skip', reason };
 }
 
 /**
@@ -156,8 +179,15 @@ export function describeEachTier<T extends Stoppable, C extends string = never>(
       },
       lacks: (...needs) => lackingReason(provider, needs),
       itWith: (...needs) => {
-        const reason = lackingReason(provider, needs);
-        if (reason === undefined) return (title, fn, timeout) => it(title, fn, timeout);
+        const decided = needsDecision(provider, needs, selection);
+        if (decided.outcome === 'run') return (title, fn, timeout) => it(title, fn, timeout);
+        const { reason } = decided;
+        if (decided.outcome === 'fail') {
+          return (title) =>
+            it(`${title} (required by BASTION_REQUIRE_TIERS)`, () => {
+              throw new Error(`the ${provider.tier} tier must run this test but cannot: ${reason}`);
+            });
+        }
         return (title, fn, timeout) => it.skip(`${title} (skipped: ${reason})`, fn, timeout);
       },
     };

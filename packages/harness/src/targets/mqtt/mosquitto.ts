@@ -20,7 +20,10 @@ import {
 } from './types.js';
 
 const HOST = '127.0.0.1';
-/** What every Mosquitto 2 here can do; `takeoverReason` depends on the version (processCapabilities). */
+/**
+ * What every Mosquitto 2 here can do; `persistence` and `takeoverReason` depend on the version
+ * (mosquittoCapabilities).
+ */
 export const CAPABILITIES: MqttBrokerCapabilities = {
   mqtt5: true,
   tls: true,
@@ -30,7 +33,47 @@ export const CAPABILITIES: MqttBrokerCapabilities = {
   takeoverReason: false,
 };
 
-/** `mosquitto -h`'s first line, e.g. [2, 0, 11]; undefined when it cannot be run. */
+/** The version in `mosquitto -h`'s first line ("mosquitto version 2.0.21"), e.g. [2, 0, 21]. */
+export function parseMosquittoVersion(output: string): number[] | undefined {
+  const match = /mosquitto version (\d+)\.(\d+)\.(\d+)/.exec(output);
+  return match === null ? undefined : match.slice(1, 4).map(Number);
+}
+
+/** Mosquitto sends DISCONNECT 0x8E to a taken-over MQTT 5 connection from 2.0.15 on. */
+export function sendsTakeoverReason(version: ReadonlyArray<number>): boolean {
+  return compareVersions(version, [2, 0, 15]) >= 0;
+}
+
+/**
+ * Whether this Mosquitto, run with `per_listener_settings true` (which mosquittoConfig needs for
+ * its password-only listener), queues messages for a disconnected persistent session. From 2.0.12
+ * it clears a client's listener on disconnect and then denies it every message as an ACL failure
+ * (eclipse-mosquitto/mosquitto#2618, #2526; fixed on the 2.0 fixes branch after 2.0.22), so a
+ * persistent session gets nothing of what was published while it was away.
+ */
+export function queuesForOfflineSessions(version: ReadonlyArray<number>): boolean {
+  return compareVersions(version, [2, 0, 12]) < 0 || compareVersions(version, [2, 0, 22]) > 0;
+}
+
+function compareVersions(a: ReadonlyArray<number>, b: ReadonlyArray<number>): number {
+  for (let i = 0; i < 3; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** A Mosquitto's capabilities by its version; unknown, what every Mosquitto 2 does. */
+export function mosquittoCapabilities(version: ReadonlyArray<number> | undefined): MqttBrokerCapabilities {
+  if (version === undefined) return CAPABILITIES;
+  return {
+    ...CAPABILITIES,
+    persistence: queuesForOfflineSessions(version),
+    takeoverReason: sendsTakeoverReason(version),
+  };
+}
+
+/** The PATH's `mosquitto -h` version; undefined when it cannot be run. */
 function mosquittoVersion(): number[] | undefined {
   const binary = findBinary('mosquitto');
   if (binary === undefined) return undefined;
@@ -41,23 +84,20 @@ function mosquittoVersion(): number[] | undefined {
     // Some versions exit non-zero after printing the usage.
     output = String((err as { stdout?: unknown }).stdout ?? '');
   }
-  const match = /mosquitto version (\d+)\.(\d+)\.(\d+)/.exec(output);
-  return match === null ? undefined : match.slice(1, 4).map(Number);
+  return parseMosquittoVersion(output);
 }
 
 let processCapabilitiesCache: MqttBrokerCapabilities | undefined;
-/** The process tier's Mosquitto: 0x8E on a takeover from 2.0.15 on. */
+/** The process tier's Mosquitto, by its version. */
 export function processCapabilities(): MqttBrokerCapabilities {
-  if (processCapabilitiesCache === undefined) {
-    const [major = 0, minor = 0, patch = 0] = mosquittoVersion() ?? [];
-    const atLeast2015 = major > 2 || (major === 2 && (minor > 0 || patch >= 15));
-    processCapabilitiesCache = { ...CAPABILITIES, takeoverReason: atLeast2015 };
-  }
+  processCapabilitiesCache ??= mosquittoCapabilities(mosquittoVersion());
   return processCapabilitiesCache;
 }
 
-const TAKEOVER_REASON_LACK =
+export const TAKEOVER_REASON_LACK =
   'this Mosquitto closes a taken-over MQTT 5 connection without DISCONNECT 0x8E (sent since 2.0.15)';
+export const PERSISTENCE_LACK =
+  'this Mosquitto (2.0.12 to 2.0.22) with per_listener_settings queues nothing for a disconnected persistent session (eclipse-mosquitto/mosquitto#2618)';
 
 /**
  * A password-file line in Mosquitto 2's `$7$` format (PBKDF2-SHA512, 101 iterations, 12-byte salt),
@@ -270,5 +310,8 @@ export const processMqttBrokerProvider: MqttBrokerProvider = {
   availability: mosquittoAvailability,
   start: startMosquittoBroker,
   lacks: (need) =>
-    lacksFrom('Mosquitto', processCapabilities(), { takeoverReason: TAKEOVER_REASON_LACK })(need),
+    lacksFrom('Mosquitto', processCapabilities(), {
+      takeoverReason: TAKEOVER_REASON_LACK,
+      persistence: PERSISTENCE_LACK,
+    })(need),
 };
