@@ -10,7 +10,7 @@
  * host ends `script`, which closes the PTY's master, and the kernel sends SIGHUP to everything on
  * the terminal.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Session } from 'ssh2';
 import type {
@@ -112,13 +112,18 @@ export function startPtyShell(request: ShellRequest, io: CommandIo, path: string
         return;
       }
       if (!tty.startsWith('/dev/pts/')) return;
-      execFile(
-        'stty',
-        ['-F', tty, 'rows', String(Math.trunc(newRows)), 'cols', String(Math.trunc(newCols))],
-        () => {
-          // A shell that just exited: nothing to resize.
-        },
-      );
+      // Synchronous on purpose: ssh2 emits the channel's requests and data in the order they came,
+      // and sshd applies a window-change before it writes later input to the terminal. An async
+      // stty let a `stty size` typed right after the resize run first on a busy machine.
+      try {
+        execFileSync(
+          'stty',
+          ['-F', tty, 'rows', String(Math.trunc(newRows)), 'cols', String(Math.trunc(newCols))],
+          { stdio: 'ignore', timeout: 5_000 },
+        );
+      } catch {
+        // A shell that just exited: nothing to resize.
+      }
     },
     exit,
   };
