@@ -12,6 +12,7 @@
  * per server, and a GET stream is open only while the agent holds one).
  */
 import type { Logger } from 'pino';
+import { DEFAULT_SESSION_IDLE_MS, DEFAULT_SESSIONS, DEFAULT_SESSIONS_PER_GRANT } from '../config-schema.js';
 import type { SessionRecord } from '../store/store.js';
 import type { AgentRequests } from './agent-requests.js';
 import type { ToolCatalog } from './catalog.js';
@@ -80,8 +81,10 @@ export interface SessionCaps {
 
 export type Admission = { ok: true } | { ok: false; scope: 'grant' | 'process'; limit: number };
 
-export const DEFAULT_SESSION_CAPS: SessionCaps = { perGrant: 32, total: 10_000 };
-export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
+export const DEFAULT_SESSION_CAPS: SessionCaps = {
+  perGrant: DEFAULT_SESSIONS_PER_GRANT,
+  total: DEFAULT_SESSIONS,
+};
 
 export class SessionTable {
   private readonly sessions = new Map<string, AgentSession>();
