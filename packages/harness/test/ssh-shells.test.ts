@@ -181,8 +181,14 @@ describeEachTier('ssh-server interactive shells', sshHostProvidersWith('pty'), (
   it(verifies('ssh.shell.programs'), async () => {
     const shellId = await open();
     // A REPL every Debian host has (perl-base is essential): it answers each line read from the
-    // terminal, until ctrl-d. (mawk would wait for a full input block, not a line.)
-    await type(shellId, `perl -ne '$| = 1; print $_ * 3, "\\n"'`, 'perl');
+    // terminal, until ctrl-d. (mawk would wait for a full input block, not a line.) It announces
+    // itself with a computed marker: waiting for the typed text would match the terminal's own echo,
+    // and a line typed before perl runs can go to the shell instead.
+    await type(
+      shellId,
+      `perl -ne 'BEGIN { $| = 1; print "perl-", 6 * 7, "\\n" } print $_ * 3, "\\n"'`,
+      'perl-42',
+    );
     expect(await type(shellId, '341', '1023')).toContain('1023');
     const eof = await callTool<{ outputEnd: number }>(client, 'writeShell', { shellId, keys: ['ctrl-d'] });
     expect(eof.isError).toBe(false);
