@@ -24,3 +24,4 @@ export { isLegacyHttpRequest, type ModernIdentity, sdkModernIdentity } from './m
 export { sendJson, sendRpcError } from './responses.js';
 export type { SessionHandle } from './sessions.js';
 export { StreamableSessionTransport } from './streamable-session.js';
+export * from './tasks/index.js';

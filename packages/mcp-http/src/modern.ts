@@ -16,6 +16,7 @@ import { requestIdOf } from './body.js';
 import type { Principal } from './guards/bearer.js';
 import type { IdentityHandle } from './identities.js';
 import { sendJson } from './responses.js';
+import type { ModernTasks } from './tasks/modern.js';
 
 /** One identity's stateless-era serving: what `openIdentity` returns. */
 export interface ModernIdentity extends IdentityHandle {
@@ -43,25 +44,25 @@ export function isLegacyHttpRequest(req: IncomingMessage, body: unknown): boolea
 /**
  * Serves an identity's requests with an SDK handler (`createMcpHandler(factory, { legacy: 'reject' })`).
  * The principal travels as the handler's `authInfo` (its `clientId` is the principal id), so tools
- * can tell whose state they work on.
+ * can tell whose state they work on. With `tasks`, a long call of a task tool becomes a task
+ * (tasks/modern.ts); the factory behind `handler` registers the task methods with the same object.
  */
 export function sdkModernIdentity(
   handler: McpHttpHandler,
   principal: Principal,
   close: () => Promise<void>,
+  tasks?: ModernTasks,
 ): ModernIdentity {
   const node = toNodeHandler(handler);
+  const auth = { token: '', clientId: principal.id, scopes: [], extra: { principal } };
   return {
-    serve(req, res, body) {
-      (req as IncomingMessage & { auth?: unknown }).auth = {
-        token: '',
-        clientId: principal.id,
-        scopes: [],
-        extra: { principal },
-      };
+    async serve(req, res, body) {
+      (req as IncomingMessage & { auth?: unknown }).auth = auth;
+      if (tasks !== undefined && (await tasks.serveCall(handler, req, res, body, auth))) return;
       return node(req, res, body);
     },
     async close() {
+      tasks?.close();
       await handler.close();
       await close();
     },

@@ -87,6 +87,10 @@ const program = new Command()
   .option('--max-jobs <n>', 'background jobs running at once per MCP session', '8')
   .option('--max-job-output-bytes <bytes>', 'output a job keeps per stream (its ring)', String(1024 * 1024))
   .option('--max-job-ms <ms>', 'longest a background job may run', String(86_400_000))
+  .option('--max-tasks <n>', 'exec calls running as MCP tasks, kept at once per session or identity', '16')
+  .option('--task-ttl-ms <ms>', 'longest a task is kept after it was created', '3600000')
+  .option('--task-poll-interval-ms <ms>', 'the poll interval tasks suggest to clients', '1000')
+  .option('--task-after-ms <ms>', '2026 era: an exec still running after this long becomes a task', '2000')
   .option('--max-shells <n>', 'PTY shells open at once per MCP session', '4')
   .option('--max-shell-output-bytes <bytes>', 'output a shell keeps (its ring)', String(1024 * 1024))
   .option('--shell-idle-timeout-ms <ms>', 'close a shell after this long without a call on it', '600000')
@@ -142,6 +146,10 @@ const input: SshServerConfigInput = {
   maxJobs: o.maxJobs as string,
   maxJobOutputBytes: o.maxJobOutputBytes as string,
   maxJobMs: o.maxJobMs as string,
+  maxTasks: o.maxTasks as string,
+  taskTtlMs: o.taskTtlMs as string,
+  taskPollIntervalMs: o.taskPollIntervalMs as string,
+  taskAfterMs: o.taskAfterMs as string,
   maxShells: o.maxShells as string,
   maxShellOutputBytes: o.maxShellOutputBytes as string,
   shellIdleTimeoutMs: o.shellIdleTimeoutMs as string,

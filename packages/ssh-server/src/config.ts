@@ -142,6 +142,14 @@ export const sshServerConfigSchema = z
     maxJobOutputBytes: count(1024, 1024 * MiB).default(MiB),
     /** Upper bound (and default) of a job's lifetime (a Node timer holds at most 2^31 - 1 ms). */
     maxJobMs: count(1, MAX_TIMER_MS).default(86_400_000),
+    /** exec calls running as MCP tasks (both eras), kept at once per session or identity. */
+    maxTasks: count(1, 1000).default(16),
+    /** Upper bound (and default) of how long a task is kept, counted from its creation. */
+    taskTtlMs: count(1000, MAX_TIMER_MS).default(3_600_000),
+    /** The poll interval tasks suggest to clients. */
+    taskPollIntervalMs: count(10, 600_000).default(1_000),
+    /** 2026 era: an exec still running after this long is answered with a task. */
+    taskAfterMs: count(0, 600_000).default(2_000),
     /** PTY shells open at once per session. */
     maxShells: count(1, 1000).default(4),
     /** Upper bound (and default) of the output a shell keeps in its ring. */

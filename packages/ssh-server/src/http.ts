@@ -1,5 +1,7 @@
 import {
+  LegacyTaskTransport,
   type McpHttpHost,
+  ModernTasks,
   type Principal,
   sdkModernIdentity,
   startMcpHttpHost,
@@ -15,6 +17,7 @@ import {
   createSshState,
   SERVER_NAME,
   type SshServerShared,
+  TASK_TOOLS,
 } from './server.js';
 
 /**
@@ -27,6 +30,12 @@ export function startSshHttpServer(
   config: SshServerConfig,
   deps: { logger: Logger; shared: SshServerShared },
 ): Promise<McpHttpHost> {
+  const taskOptions = {
+    tools: TASK_TOOLS,
+    maxTasks: config.maxTasks,
+    ttlMs: config.taskTtlMs,
+    pollIntervalMs: config.taskPollIntervalMs,
+  };
   return startMcpHttpHost({
     name: SERVER_NAME,
     logger: deps.logger,
@@ -50,8 +59,9 @@ export function startSshHttpServer(
         streamablePath: '/mcp',
         sse: { streamPath: '/sse', messagePath: '/messages' },
         async openSession(transport, info) {
-          const session = createSshServer(config, { ...deps, sessionId: info.sessionId });
-          await session.server.connect(transport);
+          const session = createSshServer(config, { ...deps, sessionId: info.sessionId }, { legacy: true });
+          // Tasks are served between the session's transport and its McpServer (tasks/legacy.ts).
+          await session.server.connect(new LegacyTaskTransport(transport, taskOptions));
           deps.logger.debug({ sessionId: info.sessionId, transport: info.transport }, 'session opened');
           return session;
         },
@@ -60,8 +70,11 @@ export function startSshHttpServer(
             logger: deps.logger.child({ identity: principal.id }),
             shared: deps.shared,
           });
-          const handler = createMcpHandler(() => buildSshMcpServer(ctx), { legacy: 'reject' });
-          return sdkModernIdentity(handler, principal, () => closeSshState(ctx, 'identity_expired'));
+          const tasks = new ModernTasks({ ...taskOptions, afterMs: config.taskAfterMs });
+          const handler = createMcpHandler(() => buildSshMcpServer(ctx, { modern: tasks }), {
+            legacy: 'reject',
+          });
+          return sdkModernIdentity(handler, principal, () => closeSshState(ctx, 'identity_expired'), tasks);
         },
       },
     ],

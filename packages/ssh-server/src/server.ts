@@ -3,6 +3,7 @@
  * connection registry. HTTP hosting (http.ts) and stdio (bin.ts) create one per session and share
  * the host-key policy, so a key trusted on first use binds every session for the server's lifetime.
  */
+import type { ModernTasks } from '@bastion/mcp-http';
 import { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { SshServerConfig } from './config.js';
@@ -106,14 +107,28 @@ export async function closeSshState(ctx: ToolContext, reason: StopReason = 'sess
   await ctx.registry.closeAll();
 }
 
+/** The tools that may run as MCP tasks (HTTP only: see http.ts). */
+export const TASK_TOOLS: ReadonlySet<string> = new Set(['exec']);
+
+/** How the server in front of this one serves tasks, if it does (@bastion/mcp-http tasks). */
+export interface TaskServing {
+  /** 2025 era: the session's transport serves tasks, so exec advertises `execution.taskSupport`. */
+  legacy?: boolean;
+  /** 2026 era: the identity's tasks, whose methods this server answers. */
+  modern?: ModernTasks;
+}
+
 /** A fresh MCP server over one client's state: built per session, or per request in the 2026 era. */
-export function buildSshMcpServer(ctx: ToolContext): McpServer {
+export function buildSshMcpServer(ctx: ToolContext, tasks: TaskServing = {}): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
   );
+  tasks.modern?.registerTaskMethods(server);
   registerConnectTool(server, ctx);
-  registerExecTool(server, ctx);
+  const exec = registerExecTool(server, ctx);
+  // The 2026 era has no such field (the SDK drops it there): tasks are server-directed.
+  if (tasks.legacy === true) exec.execution = { taskSupport: 'optional' };
   registerDisconnectTool(server, ctx);
   registerListConnectionsTool(server, ctx);
   registerUploadFileTool(server, ctx);
@@ -134,9 +149,13 @@ export function buildSshMcpServer(ctx: ToolContext): McpServer {
 }
 
 /** The MCP server of one 2025-era session, with connections of its own. */
-export function createSshServer(config: SshServerConfig, deps: SshServerDeps): SshServerSession {
+export function createSshServer(
+  config: SshServerConfig,
+  deps: SshServerDeps,
+  tasks: TaskServing = {},
+): SshServerSession {
   const ctx = createSshState(config, deps);
-  const server = buildSshMcpServer(ctx);
+  const server = buildSshMcpServer(ctx, tasks);
   let closing: Promise<void> | undefined;
   return {
     server,

@@ -16,6 +16,7 @@ import { reconnectRequirements } from './reconnect.js';
 import { replicasRequirements } from './replicas.js';
 import { sandboxRequirements } from './sandbox.js';
 import { sshRequirements } from './ssh.js';
+import { taskRequirements } from './tasks.js';
 import type { Era, Requirement } from './types.js';
 
 export { ERAS, type Era, type Requirement, type Suite } from './types.js';
@@ -24,6 +25,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...httpRequirements,
   ...mqttRequirements,
   ...sshRequirements,
+  ...taskRequirements,
   ...gatewayRequirements,
   ...oversightRequirements,
   ...reconnectRequirements,

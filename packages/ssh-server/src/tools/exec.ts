@@ -1,5 +1,10 @@
 import { ERROR_META_KEY } from '@bastion/mcp-http/kit';
-import type { CallToolResult, McpServer, ServerNotification } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  McpServer,
+  RegisteredTool,
+  ServerNotification,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ExecOutcome } from '../exec.js';
 import { execOnConnection } from '../exec-on-connection.js';
@@ -67,8 +72,8 @@ interface Extra {
   notify: (notification: ServerNotification) => Promise<void>;
 }
 
-export function registerExecTool(server: McpServer, ctx: ToolContext): void {
-  server.registerTool(
+export function registerExecTool(server: McpServer, ctx: ToolContext): RegisteredTool {
+  return server.registerTool(
     'exec',
     {
       title: 'Run a command over SSH',
@@ -78,7 +83,9 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): void {
         'command. Output beyond maxOutputBytes is cut (truncated: true). cwd is entered first and the ' +
         'command does not run if that fails. With a progress token, output is streamed as progress notifications ' +
         '(and a notification without a message keeps a silent command alive for clients that reset their timeout on progress). ' +
-        'If the connection was lost, it is re-established once (same credentials and host key) before running.',
+        'If the connection was lost, it is re-established once (same credentials and host key) before running. ' +
+        'Over HTTP it can run as an MCP task (2025-11-25 tasks, or the 2026 tasks extension): poll it, cancel it, ' +
+        'and a long command never holds the request open.',
       inputSchema: z.object(execInput),
       outputSchema: z.object(execOutput),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
