@@ -8,7 +8,7 @@
 import { CLIENT_CAPABILITIES_META_KEY } from '@modelcontextprotocol/server';
 import type { AgentLink, CallContext } from '../pipeline/context.js';
 import { AgentRequests } from './agent-requests.js';
-import type { RpcRequest } from './jsonrpc.js';
+import type { RpcMessage, RpcRequest, Wire } from './jsonrpc.js';
 import type { Reply } from './reply.js';
 import type { Caller } from './tools.js';
 
@@ -77,4 +77,40 @@ export function forwarded(request: RpcRequest, ctx: CallContext): RpcRequest {
       ...(Object.keys(left).length > 0 ? { inputResponses: left } : {}),
     },
   };
+}
+
+const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+const CLIENT_CAPABILITIES = CLIENT_CAPABILITIES_META_KEY;
+
+/**
+ * The call as the upstream sees it: never as a task. The gateway offers agents no tasks (it strips
+ * the capability from what it presents), and the spec has a server that declares none ignore task
+ * metadata; passed on, it would let the upstream answer with a task handle whose `tasks/get` the
+ * gateway does not serve (and whose result would skip the policy). So a 2025-era `params.task` and a
+ * 2026-era tasks extension in the per-request client capabilities stay here.
+ */
+export function withoutTasks(request: RpcRequest): RpcRequest {
+  const { task, ...params } = request.params ?? {};
+  const meta = params._meta as Record<string, unknown> | undefined;
+  const capabilities = meta?.[CLIENT_CAPABILITIES] as { extensions?: Record<string, unknown> } | undefined;
+  const declared = capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
+  if (task === undefined && !declared) return request;
+  if (!declared || meta === undefined || capabilities === undefined) return { ...request, params };
+  const { [TASKS_EXTENSION]: _tasks, ...extensions } = capabilities.extensions ?? {};
+  return {
+    ...request,
+    params: { ...params, _meta: { ...meta, [CLIENT_CAPABILITIES]: { ...capabilities, extensions } } },
+  };
+}
+
+/** A `server/discover` answer as agents see it: without the tasks extension (see withoutTasks). */
+export function discoverWithoutTasks(wire: Wire): Wire {
+  const result = (wire.msg as { result?: { capabilities?: { extensions?: Record<string, unknown> } } })
+    .result;
+  const extensions = result?.capabilities?.extensions;
+  if (result === undefined || extensions === undefined || !(TASKS_EXTENSION in extensions)) return wire;
+  const { [TASKS_EXTENSION]: _tasks, ...rest } = extensions;
+  const capabilities = { ...result.capabilities, extensions: rest };
+  const { text: _text, ...kept } = wire;
+  return { ...kept, msg: { ...wire.msg, result: { ...result, capabilities } } as RpcMessage };
 }

@@ -9,6 +9,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
+import { discoverWithoutTasks } from './agent-link.js';
 import { checkLegacyPost, classifyHttp, type HttpEra, MODERN_REVISION } from './envelope.js';
 import {
   ErrorCodes,
@@ -284,7 +285,7 @@ export function createForwardingCore(options: CoreOptions) {
           related: governed(tc, caller.principal, caller.route.name, (wire) => reply.related(wire)),
           final: (wire) => {
             legacy.remember(caller.session, request, handling, wire.msg as RpcResponse);
-            reply.answer(request.id, wire);
+            reply.answer(request.id, handling === 'discover' ? discoverWithoutTasks(wire) : wire);
             done();
           },
           fail: (err) => {

@@ -20,7 +20,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../upstream/errors.js';
-import { agentOf, forwarded } from './agent-link.js';
+import { agentOf, forwarded, withoutTasks } from './agent-link.js';
 import { type ToolCatalog, type ToolCatalogs, toolsOf } from './catalog.js';
 import {
   errorMessage,
@@ -177,8 +177,12 @@ export async function callTool(
       inputSchema: (tool) => peekCatalog(caller)?.byName.get(tool)?.inputSchema,
       callTool: (signal) =>
         new Promise<CallToolResult>((resolve, reject) => {
-          // Without the gateway's own approval state, then with the gateway's span as trace parent.
-          const traced = tracedRequest(forwarded(request, ctx), ctx.upstreamTrace, caller.headers);
+          // Never as a task, without the gateway's own approval state, then with the gateway's span as trace parent.
+          const traced = tracedRequest(
+            forwarded(withoutTasks(request), ctx),
+            ctx.upstreamTrace,
+            caller.headers,
+          );
           caller.upstream.request(
             traced.request,
             {
