@@ -23,8 +23,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { SshdHost, sshdAvailability } from '../src/targets/ssh/index.js';
-import { describeEachTier, type TargetProvider } from '../src/testing/tiers.js';
+import { caSshdProviders } from '../src/targets/ssh/index.js';
+import { describeEachTier } from '../src/testing/tiers.js';
 import {
   callTool,
   connectArgs,
@@ -35,52 +35,11 @@ import {
   startSshMcpServer,
 } from './ssh-support.js';
 
-/** sshd trusting a user CA and serving a host certificate signed by a host CA, with the CA files. */
-interface CaSshd {
-  sshd: SshdHost;
-  dir: string;
-  userCa: string;
-  hostCa: string;
-  stop(): Promise<void>;
-}
-
 function keygen(...args: string[]): void {
   execFileSync('ssh-keygen', ['-q', ...args], { stdio: 'ignore' });
 }
 
-const caSshdProvider: TargetProvider<CaSshd> = {
-  kind: 'ssh-host',
-  tier: 'process',
-  availability: () => sshdAvailability(),
-  async start() {
-    const dir = mkdtempSync(join(tmpdir(), 'bastion-ssh-ca-'));
-    const userCa = join(dir, 'user_ca');
-    const hostCa = join(dir, 'host_ca');
-    keygen('-t', 'ed25519', '-N', '', '-C', 'user-ca', '-f', userCa);
-    keygen('-t', 'ed25519', '-N', '', '-C', 'host-ca', '-f', hostCa);
-    try {
-      const sshd = await SshdHost.start({
-        extraConfig: [`TrustedUserCAKeys ${userCa}.pub`],
-        hostCertificate: { caKeyFile: hostCa, principals: ['127.0.0.1'] },
-      });
-      return {
-        sshd,
-        dir,
-        userCa,
-        hostCa,
-        async stop() {
-          await sshd.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
-  },
-};
-
-describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
+describeEachTier('ssh-server OpenSSH certificates', caSshdProviders, (ctx) => {
   const logs = new LogCapture();
   const servers: SshServerUnderTest[] = [];
   let work: string;
@@ -137,7 +96,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
   });
 
   it(verifies('ssh.cert.user'), async () => {
-    const { sshd, userCa, hostCa } = ctx.target();
+    const { sshd, self, userCa, hostCa } = ctx.target();
     const user = sshd.keyLogin.username;
     // A key that is in no authorized_keys file: only its certificate can log in.
     const key = join(work, 'id_user');
@@ -190,7 +149,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     expect(await whoami({ ...base, agent: true })).toBe(`${user}\n`);
     // A jump host logs in with its own certificate too (this sshd, reached through itself).
     const hop = { ...base, privateKey, certificate };
-    expect(await whoami({ ...base, privateKey, certificate, jumpHosts: [hop] })).toBe(`${user}\n`);
+    expect(await whoami({ ...base, ...self, privateKey, certificate, jumpHosts: [hop] })).toBe(`${user}\n`);
     // ECDSA and RSA certificates too: their signatures are converted and named as their keys' are
     // (RSA on SHA-2, which OpenSSH requires).
     for (const type of ['ecdsa', 'rsa']) {
@@ -267,10 +226,15 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
   });
 
   it(verifies('ssh.cert.host-ca'), async () => {
-    const { sshd, hostCa } = ctx.target();
+    const { sshd, self, hostCa } = ctx.target();
     const knownHosts = join(work, 'known_hosts_ca');
     const caPublic = readFileSync(`${hostCa}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-    writeFileSync(knownHosts, `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n`);
+    // The CA is trusted for the sshd as the jump below reaches it too (in a container: its own port 22).
+    const patterns = new Set([
+      `[${sshd.host}]:${sshd.port}`,
+      self.port === 22 ? self.host : `[${self.host}]:${self.port}`,
+    ]);
+    writeFileSync(knownHosts, `@cert-authority ${[...patterns].join(',')} ${caPublic}\n`);
     const loginKey = join(work, 'id_login');
     writeFileSync(loginKey, sshd.keyLogin.privateKey, { mode: 0o600 });
 
@@ -328,7 +292,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     const viaJump = await callTool<{ jumpHosts: Array<{ hostKeyTrust: string; hostCertificate?: string }> }>(
       client,
       'connect',
-      { ...args, jumpHosts: [hop] },
+      { ...args, ...self, jumpHosts: [hop] },
     );
     expect(viaJump.isError, viaJump.text).toBe(false);
     expect(viaJump.structured.jumpHosts[0]?.hostKeyTrust).toBe('known_hosts');
