@@ -1,6 +1,7 @@
 /**
  * OpenSSH certificates against a real sshd that trusts a user CA (TrustedUserCAKeys) and serves a
- * CA-signed host certificate (HostCertificate), next to the OpenSSH client with the same files.
+ * CA-signed host certificate (HostCertificate), next to the OpenSSH client with the same files; on
+ * the process tier (sshd from PATH) and the container tier (the sshd image, src/targets/ssh/ca-sshd.ts).
  *
  * ssh2 1.17, which the SSH server is built on, could use neither; the patch in patches/ (see
  * pnpm-workspace.yaml, mscdex/ssh2#551) makes it:
@@ -329,6 +330,39 @@ describeEachTier('ssh-server OpenSSH certificates', caSshdProviders, (ctx) => {
         `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n@revoked * ${sshd.hostKey.publicKey}\n`,
       ),
     ).toContain('marked @revoked in known_hosts');
+  });
+
+  it(`${verifies('ssh.cert.host-ca')} (a new host key, certified again)`, async () => {
+    // What a CA is for: the host key changes and nothing the client holds does.
+    const { sshd, hostCa } = ctx.target();
+    const before = sshd.hostKey.fingerprint;
+    const knownHosts = join(work, 'known_hosts_rotated');
+    const caPublic = readFileSync(`${hostCa}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    writeFileSync(knownHosts, `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n`);
+    const server = await startSshMcpServer({ knownHostsFile: knownHosts, trustOnFirstUse: true }, logs);
+    servers.push(server);
+    const client = await server.session();
+    const { hostFingerprint: _, ...args } = connectArgs(sshd, 'key');
+    const first = await callTool<{ connectionId: string; fingerprint: string }>(client, 'connect', args);
+    expect(first.isError, first.text).toBe(false);
+    expect(first.structured.fingerprint).toBe(before);
+    await callTool(client, 'disconnect', { connectionId: first.structured.connectionId });
+
+    await sshd.restart({ newHostKey: true });
+    expect(sshd.hostKey.fingerprint).not.toBe(before);
+    const again = await callTool<{
+      connectionId: string;
+      fingerprint: string;
+      hostKeyTrust: string;
+      hostCertificate?: string;
+    }>(client, 'connect', args);
+    expect(again.isError, again.text).toBe(false);
+    expect(again.structured).toMatchObject({
+      fingerprint: sshd.hostKey.fingerprint,
+      hostKeyTrust: 'known_hosts',
+    });
+    expect(again.structured.hostCertificate).toContain('signed by @cert-authority');
+    await callTool(client, 'disconnect', { connectionId: again.structured.connectionId });
   });
 
   it(verifies('ssh.secrets.never-logged'), () => {
