@@ -1,6 +1,7 @@
 /**
  * OpenSSH certificates against a real sshd that trusts a user CA (TrustedUserCAKeys) and serves a
- * CA-signed host certificate (HostCertificate), next to the OpenSSH client with the same files.
+ * CA-signed host certificate (HostCertificate), next to the OpenSSH client with the same files; on
+ * the process tier (sshd from PATH) and the container tier (the sshd image, src/targets/ssh/ca-sshd.ts).
  *
  * ssh2 1.17, which the SSH server is built on, could use neither; the patch in patches/ (see
  * pnpm-workspace.yaml, mscdex/ssh2#551) makes it:
@@ -23,8 +24,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
-import { SshdHost, sshdAvailability } from '../src/targets/ssh/index.js';
-import { describeEachTier, type TargetProvider } from '../src/testing/tiers.js';
+import { caSshdProviders } from '../src/targets/ssh/index.js';
+import { describeEachTier } from '../src/testing/tiers.js';
 import {
   callTool,
   connectArgs,
@@ -35,52 +36,11 @@ import {
   startSshMcpServer,
 } from './ssh-support.js';
 
-/** sshd trusting a user CA and serving a host certificate signed by a host CA, with the CA files. */
-interface CaSshd {
-  sshd: SshdHost;
-  dir: string;
-  userCa: string;
-  hostCa: string;
-  stop(): Promise<void>;
-}
-
 function keygen(...args: string[]): void {
   execFileSync('ssh-keygen', ['-q', ...args], { stdio: 'ignore' });
 }
 
-const caSshdProvider: TargetProvider<CaSshd> = {
-  kind: 'ssh-host',
-  tier: 'process',
-  availability: () => sshdAvailability(),
-  async start() {
-    const dir = mkdtempSync(join(tmpdir(), 'bastion-ssh-ca-'));
-    const userCa = join(dir, 'user_ca');
-    const hostCa = join(dir, 'host_ca');
-    keygen('-t', 'ed25519', '-N', '', '-C', 'user-ca', '-f', userCa);
-    keygen('-t', 'ed25519', '-N', '', '-C', 'host-ca', '-f', hostCa);
-    try {
-      const sshd = await SshdHost.start({
-        extraConfig: [`TrustedUserCAKeys ${userCa}.pub`],
-        hostCertificate: { caKeyFile: hostCa, principals: ['127.0.0.1'] },
-      });
-      return {
-        sshd,
-        dir,
-        userCa,
-        hostCa,
-        async stop() {
-          await sshd.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
-  },
-};
-
-describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
+describeEachTier('ssh-server OpenSSH certificates', caSshdProviders, (ctx) => {
   const logs = new LogCapture();
   const servers: SshServerUnderTest[] = [];
   let work: string;
@@ -137,7 +97,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
   });
 
   it(verifies('ssh.cert.user'), async () => {
-    const { sshd, userCa, hostCa } = ctx.target();
+    const { sshd, self, userCa, hostCa } = ctx.target();
     const user = sshd.keyLogin.username;
     // A key that is in no authorized_keys file: only its certificate can log in.
     const key = join(work, 'id_user');
@@ -190,7 +150,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     expect(await whoami({ ...base, agent: true })).toBe(`${user}\n`);
     // A jump host logs in with its own certificate too (this sshd, reached through itself).
     const hop = { ...base, privateKey, certificate };
-    expect(await whoami({ ...base, privateKey, certificate, jumpHosts: [hop] })).toBe(`${user}\n`);
+    expect(await whoami({ ...base, ...self, privateKey, certificate, jumpHosts: [hop] })).toBe(`${user}\n`);
     // ECDSA and RSA certificates too: their signatures are converted and named as their keys' are
     // (RSA on SHA-2, which OpenSSH requires).
     for (const type of ['ecdsa', 'rsa']) {
@@ -267,10 +227,15 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
   });
 
   it(verifies('ssh.cert.host-ca'), async () => {
-    const { sshd, hostCa } = ctx.target();
+    const { sshd, self, hostCa } = ctx.target();
     const knownHosts = join(work, 'known_hosts_ca');
     const caPublic = readFileSync(`${hostCa}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-    writeFileSync(knownHosts, `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n`);
+    // The CA is trusted for the sshd as the jump below reaches it too (in a container: its own port 22).
+    const patterns = new Set([
+      `[${sshd.host}]:${sshd.port}`,
+      self.port === 22 ? self.host : `[${self.host}]:${self.port}`,
+    ]);
+    writeFileSync(knownHosts, `@cert-authority ${[...patterns].join(',')} ${caPublic}\n`);
     const loginKey = join(work, 'id_login');
     writeFileSync(loginKey, sshd.keyLogin.privateKey, { mode: 0o600 });
 
@@ -328,7 +293,7 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
     const viaJump = await callTool<{ jumpHosts: Array<{ hostKeyTrust: string; hostCertificate?: string }> }>(
       client,
       'connect',
-      { ...args, jumpHosts: [hop] },
+      { ...args, ...self, jumpHosts: [hop] },
     );
     expect(viaJump.isError, viaJump.text).toBe(false);
     expect(viaJump.structured.jumpHosts[0]?.hostKeyTrust).toBe('known_hosts');
@@ -365,6 +330,39 @@ describeEachTier('ssh-server OpenSSH certificates', [caSshdProvider], (ctx) => {
         `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n@revoked * ${sshd.hostKey.publicKey}\n`,
       ),
     ).toContain('marked @revoked in known_hosts');
+  });
+
+  it(`${verifies('ssh.cert.host-ca')} (a new host key, certified again)`, async () => {
+    // What a CA is for: the host key changes and nothing the client holds does.
+    const { sshd, hostCa } = ctx.target();
+    const before = sshd.hostKey.fingerprint;
+    const knownHosts = join(work, 'known_hosts_rotated');
+    const caPublic = readFileSync(`${hostCa}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    writeFileSync(knownHosts, `@cert-authority [${sshd.host}]:${sshd.port} ${caPublic}\n`);
+    const server = await startSshMcpServer({ knownHostsFile: knownHosts, trustOnFirstUse: true }, logs);
+    servers.push(server);
+    const client = await server.session();
+    const { hostFingerprint: _, ...args } = connectArgs(sshd, 'key');
+    const first = await callTool<{ connectionId: string; fingerprint: string }>(client, 'connect', args);
+    expect(first.isError, first.text).toBe(false);
+    expect(first.structured.fingerprint).toBe(before);
+    await callTool(client, 'disconnect', { connectionId: first.structured.connectionId });
+
+    await sshd.restart({ newHostKey: true });
+    expect(sshd.hostKey.fingerprint).not.toBe(before);
+    const again = await callTool<{
+      connectionId: string;
+      fingerprint: string;
+      hostKeyTrust: string;
+      hostCertificate?: string;
+    }>(client, 'connect', args);
+    expect(again.isError, again.text).toBe(false);
+    expect(again.structured).toMatchObject({
+      fingerprint: sshd.hostKey.fingerprint,
+      hostKeyTrust: 'known_hosts',
+    });
+    expect(again.structured.hostCertificate).toContain('signed by @cert-authority');
+    await callTool(client, 'disconnect', { connectionId: again.structured.connectionId });
   });
 
   it(verifies('ssh.secrets.never-logged'), () => {

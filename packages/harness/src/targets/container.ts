@@ -52,7 +52,8 @@ class LoopbackContainer extends GenericContainer {
   }
 }
 
-const LOOPBACK = '127.0.0.1';
+/** The address every published port listens on, and so the host the tests dial. */
+export const LOOPBACK = '127.0.0.1';
 
 /**
  * The wait strategy of every target container: none, because readiness is `spec.ready()`, which
@@ -112,6 +113,8 @@ export interface TargetContainer<P extends string> {
   readonly ports: Readonly<Record<P, number>>;
   /** Runs a command inside; resolves with its stdout, rejects on an exit code not in `ok` ([0]). */
   exec(command: string[], ok?: ReadonlyArray<number>): Promise<string>;
+  /** Puts files into the container, as `files` does before its first start (no secret on a command line). */
+  copy(files: NonNullable<TargetContainerSpec<P>['files']>): Promise<void>;
   /** Everything the container printed so far, across restarts. */
   logs(): string;
   running(): boolean;
@@ -191,6 +194,7 @@ export async function startTargetContainer<P extends string>(
       }
       return result.stdout;
     },
+    copy: (files) => started.copyContentToContainer([...files]),
     logs: () => logText,
     running: () => isRunning,
     async kill(signal, graceMs = 5_000) {

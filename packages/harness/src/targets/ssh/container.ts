@@ -13,6 +13,7 @@ import { lacksFrom } from '../../testing/tiers.js';
 import { dockerAvailability, startTargetContainer, type TargetContainerSpec } from '../container.js';
 import { waitForGreeting } from '../process.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
+import { certifiedHostKey, type HostCertificateSpec } from './host-certificate.js';
 import type { SshHostCapabilities, SshHostKey, SshHostProvider, SshHostTarget } from './types.js';
 
 export const SSHD_DOCKERFILE_DIR = join(import.meta.dirname, '..', '..', '..', 'docker', 'sshd');
@@ -57,6 +58,46 @@ export interface SshContainerPlacement {
    * host and its target) could not tell a wrong key from the right one.
    */
   ownHostKeys?: boolean;
+  /**
+   * OpenSSH certificates (the ssh-certificates tests): trust this user CA public key
+   * (`TrustedUserCAKeys`), and serve a host certificate signed by this CA (`HostCertificate`). The
+   * host key and its certificate are made on the host, so the CA's private key stays there; a new
+   * host key (`restart({ newHostKey: true })`) is certified again. Implies a host key of its own,
+   * and the only one the container offers, as the process tier's sshd.
+   */
+  certificates?: { userCaPublicKey?: string; hostCa: HostCertificateSpec };
+}
+
+const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
+const USER_CA = '/etc/ssh/bastion_user_ca.pub';
+
+/**
+ * The files of a certified host: the key, its certificate, and a drop-in the image's sshd_config
+ * includes first (Debian's `Include /etc/ssh/sshd_config.d/*.conf`; sshd takes a keyword's first
+ * value, so these win). One HostKey line replaces the default list, leaving the certified key the
+ * only one offered.
+ */
+function certificateFiles(
+  certificates: NonNullable<SshContainerPlacement['certificates']>,
+): Array<{ content: string; target: string; mode: number }> {
+  const key = certifiedHostKey(certificates.hostCa);
+  const userCa = certificates.userCaPublicKey;
+  const config = [
+    `HostKey ${HOST_KEY}`,
+    `HostCertificate ${HOST_KEY}-cert.pub`,
+    ...(userCa === undefined ? [] : [`TrustedUserCAKeys ${USER_CA}`]),
+  ];
+  return [
+    { content: key.privateKey, target: HOST_KEY, mode: 0o600 },
+    { content: key.publicKey, target: `${HOST_KEY}.pub`, mode: 0o644 },
+    { content: key.certificate, target: `${HOST_KEY}-cert.pub`, mode: 0o644 },
+    ...(userCa === undefined ? [] : [{ content: `${userCa.trim()}\n`, target: USER_CA, mode: 0o644 }]),
+    {
+      content: `${config.join('\n')}\n`,
+      target: '/etc/ssh/sshd_config.d/bastion-certificates.conf',
+      mode: 0o644,
+    },
+  ];
 }
 
 /** The image's command, with host keys replaced once (a marker file keeps them across restarts). */
@@ -88,9 +129,12 @@ export async function startSshContainer(
 ): Promise<SshContainerHost> {
   const password = randomPassword();
   const key = generateLoginKey();
-  const { unpublished, containerName } = placement;
+  const { unpublished, containerName, certificates } = placement;
   if (unpublished !== undefined && containerName === undefined) {
     throw new Error('an unpublished sshd container needs a containerName to be reached by');
+  }
+  if (certificates !== undefined && placement.ownHostKeys === true) {
+    throw new Error('a certified sshd container brings its own host key: ownHostKeys would replace it');
   }
   const container = await startTargetContainer<string>({
     name: containerName ?? 'sshd',
@@ -102,6 +146,7 @@ export async function startSshContainer(
     files: [
       { content: `bastion-pw:${password}\n`, target: '/run/bastion-pw.txt', mode: 0o600 },
       { content: `${key.publicKey}\n`, target: '/home/bastion-key/.ssh/authorized_keys', mode: 0o600 },
+      ...(certificates === undefined ? [] : certificateFiles(certificates)),
     ],
     ready: (host, ports) =>
       unpublished !== undefined
@@ -117,15 +162,8 @@ export async function startSshContainer(
       : [container.host, publishedSshPort(container.ports)];
   let hostKey: SshHostKey = { publicKey: '', fingerprint: '' };
   const readHostKey = async () => {
-    const publicKey = (await container.exec(['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).trim();
-    const printed = await container.exec([
-      'ssh-keygen',
-      '-l',
-      '-E',
-      'sha256',
-      '-f',
-      '/etc/ssh/ssh_host_ed25519_key.pub',
-    ]);
+    const publicKey = (await container.exec(['cat', `${HOST_KEY}.pub`])).trim();
+    const printed = await container.exec(['ssh-keygen', '-l', '-E', 'sha256', '-f', `${HOST_KEY}.pub`]);
     hostKey = {
       publicKey: publicKey.split(' ').slice(0, 2).join(' '),
       fingerprint: printed.split(' ')[1] ?? '',
@@ -155,7 +193,9 @@ export async function startSshContainer(
     keyLogin: { username: 'bastion-key', ...key },
     scratchDir: SCRATCH,
     async restart(options = {}) {
-      if (options.newHostKey)
+      if (options.newHostKey && certificates !== undefined)
+        await container.copy(certificateFiles(certificates));
+      else if (options.newHostKey)
         await container.exec(['sh', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A']);
       // sshd is the container's main process: however it ends, the container and every session go.
       await container.kill(options.signal ?? 'SIGKILL');

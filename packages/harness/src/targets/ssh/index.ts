@@ -1,5 +1,11 @@
 import { providersWith } from '../../testing/tiers.js';
 
+export {
+  type CaSshd,
+  caSshdContainerProvider,
+  caSshdProcessProvider,
+  caSshdProviders,
+} from './ca-sshd.js';
 export type {
   CommandExit,
   CommandIo,

@@ -25,6 +25,7 @@ import { lacksFrom } from '../../testing/tiers.js';
 import { type FaultSignal, findBinary, freePort, withFreshPorts } from '../process.js';
 import { makeTempDirSync, trackChild } from '../run-scope.js';
 import { generateLoginKey, pgrep } from './embedded.js';
+import { type HostCertificateSpec, signHostKey } from './host-certificate.js';
 import { isRoot, PASSWORD_LOGIN_SKIP, readUsers, sshdAvailability } from './ssh-test-users.js';
 import type {
   SshHostCapabilities,
@@ -79,7 +80,7 @@ export interface SshdHostOptions {
    * Serve an OpenSSH host certificate (`HostCertificate`): the host key signed by this CA private
    * key file (`ssh-keygen -s CA -h`) for these principals, again whenever the host key changes.
    */
-  hostCertificate?: { caKeyFile: string; principals: string[] };
+  hostCertificate?: HostCertificateSpec;
 }
 
 export class SshdHost implements SshHostTarget {
@@ -197,26 +198,7 @@ export class SshdHost implements SshHostTarget {
     if (!fingerprint?.startsWith('SHA256:')) throw new Error('ssh-keygen -l printed no SHA256 fingerprint');
     this.currentHostKey = { publicKey, fingerprint };
     const certificate = this.options.hostCertificate;
-    if (certificate !== undefined) {
-      // Valid from a minute ago, so that a clock a little behind still accepts it.
-      execFileSync(
-        'ssh-keygen',
-        [
-          '-q',
-          '-s',
-          certificate.caKeyFile,
-          '-h',
-          '-I',
-          'bastion-test-host',
-          '-n',
-          certificate.principals.join(','),
-          '-V',
-          '-1m:+1d',
-          `${file}.pub`,
-        ],
-        { stdio: 'ignore' },
-      );
-    }
+    if (certificate !== undefined) signHostKey(`${file}.pub`, certificate);
   }
 
   private async launch(): Promise<void> {
