@@ -10,7 +10,7 @@
  * host ends `script`, which closes the PTY's master, and the kernel sends SIGHUP to everything on
  * the terminal.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Session } from 'ssh2';
 import type {
