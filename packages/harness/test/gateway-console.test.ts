@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { BASTION_BINS } from '../src/targets/mcp-process.js';
+import { midMinuteClock } from './gateway-fixtures/harness.js';
 import { startModernFixture } from './gateway-fixtures/server-v2.js';
 import {
   connectOversightAgent,
@@ -27,19 +28,23 @@ afterEach(async () => {
 async function setup(): Promise<OversightGateway> {
   const upstream = await startModernFixture('dual');
   closers.push(() => upstream.close());
-  const h = await startOversightGateway({
-    servers: {
-      up: {
-        transport: 'http',
-        url: upstream.url,
-        policy: {
-          version: '1',
-          default: 'allow',
-          tools: { echo: { limits: [{ counter: 'echo_rate', window: 'minute', max: 5 }] } },
+  const h = await startOversightGateway(
+    {
+      servers: {
+        up: {
+          transport: 'http',
+          url: upstream.url,
+          policy: {
+            version: '1',
+            default: 'allow',
+            tools: { echo: { limits: [{ counter: 'echo_rate', window: 'minute', max: 5 }] } },
+          },
         },
       },
     },
-  });
+    // Counters are read back after the calls: both in one window.
+    { clock: midMinuteClock() },
+  );
   closers.push(() => h.close());
   return h;
 }

@@ -20,6 +20,7 @@ import { makeTempDir } from '../src/targets/run-scope.js';
 import { AGENT_KINDS, type Agent, connectAgent } from './gateway-fixtures/agents.js';
 import {
   errorDetails,
+  midMinuteClock,
   startFixtureHttp,
   startGateway,
   stdioFixture,
@@ -250,10 +251,14 @@ describe('error results and the official clients', () => {
       default: 'deny',
       tools: { mqttDisconnect: { limits: [{ counter: 'd', window: 'minute', max: 1 }] } },
     };
-    const h = await startGateway({
-      servers: { m: { transport: 'http', url: fx.url, policy } },
-      grants: Object.fromEntries(AGENT_KINDS.map((k) => [k, { servers: ['m'] }])),
-    });
+    // The two calls of each agent in one window: the second is the one over the limit.
+    const h = await startGateway(
+      {
+        servers: { m: { transport: 'http', url: fx.url, policy } },
+        grants: Object.fromEntries(AGENT_KINDS.map((k) => [k, { servers: ['m'] }])),
+      },
+      { clock: midMinuteClock() },
+    );
     closers.push(() => h.close());
     const http = await h.listen();
     for (const kind of AGENT_KINDS) {

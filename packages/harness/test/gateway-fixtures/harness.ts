@@ -51,6 +51,17 @@ export class FakeClock implements Clock {
   }
 }
 
+/**
+ * A clock that runs at the wall clock's pace from 1 s into a minute window: calls a test expects in
+ * one window (a limit reached, a counter read back) then never straddle a window boundary, as they
+ * did now and then on the wall clock. For tests that need time to pass, where FakeClock stands still.
+ */
+export function midMinuteClock(): Clock {
+  const base = Date.now();
+  const start = Math.floor(base / 60_000) * 60_000 + 1_000;
+  return { now: () => start + (Date.now() - base) };
+}
+
 /** The fixture upstream over HTTP: `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy SSE). */
 export interface FixtureHttp {
   host: McpHttpHost;
