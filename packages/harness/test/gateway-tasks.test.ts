@@ -17,9 +17,8 @@ import { sshHostProvidersWith } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { connectAgent } from './gateway-fixtures/agents.js';
 import { type GatewayHarness, startGateway } from './gateway-fixtures/harness.js';
+import { modernRpc, TASKS_EXTENSION } from './modern-rpc.js';
 import { connectArgs } from './ssh-support.js';
-
-const TASKS = 'io.modelcontextprotocol/tasks';
 
 describeEachTier('bastion-gateway withholds MCP tasks', sshHostProvidersWith(), (ctx) => {
   let ssh: McpHttpHost;
@@ -72,55 +71,19 @@ describeEachTier('bastion-gateway withholds MCP tasks', sshHostProvidersWith(), 
     expect(asTask.structuredContent).toMatchObject({ stdout: 'plain-2025\n', exitCode: 0 });
 
     // 2026 era: discover shows no tasks extension; a call declaring it is answered with the result.
-    const rpc = async (method: string, params: Record<string, unknown>, name?: string) => {
-      const response = await fetch(url(), {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${gateway.tokens.alice}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': method,
-          ...(name === undefined ? {} : { 'mcp-name': name }),
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 7,
-          method,
-          params: {
-            ...params,
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
-            },
-          },
-        }),
-      });
-      const text = await response.text();
-      const message = response.headers.get('content-type')?.startsWith('text/event-stream')
-        ? text
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => JSON.parse(l.slice(5)))
-            .find((m) => m.id === 7)
-        : JSON.parse(text);
-      return message as { result?: Record<string, unknown>; error?: { code: number } };
-    };
+    const rpc = (method: string, params: Record<string, unknown>) =>
+      modernRpc({ url: url(), token: gateway.tokens.alice ?? '', method, params });
     const discovered = await rpc('server/discover', {});
     expect(discovered.result?.capabilities).toBeDefined();
-    expect(discovered.result?.capabilities).not.toMatchObject({ extensions: { [TASKS]: {} } });
+    expect(discovered.result?.capabilities).not.toMatchObject({ extensions: { [TASKS_EXTENSION]: {} } });
     const modern = await connectAgent(url(), gateway.tokens.alice, 'v2-2026', {});
     closers.push(() => modern.close());
     const modernConnection = (await modern.callTool('connect', connectArgs(ctx.target(), 'key')))
       .structuredContent as { connectionId: string };
-    const call = await rpc(
-      'tools/call',
-      {
-        name: 'exec',
-        arguments: { connectionId: modernConnection.connectionId, command: 'sleep 0.5; echo plain-2026' },
-      },
-      'exec',
-    );
+    const call = await rpc('tools/call', {
+      name: 'exec',
+      arguments: { connectionId: modernConnection.connectionId, command: 'sleep 0.5; echo plain-2026' },
+    });
     expect(call.result?.resultType).toBe('complete');
     expect(call.result?.structuredContent).toMatchObject({ stdout: 'plain-2026\n', exitCode: 0 });
   });

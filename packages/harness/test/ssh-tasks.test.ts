@@ -18,20 +18,14 @@ import { verifies } from '../src/requirements/index.js';
 import { connectOfficialClient, type OfficialClient } from '../src/suites/official-clients.js';
 import { sshHostProvidersWith } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
+import { type ModernAnswer, modernRpc, TASKS_EXTENSION } from './modern-rpc.js';
 import { connectArgs, eventually } from './ssh-support.js';
 
 const TOKEN = 'harness-ssh-tasks-token-0123456789';
-const TASKS = 'io.modelcontextprotocol/tasks';
 const marker = () => `${randomInt(100, 999)}.${randomInt(100000, 999999)}`;
 
 type StreamMessage = { type: string; [k: string]: unknown };
 const taskOf = (m: StreamMessage | undefined) => (m?.task ?? {}) as { taskId?: string; status?: string };
-
-interface Rpc {
-  status: number;
-  result?: Record<string, unknown>;
-  error?: { code: number; message: string };
-}
 
 describeEachTier('bastion-ssh exec as an MCP task', sshHostProvidersWith('pty'), (ctx) => {
   let host: McpHttpHost;
@@ -180,48 +174,20 @@ describeEachTier('bastion-ssh exec as an MCP task', sshHostProvidersWith('pty'),
     await stream.return(undefined);
   });
 
-  /** One 2026-07-28 request over HTTP, as the spec's Streamable HTTP binding has it. */
-  async function rpc2026(
+  /** One 2026-07-28 request to the server (raw: no official client speaks the tasks extension). */
+  const rpc2026 = (
     method: string,
     params: Record<string, unknown>,
     opts: { tasks?: boolean; name?: string } = {},
-  ) {
-    const body = {
-      jsonrpc: '2.0',
-      id: randomInt(1, 1_000_000),
+  ): Promise<ModernAnswer> =>
+    modernRpc({
+      url: `${host.url}/mcp`,
+      token: TOKEN,
       method,
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities':
-            opts.tasks === false ? {} : { extensions: { [TASKS]: {} } },
-        },
-      },
-    };
-    const name = opts.name ?? (params.taskId as string | undefined) ?? (params.name as string | undefined);
-    const response = await fetch(`${host.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        ...(name === undefined ? {} : { 'mcp-name': name }),
-      },
-      body: JSON.stringify(body),
+      params,
+      ...(opts.tasks === false ? { capabilities: {} } : {}),
+      ...(opts.name === undefined ? {} : { name: opts.name }),
     });
-    const text = await response.text();
-    const json = response.headers.get('content-type')?.startsWith('text/event-stream')
-      ? text
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => JSON.parse(l.slice(5)))
-          .find((m) => m.id === body.id)
-      : JSON.parse(text);
-    return { status: response.status, result: json.result, error: json.error } as Rpc;
-  }
 
   /** The official v2 client pinned to 2026-07-28 (it declares no tasks), connected to the host. */
   async function v2Modern(): Promise<{ client: OfficialClient; id: string }> {
@@ -234,7 +200,7 @@ describeEachTier('bastion-ssh exec as an MCP task', sshHostProvidersWith('pty'),
   it(verifies('ssh.tasks.modern'), async () => {
     const { client, id } = await v2Modern();
     const discovered = await rpc2026('server/discover', {});
-    expect(discovered.result?.capabilities).toMatchObject({ extensions: { [TASKS]: {} } });
+    expect(discovered.result?.capabilities).toMatchObject({ extensions: { [TASKS_EXTENSION]: {} } });
 
     const long = await rpc2026('tools/call', {
       name: 'exec',
@@ -242,7 +208,7 @@ describeEachTier('bastion-ssh exec as an MCP task', sshHostProvidersWith('pty'),
     });
     expect(long.result).toMatchObject({ resultType: 'task', status: 'working' });
     const taskId = long.result?.taskId as string;
-    let polled: Rpc | undefined;
+    let polled: ModernAnswer | undefined;
     await eventually(async () => {
       polled = await rpc2026('tasks/get', { taskId });
       return polled.result?.status === 'completed';

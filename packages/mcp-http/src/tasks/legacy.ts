@@ -21,7 +21,14 @@ import type {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { isRequestMessage, isResponseMessage } from '../messages.js';
-import { isTerminal, type TaskOutcome, type TaskRecord, TaskTable, type TaskTableOptions } from './table.js';
+import {
+  isTerminal,
+  type TaskOutcome,
+  type TaskRecord,
+  TaskTable,
+  type TaskTableOptions,
+  taskOnWire,
+} from './table.js';
 
 export const RELATED_TASK_KEY = 'io.modelcontextprotocol/related-task';
 
@@ -37,18 +44,7 @@ const isInternal = (id: RequestId | undefined): boolean => typeof id === 'string
 const TaskParams = z.object({ ttl: z.number().int().min(1).optional() }).loose();
 const TaskIdParams = z.object({ taskId: z.string().min(1) }).loose();
 
-/** The 2025-11-25 wire form of a task (`ttl`, `pollInterval`). */
-function wireTask(task: TaskRecord): Record<string, unknown> {
-  return {
-    taskId: task.taskId,
-    status: task.status,
-    ...(task.statusMessage === undefined ? {} : { statusMessage: task.statusMessage }),
-    createdAt: task.createdAt.toISOString(),
-    lastUpdatedAt: task.lastUpdatedAt.toISOString(),
-    ttl: task.ttlMs,
-    pollInterval: task.pollIntervalMs,
-  };
-}
+const wireTask = (task: TaskRecord) => taskOnWire(task, '2025-11-25');
 
 type Reply = { result: Record<string, unknown> } | { error: JSONRPCErrorResponse['error'] };
 const invalidParams = (message: string): Reply => ({ error: { code: -32602, message } });

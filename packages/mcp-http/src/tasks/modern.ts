@@ -18,7 +18,7 @@ import { type McpHttpHandler, type McpServer, ProtocolError } from '@modelcontex
 import { createParser } from 'eventsource-parser';
 import { z } from 'zod';
 import type { TaskToolsOptions } from './legacy.js';
-import { type TaskOutcome, type TaskRecord, TaskTable } from './table.js';
+import { type TaskOutcome, type TaskRecord, TaskTable, taskOnWire } from './table.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
@@ -28,18 +28,12 @@ export interface ModernTaskOptions extends TaskToolsOptions {
   afterMs: number;
 }
 
-/** The 2026 wire form of a task (`ttlMs`, `pollIntervalMs`), with its outcome once it has one. */
+/** The 2026 wire form of a task, with its outcome once it has one (`detailed`, for tasks/get). */
 function wireTask(task: TaskRecord, detailed: boolean): Record<string, unknown> {
-  const outcome = detailed ? task.outcome : undefined;
+  const outcome = detailed && task.status !== 'cancelled' ? task.outcome : undefined;
   return {
-    taskId: task.taskId,
-    status: task.status,
-    ...(task.statusMessage === undefined ? {} : { statusMessage: task.statusMessage }),
-    createdAt: task.createdAt.toISOString(),
-    lastUpdatedAt: task.lastUpdatedAt.toISOString(),
-    ttlMs: task.ttlMs,
-    pollIntervalMs: task.pollIntervalMs,
-    ...(outcome === undefined || task.status === 'cancelled'
+    ...taskOnWire(task, '2026-07-28'),
+    ...(outcome === undefined
       ? {}
       : 'error' in outcome
         ? { error: outcome.error }

@@ -44,6 +44,20 @@ export interface TaskTableOptions {
   toolErrorFails: boolean;
 }
 
+/** A task as either era puts it on the wire: the same fields, but `ttl`/`pollInterval` in 2025-11-25. */
+export function taskOnWire(task: TaskRecord, era: '2025-11-25' | '2026-07-28'): Record<string, unknown> {
+  const modern = era === '2026-07-28';
+  return {
+    taskId: task.taskId,
+    status: task.status,
+    ...(task.statusMessage === undefined ? {} : { statusMessage: task.statusMessage }),
+    createdAt: task.createdAt.toISOString(),
+    lastUpdatedAt: task.lastUpdatedAt.toISOString(),
+    [modern ? 'ttlMs' : 'ttl']: task.ttlMs,
+    [modern ? 'pollIntervalMs' : 'pollInterval']: task.pollIntervalMs,
+  };
+}
+
 const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 export const isTerminal = (status: TaskStatus): boolean => TERMINAL.has(status);
 
