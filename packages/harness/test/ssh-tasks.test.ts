@@ -10,12 +10,14 @@ import { randomInt } from 'node:crypto';
 import type { McpHttpHost } from '@bastion/mcp-http';
 import { createSshServerShared, parseConfig, startSshHttpServer } from '@bastion/ssh-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
 import { connectOfficialClient, type OfficialClient } from '../src/suites/official-clients.js';
+import { BASTION_BINS } from '../src/targets/mcp-process.js';
 import { sshHostProvidersWith } from '../src/targets/ssh/index.js';
 import { describeEachTier } from '../src/testing/tiers.js';
 import { type ModernAnswer, modernRpc, TASKS_EXTENSION } from './modern-rpc.js';
@@ -172,6 +174,29 @@ describeEachTier('bastion-ssh exec as an MCP task', sshHostProvidersWith('pty'),
     await transport.terminateSession();
     await gone(sleep);
     await stream.return(undefined);
+  });
+
+  it(verifies('ssh.tasks.stdio'), async () => {
+    // The bin over stdio, as an MCP client config starts it, with the official v1 client.
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BASTION_BINS.ssh, '--log-level', 'silent'],
+      env: { ...process.env } as Record<string, string>,
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'ssh-tasks-stdio', version: '1.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    expect(client.getServerCapabilities()?.tasks?.requests?.tools?.call).toBeDefined();
+    await client.listTools();
+    const connected = await client.callTool({ name: 'connect', arguments: connectArgs(ctx.target(), 'key') });
+    const id = (connected.structuredContent as { connectionId: string }).connectionId;
+    const seen = await streamExec(client, { connectionId: id, command: 'sleep 0.3; echo stdio-$((6*7))' });
+    expect(seen[0]?.type).toBe('taskCreated');
+    expect(seen.at(-1)).toMatchObject({
+      type: 'result',
+      result: { structuredContent: { stdout: 'stdio-42\n' } },
+    });
   });
 
   /** One 2026-07-28 request to the server (raw: no official client speaks the tasks extension). */

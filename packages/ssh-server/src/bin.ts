@@ -2,11 +2,12 @@
  * `bastion-ssh`: the only file that reads argv and the environment, installs signal handlers and
  * exits. Logs are JSON on stderr; stdout carries only MCP messages in stdio mode.
  */
+import { LegacyTaskTransport } from '@bastion/mcp-http';
 import { createBinLogger, installProcessHandlers, logListening } from '@bastion/mcp-http/kit';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { ConfigError, parseConfig, type SshServerConfigInput } from './config.js';
-import { startSshHttpServer } from './http.js';
+import { startSshHttpServer, taskOptionsOf } from './http.js';
 import {
   buildSshMcpServer,
   closeSshState,
@@ -184,7 +185,10 @@ if (config.transport === 'http') {
 } else {
   // Over stdio the process is the one identity: one set of connections, whichever era it opens.
   const ctx = createSshState(config, { logger, shared });
-  const handle = serveStdio(() => buildSshMcpServer(ctx), {
+  // A 2025-era client over stdio can run exec as a task too (the 2026 extension is HTTP only).
+  const wire = new LegacyTaskTransport(new StdioServerTransport(), taskOptionsOf(config));
+  const handle = serveStdio(() => buildSshMcpServer(ctx, { legacy: true }), {
+    transport: wire,
     onerror: (err) => logger.warn({ err }, 'stdio transport error'),
   });
   const { stop } = installProcessHandlers(logger, async () => {

@@ -5,6 +5,7 @@ import {
   type Principal,
   sdkModernIdentity,
   startMcpHttpHost,
+  type TaskToolsOptions,
   tokenAuthenticator,
 } from '@bastion/mcp-http';
 import { createMcpHandler } from '@modelcontextprotocol/server';
@@ -20,6 +21,16 @@ import {
   TASK_TOOLS,
 } from './server.js';
 
+/** How exec runs as an MCP task (@bastion/mcp-http tasks/), from the server's flags. */
+export function taskOptionsOf(config: SshServerConfig): TaskToolsOptions {
+  return {
+    tools: TASK_TOOLS,
+    maxTasks: config.maxTasks,
+    ttlMs: config.taskTtlMs,
+    pollIntervalMs: config.taskPollIntervalMs,
+  };
+}
+
 /**
  * Serves the SSH server over HTTP: `/mcp` in both protocol eras and legacy SSE (`GET /sse`,
  * `POST /messages?sessionId=`) on one port, through @bastion/mcp-http (Host/Origin checks, bearer
@@ -30,12 +41,7 @@ export function startSshHttpServer(
   config: SshServerConfig,
   deps: { logger: Logger; shared: SshServerShared },
 ): Promise<McpHttpHost> {
-  const taskOptions = {
-    tools: TASK_TOOLS,
-    maxTasks: config.maxTasks,
-    ttlMs: config.taskTtlMs,
-    pollIntervalMs: config.taskPollIntervalMs,
-  };
+  const taskOptions = taskOptionsOf(config);
   return startMcpHttpHost({
     name: SERVER_NAME,
     logger: deps.logger,

@@ -22,6 +22,12 @@ export const taskRequirements: Requirement[] = [
     source: `${issue}; item 2, jobs end with the session`,
   },
   {
+    id: 'ssh.tasks.stdio',
+    statement:
+      'over stdio (the bin as an MCP client config starts it), a 2025-11-25 client gets the tasks capability and runs exec as a task with the official v1 client',
+    source: issue,
+  },
+  {
     id: 'ssh.tasks.modern',
     statement:
       "2026-07-28: server/discover lists the io.modelcontextprotocol/tasks extension; an exec from a caller declaring it that outlasts --task-after-ms is answered with resultType 'task' and tasks/get reaches completed with exec's own result; a short exec is answered directly; a caller without the extension (the official v2 client's callTool) never gets a task",

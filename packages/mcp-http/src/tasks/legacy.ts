@@ -1,8 +1,9 @@
 /**
  * Tasks for a 2025-11-25 session (the spec's experimental `tasks`): a transport between the
- * session's transport and its McpServer. A `tools/call` with `params.task` for a tool that runs as
- * a task is answered at once with `CreateTaskResult`, and passed on to the McpServer as an ordinary
- * call under an internal id, whose response becomes the task's outcome. `tasks/get`, `tasks/result`,
+ * session's transport (Streamable HTTP, legacy SSE, or stdio) and its McpServer. A `tools/call`
+ * with `params.task` for a tool that runs as a task is answered at once with `CreateTaskResult`,
+ * and passed on to the McpServer as an ordinary call under an internal id, whose response becomes
+ * the task's outcome. `tasks/get`, `tasks/result`,
  * `tasks/list` and `tasks/cancel` are answered here. Everything else passes through untouched.
  *
  * The McpServer never sees a task: its tool handler, input validation and output-schema checks run
@@ -58,6 +59,11 @@ export class LegacyTaskTransport implements Transport {
   /** Internal calls waiting for the McpServer's response. */
   private readonly pending = new Map<RequestId, (response: TaskOutcome) => void>();
   private readonly initializeIds = new Set<RequestId>();
+  /**
+   * Tasks are 2025-era only here: a wire that both eras share (stdio) carries a 2026 connection
+   * without `initialize`, whose task methods are the extension's and are not this layer's to answer.
+   */
+  private initialized = false;
   private nextInternal = 0;
 
   constructor(
@@ -117,8 +123,11 @@ export class LegacyTaskTransport implements Transport {
       this.onmessage?.(message, extra);
       return;
     }
-    if (message.method === 'initialize') this.initializeIds.add(message.id);
-    const reply = this.answer(message, extra);
+    if (message.method === 'initialize') {
+      this.initialized = true;
+      this.initializeIds.add(message.id);
+    }
+    const reply = this.initialized ? this.answer(message, extra) : undefined;
     if (reply === undefined) {
       this.onmessage?.(message, extra);
       return;

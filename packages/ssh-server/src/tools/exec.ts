@@ -84,7 +84,7 @@ export function registerExecTool(server: McpServer, ctx: ToolContext): Registere
         'command does not run if that fails. With a progress token, output is streamed as progress notifications ' +
         '(and a notification without a message keeps a silent command alive for clients that reset their timeout on progress). ' +
         'If the connection was lost, it is re-established once (same credentials and host key) before running. ' +
-        'Over HTTP it can run as an MCP task (2025-11-25 tasks, or the 2026 tasks extension): poll it, cancel it, ' +
+        'It can run as an MCP task (2025-11-25 tasks, or the 2026 tasks extension over HTTP): poll it, cancel it, ' +
         'and a long command never holds the request open.',
       inputSchema: z.object(execInput),
       outputSchema: z.object(execOutput),
