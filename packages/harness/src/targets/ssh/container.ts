@@ -276,7 +276,9 @@ export const sshDualStackContainerProvider: SshHostProvider = {
     const docker = dockerAvailability();
     if (!docker.available) return docker;
     const missing = ipv6LoopbackMissing();
-    return missing === undefined ? docker : { available: false, reason: missing };
+    // The engine runs; this machine lacks the second address: a skip with the reason even where the
+    // container tier is required, as for any need a tier's target cannot meet here.
+    return missing === undefined ? docker : { available: false, reason: missing, unsupported: true };
   },
   start: () => startSshContainer(process.env, { ipv6Loopback: true }),
 };
