@@ -13,6 +13,7 @@ import {
   generateLoginKey,
   SshdHost,
   type SshHostProvider,
+  sshDualStackContainerProvider,
   sshHostProviders,
   sshProcessProvider,
 } from '../src/targets/ssh/index.js';
@@ -42,12 +43,15 @@ const dualStackSshd: SshHostProvider = {
   start: () => SshdHost.start({ extraConfig: ['ListenAddress ::1'] }),
 };
 
+/** One sshd reachable at 127.0.0.1:P and [::1]:P, on the process and container tiers. */
+const dualStackHosts = [dualStackSshd, sshDualStackContainerProvider];
+
 function unpinned(args: Record<string, unknown>): Record<string, unknown> {
   const { hostFingerprint: _, ...rest } = args;
   return rest;
 }
 
-describeEachTier('ssh-server host keys by endpoint', [dualStackSshd], (ctx) => {
+describeEachTier('ssh-server host keys by endpoint', dualStackHosts, (ctx) => {
   const logs = new LogCapture();
   let server: SshServerUnderTest;
 

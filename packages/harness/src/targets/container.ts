@@ -38,15 +38,22 @@ export function imageFor(variable: string, publicDefault: string, env: NodeJS.Pr
 }
 
 /**
- * A container whose published ports listen on 127.0.0.1 only (Docker binds 0.0.0.0 by default, which
+ * A container whose published ports listen on loopback only (Docker binds 0.0.0.0 by default, which
  * would put throwaway brokers and sshd logins on every interface) and on fixed host ports, so that a
- * container killed and started again is found where it was.
+ * container killed and started again is found where it was. One container port may be published on
+ * several loopback addresses at the same host port: Docker's PortBindings takes a list of HostIp
+ * entries for it, each served by its own docker-proxy.
  */
 class LoopbackContainer extends GenericContainer {
-  withLoopbackPorts(ports: ReadonlyArray<{ container: number; host: number }>): this {
+  withLoopbackPorts(
+    ports: ReadonlyArray<{ container: number; host: number }>,
+    addresses: ReadonlyArray<string>,
+  ): this {
     this.withExposedPorts(...ports);
     const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-    for (const p of ports) bindings[`${p.container}/tcp`] = [{ HostIp: LOOPBACK, HostPort: String(p.host) }];
+    for (const p of ports) {
+      bindings[`${p.container}/tcp`] = addresses.map((HostIp) => ({ HostIp, HostPort: String(p.host) }));
+    }
     this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, ...bindings };
     return this;
   }
@@ -54,6 +61,8 @@ class LoopbackContainer extends GenericContainer {
 
 /** The address every published port listens on, and so the host the tests dial. */
 export const LOOPBACK = '127.0.0.1';
+/** IPv6 loopback, where a container asks for it too (`ipv6Loopback`): another endpoint, same port. */
+export const LOOPBACK_V6 = '::1';
 
 /**
  * The wait strategy of every target container: none, because readiness is `spec.ready()`, which
@@ -91,6 +100,11 @@ export interface TargetContainerSpec<P extends string> {
   image: string;
   /** Container ports by name; each is published on a free port of 127.0.0.1. */
   ports: Readonly<Record<P, number>>;
+  /**
+   * Also publish every port on ::1, at the same host port (the host-key-by-endpoint tests: two
+   * addresses of one server). `ready` is then awaited on both addresses.
+   */
+  ipv6Loopback?: boolean;
   command?: string[];
   /** Files put in place before the container starts (secrets go here, never on a command line). */
   files?: ReadonlyArray<{ content: string | Buffer; target: string; mode?: number }>;
@@ -134,13 +148,14 @@ export async function startTargetContainer<P extends string>(
 ): Promise<TargetContainer<P>> {
   const ports = {} as Record<P, number>;
   const mappings: Array<{ container: number; host: number }> = [];
+  const addresses = spec.ipv6Loopback === true ? [LOOPBACK, LOOPBACK_V6] : [LOOPBACK];
   for (const [name, containerPort] of Object.entries(spec.ports) as Array<[P, number]>) {
-    const host = await freePort();
+    const host = await freePort(addresses);
     ports[name] = host;
     mappings.push({ container: containerPort, host });
   }
   let definition = new LoopbackContainer(spec.image)
-    .withLoopbackPorts(mappings)
+    .withLoopbackPorts(mappings, addresses)
     .withWaitStrategy(new ReadinessCheckedByCaller())
     .withLabels(containerLabels());
   if (spec.containerName !== undefined) definition = definition.withName(spec.containerName);
@@ -170,7 +185,7 @@ export async function startTargetContainer<P extends string>(
   };
   const waitReady = async () => {
     try {
-      await spec.ready(LOOPBACK, ports);
+      for (const address of addresses) await spec.ready(address, ports);
     } catch (err) {
       throw new Error(`${spec.name} container is not ready: ${(err as Error).message}\n${logText.trim()}`);
     }

@@ -52,31 +52,39 @@ function tryListen(port: number, host: string): Promise<number | undefined> {
 }
 
 /**
- * A port that is free on `host` now, for a service that binds it itself (a mosquitto listener, an
- * sshd `Port`, a container's published port). It is picked at random *below* the ephemeral range,
- * where no outgoing connection or Docker allocation can take it before the service binds it; only
- * where that range leaves no room is the choice left to the kernel. Nothing does this for us: the
- * `get-port` style libraries pick in the ephemeral range too.
+ * A port that is free on every one of `hosts` now, for a service that binds it itself (a mosquitto
+ * listener, an sshd `Port`, a container's published port; several hosts for one published on
+ * 127.0.0.1 and ::1 alike). It is picked at random *below* the ephemeral range, where no outgoing
+ * connection or Docker allocation can take it before the service binds it; only where that range
+ * leaves no room is the choice left to the kernel. Nothing does this for us: the `get-port` style
+ * libraries pick in the ephemeral range too.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(hosts: string | ReadonlyArray<string> = '127.0.0.1'): Promise<number> {
+  const [first, ...others] = typeof hosts === 'string' ? [hosts] : hosts;
+  if (first === undefined) throw new Error('freePort needs at least one host');
+  const freeOnOthers = async (port: number) => {
+    for (const host of others) if ((await tryListen(port, host)) === undefined) return false;
+    return true;
+  };
   const high = ephemeralRangeStart() - 1;
   if (high - LOWEST_PICKED_PORT >= 1_000) {
     for (let attempt = 0; attempt < 100; attempt++) {
       const candidate = randomInt(LOWEST_PICKED_PORT, high + 1);
       if (handedOut.has(candidate)) continue;
-      if ((await tryListen(candidate, host)) === undefined) continue;
+      if ((await tryListen(candidate, first)) === undefined || !(await freeOnOthers(candidate))) continue;
       handedOut.add(candidate);
       return candidate;
     }
   }
-  for (;;) {
-    const port = await tryListen(0, host);
-    if (port === undefined) throw new Error(`cannot bind any port on ${host}`);
-    if (!handedOut.has(port)) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await tryListen(0, first);
+    if (port === undefined) throw new Error(`cannot bind any port on ${first}`);
+    if (!handedOut.has(port) && (await freeOnOthers(port))) {
       handedOut.add(port);
       return port;
     }
   }
+  throw new Error(`no port found free on ${[first, ...others].join(' and ')}`);
 }
 
 /**

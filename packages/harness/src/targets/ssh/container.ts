@@ -7,10 +7,16 @@
  * Image: BASTION_SSHD_IMAGE (scripts/prepare-containers.sh builds one locally where no registry is
  * reachable), else built from docker/sshd/Dockerfile when not built yet.
  */
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { lacksFrom } from '../../testing/tiers.js';
-import { dockerAvailability, startTargetContainer, type TargetContainerSpec } from '../container.js';
+import {
+  dockerAvailability,
+  LOOPBACK_V6,
+  startTargetContainer,
+  type TargetContainerSpec,
+} from '../container.js';
 import { waitForGreeting } from '../process.js';
 import { generateLoginKey, randomPassword } from './embedded.js';
 import { certifiedHostKey, type HostCertificateSpec } from './host-certificate.js';
@@ -66,6 +72,11 @@ export interface SshContainerPlacement {
    * and the only one the container offers, as the process tier's sshd.
    */
   certificates?: { userCaPublicKey?: string; hostCa: HostCertificateSpec };
+  /**
+   * Published on [::1] too, at the same port as on 127.0.0.1: one sshd (one host key) behind two
+   * endpoints, as the process tier's sshd with `ListenAddress ::1` (the host-keys-by-endpoint tests).
+   */
+  ipv6Loopback?: boolean;
 }
 
 const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
@@ -133,6 +144,9 @@ export async function startSshContainer(
   if (unpublished !== undefined && containerName === undefined) {
     throw new Error('an unpublished sshd container needs a containerName to be reached by');
   }
+  if (unpublished !== undefined && placement.ipv6Loopback === true) {
+    throw new Error('an unpublished sshd container has no port to publish on ::1');
+  }
   if (certificates !== undefined && placement.ownHostKeys === true) {
     throw new Error('a certified sshd container brings its own host key: ownHostKeys would replace it');
   }
@@ -140,6 +154,7 @@ export async function startSshContainer(
     name: containerName ?? 'sshd',
     image: await sshdImage(env),
     ports: unpublished === undefined ? { ssh: 22 } : {},
+    ...(placement.ipv6Loopback === true ? { ipv6Loopback: true } : {}),
     ...(containerName === undefined ? {} : { containerName }),
     ...(placement.ownHostKeys === true ? { command: OWN_HOST_KEYS_COMMAND } : {}),
     ...(placement.network === undefined ? {} : { network: placement.network }),
@@ -234,4 +249,36 @@ export const sshContainerProvider: SshHostProvider = {
   availability: () => dockerAvailability(),
   start: () => startSshContainerTarget(),
   lacks: lacksFrom('the sshd container', CAPABILITIES),
+};
+
+/**
+ * Why this machine cannot publish on [::1], or undefined when it can: a kernel without IPv6 (or with
+ * it disabled on lo) has no ::1 for docker-proxy to listen on. The engine itself needs nothing for
+ * it: docker-proxy, on the host, binds ::1 and forwards to the container's IPv4 address, so IPv6 on
+ * the bridge network (`--ipv6`, `fixed-cidr-v6`) is not required.
+ */
+function ipv6LoopbackMissing(): string | undefined {
+  const loopback = Object.values(networkInterfaces())
+    .flat()
+    .some((a) => a?.internal === true && a.family === 'IPv6' && a.address === LOOPBACK_V6);
+  return loopback
+    ? undefined
+    : 'this machine has no ::1 (IPv6 disabled on lo) to publish the sshd container on';
+}
+
+/**
+ * The container tier's sshd published on 127.0.0.1 and [::1] at one port: the container-tier
+ * counterpart of the process tier's sshd with `ListenAddress ::1` (ssh-hostkey-identity.test.ts).
+ */
+export const sshDualStackContainerProvider: SshHostProvider = {
+  ...sshContainerProvider,
+  availability() {
+    const docker = dockerAvailability();
+    if (!docker.available) return docker;
+    const missing = ipv6LoopbackMissing();
+    // The engine runs; this machine lacks the second address: a skip with the reason even where the
+    // container tier is required, as for any need a tier's target cannot meet here.
+    return missing === undefined ? docker : { available: false, reason: missing, unsupported: true };
+  },
+  start: () => startSshContainer(process.env, { ipv6Loopback: true }),
 };

@@ -14,7 +14,11 @@ export type {
   RunningCommand,
 } from './command-runner.js';
 export { createShellCommandRunner } from './command-runner.js';
-export { sshContainerProvider, startSshContainerTarget } from './container.js';
+export {
+  sshContainerProvider,
+  sshDualStackContainerProvider,
+  startSshContainerTarget,
+} from './container.js';
 export {
   EmbeddedSshHost,
   type EmbeddedSshHostOptions,
