@@ -8,6 +8,7 @@
 import { conformanceRequirements } from './conformance.js';
 import { fuzzRequirements } from './fuzz.js';
 import { gatewayRequirements } from './gateway.js';
+import { gatewayCoreRequirements } from './gateway-core.js';
 import { harnessRequirements } from './harness.js';
 import { httpRequirements } from './http.js';
 import { mqttRequirements } from './mqtt.js';
@@ -27,6 +28,7 @@ export const REQUIREMENTS: ReadonlyArray<Requirement> = [
   ...sshRequirements,
   ...taskRequirements,
   ...gatewayRequirements,
+  ...gatewayCoreRequirements,
   ...oversightRequirements,
   ...reconnectRequirements,
   ...replicasRequirements,
