@@ -2,6 +2,7 @@
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifies } from '../src/requirements/index.js';
+import { openRawSession } from '../src/suites/gateway/http-checks.js';
 import {
   call,
   type FixtureHttp,
@@ -142,5 +143,31 @@ describe('gateway over HTTP', () => {
     await vi.waitFor(async () =>
       expect(await scrape()).toContain('bastion_gateway_active_sessions{server="fx"} 0'),
     );
+  });
+
+  it(verifies('gateway.session.request-keys'), async () => {
+    const h = await twoServers();
+    const session = await openRawSession(
+      { url: `${h.http?.url}/servers/fx/mcp`, transport: 'streamable', token: h.tokens.alice },
+      '2025-11-25',
+    );
+    try {
+      // Requests (a method and an id) that also carry the keys of a response, as the fuzz run sent:
+      // each is answered as the request it is. They were once taken for responses and never answered.
+      const shapes = [
+        { jsonrpc: '2.0', id: 'a', method: 'tools/list', error: null },
+        { jsonrpc: '2.0', id: 'b', method: 'resources/list', result: [1] },
+        { jsonrpc: '2.0', id: 'c', method: 'no/such-method', result: {}, error: { code: 1, message: 'x' } },
+      ];
+      for (const body of shapes) {
+        const answer = await session.post(body);
+        expect(
+          answer.messages.map((m) => m.id),
+          JSON.stringify(body),
+        ).toEqual([body.id]);
+      }
+    } finally {
+      await session.close();
+    }
   });
 });

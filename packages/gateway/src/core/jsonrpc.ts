@@ -80,7 +80,13 @@ export function kindOf(value: unknown): Kind | undefined {
     : undefined;
 }
 
-export const isResponse = (m: RpcMessage): m is RpcResponse => 'result' in m || 'error' in m;
+/**
+ * Whether a message kindOf accepted is a response. A message with a method is a request or a
+ * notification whatever other keys it carries, as kindOf decides: a request that also had a `result`
+ * or `error` key was once taken for the agent's answer to the upstream, and its POST never answered.
+ */
+export const isResponse = (m: RpcMessage): m is RpcResponse =>
+  !('method' in m) && ('result' in m || 'error' in m);
 export const isRequest = (m: RpcMessage): m is RpcRequest => 'method' in m && 'id' in m;
 export const isNotification = (m: RpcMessage): m is RpcNotification => 'method' in m && !('id' in m);
 

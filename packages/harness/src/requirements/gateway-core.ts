@@ -53,6 +53,12 @@ export const gatewayCoreRequirements: Requirement[] = [
     source: 'issue #14, item 5',
   },
   {
+    id: 'gateway.session.request-keys',
+    statement:
+      'a request (a method and an id) that also carries result or error keys is answered as a request, never taken for a response and left unanswered',
+    source: 'issue #14 item 17 (fuzzing); found by the fuzz run of this session',
+  },
+  {
     id: 'gateway.shutdown.drain',
     statement:
       'on SIGTERM stops taking requests, lets calls in flight finish within a bounded grace period, then exits',
