@@ -4,8 +4,9 @@
  * from a JSON body or from the event stream, whichever the server chose.
  */
 import { randomInt } from 'node:crypto';
+import { TASKS_EXTENSION } from '@bastion/mcp-http';
 
-export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+export { TASKS_EXTENSION };
 
 export interface ModernAnswer {
   status: number;

@@ -10,6 +10,7 @@ import type { AgentLink, CallContext } from '../pipeline/context.js';
 import { AgentRequests } from './agent-requests.js';
 import type { RpcMessage, RpcRequest, Wire } from './jsonrpc.js';
 import type { Reply } from './reply.js';
+import { withoutTasksExtension } from './tasks.js';
 import type { Caller } from './tools.js';
 
 /** The elicitation modes in declared capabilities (`elicitation: {}` is form only, by both eras' specs). */
@@ -79,38 +80,27 @@ export function forwarded(request: RpcRequest, ctx: CallContext): RpcRequest {
   };
 }
 
-const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-const CLIENT_CAPABILITIES = CLIENT_CAPABILITIES_META_KEY;
-
 /**
- * The call as the upstream sees it: never as a task. The gateway offers agents no tasks (it strips
- * the capability from what it presents), and the spec has a server that declares none ignore task
- * metadata; passed on, it would let the upstream answer with a task handle whose `tasks/get` the
- * gateway does not serve (and whose result would skip the policy). So a 2025-era `params.task` and a
+ * The call as the upstream sees it: never as a task (tasks.ts). The spec has a server that declares
+ * no tasks ignore task metadata, and the gateway declares none: a 2025-era `params.task` and a
  * 2026-era tasks extension in the per-request client capabilities stay here.
  */
 export function withoutTasks(request: RpcRequest): RpcRequest {
   const { task, ...params } = request.params ?? {};
   const meta = params._meta as Record<string, unknown> | undefined;
-  const capabilities = meta?.[CLIENT_CAPABILITIES] as { extensions?: Record<string, unknown> } | undefined;
-  const declared = capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
-  if (task === undefined && !declared) return request;
-  if (!declared || meta === undefined || capabilities === undefined) return { ...request, params };
-  const { [TASKS_EXTENSION]: _tasks, ...extensions } = capabilities.extensions ?? {};
+  const capabilities = withoutTasksExtension(meta?.[CLIENT_CAPABILITIES_META_KEY]);
+  if (capabilities === undefined) return task === undefined ? request : { ...request, params };
   return {
     ...request,
-    params: { ...params, _meta: { ...meta, [CLIENT_CAPABILITIES]: { ...capabilities, extensions } } },
+    params: { ...params, _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } },
   };
 }
 
-/** A `server/discover` answer as agents see it: without the tasks extension (see withoutTasks). */
+/** A `server/discover` answer as agents see it: without the tasks extension (tasks.ts). */
 export function discoverWithoutTasks(wire: Wire): Wire {
-  const result = (wire.msg as { result?: { capabilities?: { extensions?: Record<string, unknown> } } })
-    .result;
-  const extensions = result?.capabilities?.extensions;
-  if (result === undefined || extensions === undefined || !(TASKS_EXTENSION in extensions)) return wire;
-  const { [TASKS_EXTENSION]: _tasks, ...rest } = extensions;
-  const capabilities = { ...result.capabilities, extensions: rest };
+  const result = (wire.msg as { result?: { capabilities?: unknown } }).result;
+  const capabilities = withoutTasksExtension(result?.capabilities);
+  if (result === undefined || capabilities === undefined) return wire;
   const { text: _text, ...kept } = wire;
   return { ...kept, msg: { ...wire.msg, result: { ...result, capabilities } } as RpcMessage };
 }

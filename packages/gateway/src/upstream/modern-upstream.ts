@@ -7,25 +7,20 @@
  */
 import { SERVER_INFO_META_KEY } from '@modelcontextprotocol/server';
 import type { RpcRequest } from '../core/jsonrpc.js';
+import { withoutTasksExtension } from '../core/tasks.js';
 import type { RequestOptions, Upstream } from '../core/upstream.js';
 import type { EraVerdict, UpstreamServer } from './directory.js';
 import type { HttpPool } from './http-exchange.js';
 import type { InitializeResult, LinkSink } from './link.js';
 import { modernCaller, sendModern, standardHeaders } from './modern-exchange.js';
 
-const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-
 /** What the agent is shown of a 2026-era upstream: its discover result, in initialize terms. */
 export function presentedOf(discover: Record<string, unknown>, server: string): InitializeResult {
   const meta = discover._meta as Record<string, unknown> | undefined;
   const info = meta?.[SERVER_INFO_META_KEY] as InitializeResult['serverInfo'] | undefined;
-  const { tasks: _tasks, ...capabilities } = (discover.capabilities ?? {}) as Record<string, unknown>;
-  // Nor the tasks extension: the gateway serves no tasks (core/agent-link.ts, withoutTasks).
-  const extensions = capabilities.extensions as Record<string, unknown> | undefined;
-  if (extensions !== undefined && TASKS_EXTENSION in extensions) {
-    const { [TASKS_EXTENSION]: _ext, ...rest } = extensions;
-    capabilities.extensions = rest;
-  }
+  const { tasks: _tasks, ...shown } = (discover.capabilities ?? {}) as Record<string, unknown>;
+  // Nor the tasks extension: the gateway serves no tasks (core/tasks.ts).
+  const capabilities = withoutTasksExtension(shown) ?? shown;
   return {
     protocolVersion: '2026-07-28',
     capabilities,

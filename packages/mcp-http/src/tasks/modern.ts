@@ -14,14 +14,18 @@
  * and the extension has no progress for tasks.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type McpHttpHandler, type McpServer, ProtocolError } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type McpHttpHandler,
+  type McpServer,
+  ProtocolError,
+} from '@modelcontextprotocol/server';
 import { createParser } from 'eventsource-parser';
 import { z } from 'zod';
 import type { TaskToolsOptions } from './legacy.js';
 import { type TaskOutcome, type TaskRecord, TaskTable, taskOnWire } from './table.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface ModernTaskOptions extends TaskToolsOptions {
   /** A call still running after this long becomes a task. */
@@ -107,7 +111,9 @@ export class ModernTasks {
     const call = CallBody.safeParse(body);
     if (!call.success || !this.options.tools.has(call.data.params.name) || this.table.full) return false;
     const meta = call.data.params._meta ?? {};
-    const capabilities = meta[CLIENT_CAPABILITIES] as { extensions?: Record<string, unknown> } | undefined;
+    const capabilities = meta[CLIENT_CAPABILITIES_META_KEY] as
+      | { extensions?: Record<string, unknown> }
+      | undefined;
     if (capabilities?.extensions?.[TASKS_EXTENSION] === undefined || meta.progressToken !== undefined)
       return false;
 
